@@ -1,0 +1,56 @@
+"""The `assistant` command: a thin layer over the library.
+
+Each module in `assistant/commands/` defines `register(subparsers)` that adds its sub-commands, and
+each sub-command sets `func(args) -> int`. Modules are found by listing the package, so adding a
+command never touches this file. Command modules must import heavy libraries inside `func`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from assistant import __version__
+from assistant.errors import AssistantError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="assistant",
+        description="Offline agent assistant for public-sector contact centers.",
+    )
+    parser.add_argument("--version", action="version", version=f"assistant {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    import assistant.commands as commands_pkg
+
+    for info in sorted(pkgutil.iter_modules(commands_pkg.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"assistant.commands.{info.name}")
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except AssistantError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

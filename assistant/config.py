@@ -1,0 +1,218 @@
+"""Settings: one declarative list, read from defaults, a TOML file and `ASSISTANT_<NAME>` variables.
+
+Precedence, lowest first: the default in `SETTINGS`, the TOML file (`ASSISTANT_CONFIG`, else
+`<home>/config.toml`), then the environment. `assistant config` prints each effective value and where
+it came from. Every setting is documented in the README (a test checks this).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from assistant.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_home() -> str:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return str(Path(base) / "contact-assistant")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting.
+
+    Attributes:
+        name: lower-case name; the environment variable is `ASSISTANT_<NAME>` upper-cased.
+        default: the value used when nothing sets it; a callable is evaluated lazily; a string
+            containing `{home}` is expanded with the effective `home`.
+        help: one line for `assistant config` and the README.
+        kind: `str`, `int`, `float`, `bool` or `path`.
+    """
+
+    name: str
+    default: Any
+    help: str
+    kind: str = "str"
+
+    @property
+    def env(self) -> str:
+        return "ASSISTANT_" + self.name.upper()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("home", _default_home, "Where the database, index, model cache and language packs live.", "path"),
+    Setting(
+        "kb_dir", str(REPO_ROOT / "knowledge_base"), "Knowledge-base folder (Markdown articles).", "path"
+    ),
+    Setting(
+        "db", "{home}/assistant.duckdb", "DuckDB file holding calls, suggestions, feedback, digests.", "path"
+    ),
+    Setting("index_dir", "{home}/index", "Where the FAISS index and its manifest are kept.", "path"),
+    Setting("model_cache", "{home}/models", "Where Whisper models rebuilt from packages are cached.", "path"),
+    Setting("language_packs", "{home}/languages", "Where argos translation packs are installed.", "path"),
+    Setting(
+        "whisper_model", "base", "Whisper model: base, tiny.en, a local directory, or a model name.", "str"
+    ),
+    Setting(
+        "whisper_engine", "faster-whisper", "Transcription engine: faster-whisper or openai-whisper.", "str"
+    ),
+    Setting("threads", lambda: max(1, os.cpu_count() or 1), "CPU threads for Whisper and embeddings.", "int"),
+    Setting(
+        "compute_type", "int8", "CTranslate2 compute type for faster-whisper (int8, float32 ...).", "str"
+    ),
+    Setting("beam_size", 5, "Whisper beam size (1 = greedy, faster).", "int"),
+    Setting("word_timestamps", False, "Ask Whisper for word-level timestamps.", "bool"),
+    Setting("no_speech_threshold", 0.6, "Drop a segment whose no-speech probability is above this.", "float"),
+    Setting(
+        "compression_ratio_threshold",
+        2.4,
+        "Drop a segment whose text compression ratio is above this.",
+        "float",
+    ),
+    Setting(
+        "log_prob_threshold", -1.0, "With high no-speech probability, drop segments below this.", "float"
+    ),
+    Setting(
+        "agent_channel", "left", "Which stereo channel is the agent: left or right (caller the other).", "str"
+    ),
+    Setting("allow_network", False, "Allow downloading models not installed locally.", "bool"),
+    Setting(
+        "embedding_model", "all-MiniLM-L6-v2", "Sentence-transformers model name or local directory.", "str"
+    ),
+    Setting("search_threshold", 0.5, "Knowledge search abstains when the best score is below this.", "float"),
+    Setting("search_k", 3, "How many knowledge-base hits to return by default.", "int"),
+    Setting("agent_language", "en", "The language agents read (ISO 639-1).", "str"),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def _convert(setting: Setting, raw: Any, source: str) -> Any:
+    kind = setting.kind
+    try:
+        if kind == "bool":
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in {"1", "true", "yes", "on"}:
+                return True
+            if text in {"0", "false", "no", "off", ""}:
+                return False
+            raise ValueError(text)
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "path":
+            return str(Path(str(raw)).expanduser())
+        return str(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"setting {setting.name} from {source}: {raw!r} is not a valid {kind}") from None
+
+
+@dataclass(frozen=True)
+class Value:
+    """An effective setting value and where it came from (`default`, a file path, or a variable)."""
+
+    name: str
+    value: Any
+    source: str
+
+
+class Config:
+    """Effective settings. Read an attribute by setting name: `config.whisper_model`."""
+
+    def __init__(self, values: Mapping[str, Value]) -> None:
+        self._values = dict(values)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name].value
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def values(self) -> list[Value]:
+        return [self._values[s.name] for s in SETTINGS]
+
+    def replace(self, **overrides: Any) -> Config:
+        """A copy with some values set explicitly (used by CLI options)."""
+        new = dict(self._values)
+        for name, raw in overrides.items():
+            if raw is None:
+                continue
+            new[name] = Value(name, _convert(_BY_NAME[name], raw, "option"), "command-line option")
+        return Config(new)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: {exc}") from None
+    table = data.get("assistant", data)
+    unknown = sorted(set(table) - set(_BY_NAME))
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown setting(s) {', '.join(unknown)}")
+    return table
+
+
+def load(env: Mapping[str, str] | None = None) -> Config:
+    """Resolve every setting. `env` defaults to `os.environ` (tests pass their own)."""
+    env = os.environ if env is None else env
+    values: dict[str, Value] = {}
+
+    def resolve(setting: Setting, file_values: dict[str, Any], file_source: str) -> Value:
+        if setting.env in env:
+            return Value(setting.name, _convert(setting, env[setting.env], setting.env), setting.env)
+        if setting.name in file_values:
+            return Value(setting.name, _convert(setting, file_values[setting.name], file_source), file_source)
+        default = setting.default
+        if callable(default):
+            default = default()
+        if isinstance(default, str) and "{home}" in default:
+            default = default.replace("{home}", values["home"].value)
+        return Value(setting.name, _convert(setting, default, "default"), "default")
+
+    # `home` first without the file, since the file's default location depends on it.
+    values["home"] = resolve(_BY_NAME["home"], {}, "")
+    file_path = (
+        Path(env["ASSISTANT_CONFIG"])
+        if "ASSISTANT_CONFIG" in env
+        else Path(values["home"].value) / "config.toml"
+    )
+    file_values: dict[str, Any] = {}
+    if file_path.is_file():
+        file_values = _read_toml(file_path)
+    elif "ASSISTANT_CONFIG" in env:
+        raise ConfigError(f"config file {file_path} (from ASSISTANT_CONFIG) does not exist")
+    source = str(file_path)
+    values["home"] = resolve(_BY_NAME["home"], file_values, source)
+    for setting in SETTINGS:
+        if setting.name != "home":
+            values[setting.name] = resolve(setting, file_values, source)
+    return Config(values)
+
+
+_cached: Config | None = None
+
+
+def get() -> Config:
+    """The process-wide settings, loaded once."""
+    global _cached
+    if _cached is None:
+        _cached = load()
+    return _cached
+
+
+def reset() -> None:
+    """Forget the cached settings (tests change the environment)."""
+    global _cached
+    _cached = None

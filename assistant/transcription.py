@@ -1,0 +1,395 @@
+"""Speech to timed text, behind one `Transcriber` protocol (see `assistant/protocols.py`).
+
+Two engines: faster-whisper (CTranslate2, int8 on CPU; the default) and openai-whisper (PyTorch,
+a `.pt` checkpoint). Both are fed the 16 kHz array decoded by `assistant.audio`, so decoding is the
+same whichever engine runs. Segments that look like Whisper's known inventions on silence, tones
+or noise are dropped (see `keep_segment`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import threading
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from assistant import config
+from assistant.audio import SAMPLE_RATE, AudioOptions, Track, load_tracks
+from assistant.errors import InputError, ModelNotAvailable
+
+if TYPE_CHECKING:
+    from assistant.protocols import Transcriber
+
+ENGINES = ("faster-whisper", "openai-whisper")
+TASKS = ("transcribe", "translate")
+
+# Phrases Whisper is known to produce on silence or noise (learned from subtitled video). Dropped
+# only when the segment also looks unlike speech (no-speech probability above half the threshold).
+_HALLUCINATIONS = re.compile(
+    r"^\W*(thank you|thanks) (so much )?for watching|^\W*please subscribe|^\W*subtitles? by|"
+    r"^\W*(thank you\.?|you\.?|bye\.?)\W*$|amara\.org|^\W*\[?(music|applause|silence)\]?\W*$",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class TranscriptionOptions:
+    """How to transcribe.
+
+    Attributes:
+        language: ISO 639-1 code, or None to detect it.
+        task: `transcribe` (same language) or `translate` (to English).
+        beam_size: beam width; 1 is greedy.
+        word_timestamps: also time each word.
+        vad: skip non-speech with Silero VAD (faster-whisper) before decoding.
+        no_speech_threshold: a segment above this no-speech probability and below
+            `log_prob_threshold` is dropped.
+        compression_ratio_threshold: a segment whose text compresses better than this is a
+            repetition loop and is dropped.
+        log_prob_threshold: see `no_speech_threshold`.
+        initial_prompt: optional vocabulary hint (program names, form numbers).
+    """
+
+    language: str | None = None
+    task: str = "transcribe"
+    beam_size: int = 5
+    word_timestamps: bool = False
+    vad: bool = True
+    no_speech_threshold: float = 0.6
+    compression_ratio_threshold: float = 2.4
+    log_prob_threshold: float = -1.0
+    initial_prompt: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise InputError(f"unknown task {self.task!r}: use {' or '.join(TASKS)}")
+        if self.beam_size < 1:
+            raise InputError("beam_size must be at least 1")
+
+    @classmethod
+    def from_config(cls, **overrides: Any) -> TranscriptionOptions:
+        cfg = config.get()
+        base = cls(
+            beam_size=cfg.beam_size,
+            word_timestamps=cfg.word_timestamps,
+            no_speech_threshold=cfg.no_speech_threshold,
+            compression_ratio_threshold=cfg.compression_ratio_threshold,
+            log_prob_threshold=cfg.log_prob_threshold,
+        )
+        return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+
+
+@dataclass(frozen=True)
+class Word:
+    start: float
+    end: float
+    word: str
+    probability: float
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of speech by one speaker.
+
+    Attributes:
+        start, end: seconds from the start of the recording.
+        speaker: `agent`, `caller` or `unknown`.
+        text: what was said (stripped).
+        avg_logprob: mean token log-probability (higher is more confident).
+        no_speech_prob: Whisper's probability that the window held no speech.
+        compression_ratio: gzip ratio of the text; high means a repetition loop.
+        words: word timings when asked for.
+    """
+
+    start: float
+    end: float
+    speaker: str
+    text: str
+    avg_logprob: float = 0.0
+    no_speech_prob: float = 0.0
+    compression_ratio: float = 1.0
+    words: tuple[Word, ...] = ()
+
+
+@dataclass(frozen=True)
+class TranscriptionInfo:
+    """Attributes: language (detected or given), language_probability, duration (seconds)."""
+
+    language: str
+    language_probability: float
+    duration: float
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """Segments in time order, with the detected language. For a stereo call `info` is the caller's
+    channel (whose language matters for the answer) and `tracks` has one info per speaker."""
+
+    segments: tuple[Segment, ...]
+    info: TranscriptionInfo
+    tracks: dict[str, TranscriptionInfo] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "language": self.info.language,
+            "language_probability": round(self.info.language_probability, 4),
+            "duration": round(self.info.duration, 3),
+            "segments": [
+                {"start": round(s.start, 2), "end": round(s.end, 2), "speaker": s.speaker, "text": s.text}
+                for s in self.segments
+            ],
+        }
+
+
+def keep_segment(seg: Segment, options: TranscriptionOptions) -> bool:
+    """False for text Whisper is likely to have invented on silence, tones or noise."""
+    if not seg.text.strip() or not re.search(r"\w", seg.text):
+        return False
+    if seg.compression_ratio > options.compression_ratio_threshold:
+        return False
+    if seg.no_speech_prob > options.no_speech_threshold and seg.avg_logprob < options.log_prob_threshold:
+        return False
+    return not (_HALLUCINATIONS.search(seg.text) and seg.no_speech_prob > options.no_speech_threshold / 2)
+
+
+class FasterWhisperTranscriber:
+    """faster-whisper on CPU; the model is loaded once and shared by every call."""
+
+    name = "faster-whisper"
+
+    def __init__(self, model: str, *, threads: int = 2, compute_type: str = "int8") -> None:
+        from faster_whisper import WhisperModel
+
+        self.model_path = model
+        try:
+            self._model = WhisperModel(
+                model,
+                device="cpu",
+                compute_type=compute_type,
+                cpu_threads=threads,
+                local_files_only=not config.get().allow_network,
+            )
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise ModelNotAvailable(
+                f"cannot load Whisper model from {model}: {exc}".splitlines()[0],
+                hint="run 'assistant models prepare' to rebuild the bundled models",
+            ) from None
+        # CTranslate2 models are safe to share across threads, but one decode at a time keeps
+        # the 2 cores from thrashing between calls.
+        self._lock = threading.Lock()
+
+    @property
+    def multilingual(self) -> bool:
+        return bool(self._model.model.is_multilingual)
+
+    def transcribe(
+        self, audio: np.ndarray, options: TranscriptionOptions, speaker: str = "unknown"
+    ) -> Transcript:
+        language = options.language
+        if not self.multilingual:
+            if options.task == "translate":
+                raise InputError(
+                    "this Whisper model is English-only and cannot translate; use the 'base' model"
+                )
+            language = language or "en"
+        with self._lock:
+            raw, info = self._model.transcribe(
+                audio,
+                language=language,
+                task=options.task,
+                beam_size=options.beam_size,
+                word_timestamps=options.word_timestamps,
+                vad_filter=options.vad,
+                no_speech_threshold=options.no_speech_threshold,
+                compression_ratio_threshold=options.compression_ratio_threshold,
+                log_prob_threshold=options.log_prob_threshold,
+                initial_prompt=options.initial_prompt,
+                condition_on_previous_text=False,
+            )
+            segments = [
+                Segment(
+                    start=float(s.start),
+                    end=float(s.end),
+                    speaker=speaker,
+                    text=s.text.strip(),
+                    avg_logprob=float(s.avg_logprob),
+                    no_speech_prob=float(s.no_speech_prob),
+                    compression_ratio=float(s.compression_ratio),
+                    words=tuple(Word(w.start, w.end, w.word, w.probability) for w in (s.words or ())),
+                )
+                for s in raw
+            ]
+        kept = tuple(s for s in segments if keep_segment(s, options))
+        duration = len(audio) / SAMPLE_RATE
+        return Transcript(kept, TranscriptionInfo(info.language, float(info.language_probability), duration))
+
+    def detect_language(self, audio: np.ndarray) -> tuple[str, float]:
+        """Whisper's spoken-language identification on (up to) the first 30 s of speech."""
+        if not self.multilingual:
+            return "en", 1.0
+        with self._lock:
+            language, probability, _ = self._model.detect_language(audio, vad_filter=True)
+        return language, float(probability)
+
+
+class OpenAIWhisperTranscriber:
+    """The reference PyTorch implementation, from a `.pt` checkpoint (a path or a standard name)."""
+
+    name = "openai-whisper"
+
+    def __init__(self, model: str, *, threads: int = 2) -> None:
+        import torch
+        import whisper
+
+        torch.set_num_threads(max(1, threads))
+        path = Path(model).expanduser()
+        cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "whisper"
+        if path.is_file():
+            source = str(path)
+        elif (cache / f"{model}.pt").is_file() or config.get().allow_network:
+            source = model
+        else:
+            raise ModelNotAvailable(
+                f"openai-whisper checkpoint {model!r} is not installed locally and network downloads are off",
+                hint=f"pass a .pt file with --model, put {model}.pt in {cache}, or set ASSISTANT_ALLOW_NETWORK=1",
+            )
+        try:
+            self._model = whisper.load_model(source, device="cpu", download_root=str(cache))
+        except (RuntimeError, OSError, KeyError, EOFError) as exc:
+            raise ModelNotAvailable(
+                f"cannot load openai-whisper checkpoint {model}: {exc}".splitlines()[0]
+            ) from None
+        self._lock = threading.Lock()
+
+    def transcribe(
+        self, audio: np.ndarray, options: TranscriptionOptions, speaker: str = "unknown"
+    ) -> Transcript:
+        import whisper
+
+        with self._lock:
+            language, probability = options.language, 1.0
+            if language is None and self._model.is_multilingual:
+                language, probability = self.detect_language(audio)
+            elif language is None:
+                language = "en"
+            result = whisper.transcribe(
+                self._model,
+                audio.astype(np.float32),
+                language=language,
+                task=options.task,
+                beam_size=options.beam_size if options.beam_size > 1 else None,
+                temperature=0.0,
+                word_timestamps=options.word_timestamps,
+                no_speech_threshold=options.no_speech_threshold,
+                compression_ratio_threshold=options.compression_ratio_threshold,
+                logprob_threshold=options.log_prob_threshold,
+                initial_prompt=options.initial_prompt,
+                condition_on_previous_text=False,
+                fp16=False,
+                verbose=None,
+            )
+        segments = [
+            Segment(
+                start=float(s["start"]),
+                end=float(s["end"]),
+                speaker=speaker,
+                text=str(s["text"]).strip(),
+                avg_logprob=float(s.get("avg_logprob", 0.0)),
+                no_speech_prob=float(s.get("no_speech_prob", 0.0)),
+                compression_ratio=float(s.get("compression_ratio", 1.0)),
+            )
+            for s in result.get("segments", [])
+        ]
+        kept = tuple(s for s in segments if keep_segment(s, options))
+        return Transcript(kept, TranscriptionInfo(str(language), probability, len(audio) / SAMPLE_RATE))
+
+    def detect_language(self, audio: np.ndarray) -> tuple[str, float]:
+        import whisper
+
+        if not self._model.is_multilingual:
+            return "en", 1.0
+        clip = whisper.pad_or_trim(audio.astype(np.float32))
+        mel = whisper.log_mel_spectrogram(clip, self._model.dims.n_mels).to(self._model.device)
+        _, probs = self._model.detect_language(mel)
+        # A damaged or untrained checkpoint can yield NaN scores; those count as no evidence.
+        finite = {k: v for k, v in probs.items() if math.isfinite(v)}
+        if not finite:
+            return "en", 0.0
+        language = max(finite, key=finite.__getitem__)
+        return str(language), float(finite[language])
+
+
+_cache: dict[tuple[str, str], Transcriber] = {}
+_cache_lock = threading.Lock()
+
+
+def load_transcriber(engine: str | None = None, model: str | None = None) -> Transcriber:
+    """The engine for a model name, loaded once per process."""
+    from assistant import models
+
+    cfg = config.get()
+    engine = engine or cfg.whisper_engine
+    if engine not in ENGINES:
+        raise InputError(f"unknown engine {engine!r}: use {' or '.join(ENGINES)}")
+    model = model or cfg.whisper_model
+    key = (engine, model)
+    with _cache_lock:
+        if key not in _cache:
+            if engine == "faster-whisper":
+                _cache[key] = FasterWhisperTranscriber(
+                    models.resolve_whisper(model), threads=cfg.threads, compute_type=cfg.compute_type
+                )
+            else:
+                _cache[key] = OpenAIWhisperTranscriber(model, threads=cfg.threads)
+        return _cache[key]
+
+
+def transcribe_tracks(
+    tracks: list[Track], transcriber: Transcriber, options: TranscriptionOptions
+) -> Transcript:
+    """Transcribe each speaker track and merge the segments in time order.
+
+    Each track detects its own language unless one is given (an agent may answer a Spanish caller
+    in English); the transcript's `info` is the caller's, whose language decides the answer's.
+    """
+    infos: dict[str, TranscriptionInfo] = {}
+    segments: list[Segment] = []
+    order = sorted(tracks, key=lambda t: t.speaker != "caller")  # caller first: its language leads
+    for track in order:
+        result = transcriber.transcribe(track.samples, options, speaker=track.speaker)
+        infos[track.speaker] = result.info
+        segments.extend(result.segments)
+    segments.sort(key=lambda s: (s.start, s.speaker))
+    lead = infos.get("caller") or infos.get("unknown") or next(iter(infos.values()))
+    duration = max(i.duration for i in infos.values())
+    return Transcript(tuple(segments), replace(lead, duration=duration), infos)
+
+
+def transcribe_file(
+    path: str | Path,
+    options: TranscriptionOptions | None = None,
+    *,
+    engine: str | None = None,
+    model: str | None = None,
+    audio_options: AudioOptions | None = None,
+) -> Transcript:
+    """Decode a recording, split speakers, transcribe. The main entry point for files."""
+    options = options or TranscriptionOptions.from_config()
+    audio_options = audio_options or AudioOptions(agent_channel=config.get().agent_channel)
+    tracks = load_tracks(path, audio_options)
+    transcriber = load_transcriber(engine, model)
+    return transcribe_tracks(tracks, transcriber, options)
+
+
+def format_timestamp(seconds: float) -> str:
+    minutes, rest = divmod(max(seconds, 0.0), 60)
+    return f"{int(minutes):02d}:{rest:05.2f}"
+
+
+def format_segment(seg: Segment) -> str:
+    return f"[{format_timestamp(seg.start)}-{format_timestamp(seg.end)}] {seg.speaker}: {seg.text}"

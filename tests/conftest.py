@@ -1,0 +1,37 @@
+"""Shared test set-up: every test runs with its own ASSISTANT_HOME so nothing touches a real one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant import config
+
+REPO = Path(__file__).resolve().parent.parent
+EVAL_DIR = REPO.parent / "shared" / "eval"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh ASSISTANT_HOME per test; the rebuilt Whisper cache is shared across the session."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("ASSISTANT_HOME", str(home))
+    monkeypatch.setenv("ASSISTANT_MODEL_CACHE", str(_session_model_cache(tmp_path_factory)))
+    monkeypatch.delenv("ASSISTANT_CONFIG", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    config.reset()
+    yield home
+    config.reset()
+
+
+_MODEL_CACHE: Path | None = None
+
+
+def _session_model_cache(factory: pytest.TempPathFactory) -> Path:
+    global _MODEL_CACHE
+    if _MODEL_CACHE is None:
+        _MODEL_CACHE = factory.mktemp("model-cache")
+    return _MODEL_CACHE

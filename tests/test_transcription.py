@@ -1,0 +1,158 @@
+"""Transcription with the real bundled Whisper models (tier 3) and the segment filter (tier 1)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+from audio_util import encode
+from conftest import EVAL_DIR, REPO
+
+from assistant import audio
+from assistant.transcription import (
+    Segment,
+    TranscriptionOptions,
+    keep_segment,
+    load_transcriber,
+    transcribe_file,
+    transcribe_tracks,
+)
+
+SAMPLES = REPO / "samples"
+
+
+def normalise(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s']", " ", text.lower()).replace("'", "").split())
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    import jiwer
+
+    return jiwer.wer(normalise(reference), normalise(hypothesis))
+
+
+@pytest.fixture(scope="session")
+def base():
+    return load_transcriber("faster-whisper", "base")
+
+
+def test_segment_filter_drops_whisper_inventions():
+    opts = TranscriptionOptions()
+    good = Segment(0, 2, "caller", "Where is my unemployment check?", -0.3, 0.1, 1.2)
+    assert keep_segment(good, opts)
+    assert not keep_segment(Segment(0, 2, "caller", "Thank you for watching!", -0.4, 0.5, 1.1), opts)
+    assert not keep_segment(
+        Segment(0, 2, "caller", "no no no no no no no no no no no no", -0.2, 0.1, 3.5), opts
+    )
+    assert not keep_segment(Segment(0, 2, "caller", "hmm", -1.5, 0.9, 1.0), opts)
+    assert not keep_segment(Segment(0, 2, "caller", " ... ", -0.1, 0.0, 1.0), opts)
+    # A real "thank you" from a confident speaker stays.
+    assert keep_segment(Segment(0, 2, "caller", "Thank you.", -0.2, 0.05, 1.0), opts)
+
+
+@pytest.mark.models
+def test_jfk_is_transcribed_accurately_and_detected_as_english(base):
+    result = transcribe_file(EVAL_DIR / "jfk.flac", engine="faster-whisper", model="base")
+    text = " ".join(s.text for s in result.segments)
+    assert result.info.language == "en" and result.info.language_probability > 0.5
+    assert wer((EVAL_DIR / "jfk.txt").read_text(), text) <= 0.05
+    assert {s.speaker for s in result.segments} == {"unknown"}
+
+
+@pytest.mark.models
+def test_jfk_over_8khz_mulaw_telephony(base, tmp_path):
+    samples = audio.decode_file(EVAL_DIR / "jfk.flac")[0]
+    narrow = audio.resample(samples, 16000, 8000)
+    path = encode(tmp_path / "jfk-mulaw.wav", narrow, 8000, "pcm_mulaw")
+    result = transcribe_file(path, engine="faster-whisper", model="base")
+    text = " ".join(s.text for s in result.segments)
+    assert wer((EVAL_DIR / "jfk.txt").read_text(), text) <= 0.10
+    # The same through raw media-stream frames (no WAV header), as a telephony fork sends them.
+    raw = audio.g711_to_whisper(audio.encode_mulaw(narrow))
+    streamed = base.transcribe(raw, TranscriptionOptions(), speaker="caller")
+    assert wer((EVAL_DIR / "jfk.txt").read_text(), " ".join(s.text for s in streamed.segments)) <= 0.10
+
+
+@pytest.mark.models
+def test_stereo_call_labels_agent_and_caller(base):
+    result = transcribe_file(SAMPLES / "call-en-benefits.wav", engine="faster-whisper", model="base")
+    agent = normalise(" ".join(s.text for s in result.segments if s.speaker == "agent"))
+    caller = normalise(" ".join(s.text for s in result.segments if s.speaker == "caller"))
+    assert "status of your claim" in agent and "driver license" not in agent
+    assert "driver license" in caller and "status of your claim" not in caller
+    assert "received my payment" in caller
+    starts = [s.start for s in result.segments]
+    assert starts == sorted(starts)
+    assert set(result.tracks) == {"agent", "caller"}
+
+
+@pytest.mark.models
+@pytest.mark.parametrize("kind", ["silence", "white-noise", "hold-tone"])
+def test_no_speech_gives_no_segments(base, kind):
+    rng = np.random.default_rng(7)
+    n = 10 * audio.SAMPLE_RATE
+    if kind == "silence":
+        samples = np.zeros(n, dtype=np.float32)
+    elif kind == "white-noise":
+        samples = (0.1 * rng.standard_normal(n)).astype(np.float32)
+    else:  # music-on-hold style: alternating tones
+        t = np.arange(n) / audio.SAMPLE_RATE
+        samples = (0.3 * np.sin(2 * np.pi * np.where((t % 1) < 0.5, 440, 660) * t)).astype(np.float32)
+    tracks = [audio.Track("unknown", samples)]
+    result = transcribe_tracks(tracks, base, TranscriptionOptions())
+    assert result.segments == ()
+    # Even with the VAD off, the segment filter must drop what Whisper invents.
+    unfiltered = base.transcribe(samples, TranscriptionOptions(vad=False))
+    assert unfiltered.segments == ()
+
+
+@pytest.mark.models
+def test_tiny_en_model_and_translate_is_refused():
+    from assistant.errors import InputError
+
+    tiny = load_transcriber("faster-whisper", "tiny.en")
+    samples = audio.decode_file(EVAL_DIR / "jfk.flac")[0]
+    result = tiny.transcribe(samples, TranscriptionOptions(beam_size=1))
+    assert result.info.language == "en"
+    assert wer((EVAL_DIR / "jfk.txt").read_text(), " ".join(s.text for s in result.segments)) <= 0.15
+    with pytest.raises(InputError, match="English-only"):
+        tiny.transcribe(samples, TranscriptionOptions(task="translate"))
+
+
+@pytest.mark.models
+def test_openai_whisper_engine_loads_a_checkpoint_and_runs(tmp_path):
+    """A tiny randomly initialised checkpoint goes through whisper.load_model: plumbing, not quality."""
+    from dataclasses import asdict
+
+    import torch
+    import whisper
+    from whisper.model import ModelDimensions, Whisper
+
+    torch.manual_seed(0)
+    dims = ModelDimensions(
+        n_mels=80,
+        n_audio_ctx=1500,
+        n_audio_state=32,
+        n_audio_head=2,
+        n_audio_layer=1,
+        n_vocab=51865,
+        n_text_ctx=448,
+        n_text_state=32,
+        n_text_head=2,
+        n_text_layer=1,
+    )
+    checkpoint = tmp_path / "tiny-random.pt"
+    torch.save({"dims": asdict(dims), "model_state_dict": Whisper(dims).state_dict()}, checkpoint)
+    assert whisper.load_model(str(checkpoint), device="cpu").dims.n_text_state == 32
+
+    engine = load_transcriber("openai-whisper", str(checkpoint))
+    assert engine.name == "openai-whisper"
+    samples = audio.decode_file(EVAL_DIR / "jfk.flac")[0]
+    language, probability = engine.detect_language(samples)
+    assert isinstance(language, str) and 0.0 <= probability <= 1.0
+    result = engine.transcribe(samples, TranscriptionOptions(beam_size=1, language="en"), speaker="caller")
+    assert result.info.language == "en" and abs(result.info.duration - 11.0) < 0.1
+    assert all(isinstance(s, Segment) and s.speaker == "caller" for s in result.segments)
+    json.dumps(result.to_json())
