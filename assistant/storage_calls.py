@@ -1,0 +1,363 @@
+"""Calls, utterances, suggestions, feedback and ingest errors. Use them through `assistant.storage`."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from assistant.errors import InputError
+from assistant.storage_records import (
+    CallRecord,
+    Feedback,
+    IngestError,
+    StoredCall,
+    StoredSuggestion,
+    StoredUtterance,
+)
+from assistant.storage_schema import (
+    CHANNELS,
+    FEEDBACK_KINDS,
+    OUTCOMES,
+    SPEAKERS,
+    STATUSES,
+    Connection,
+    dumps_json,
+    from_db,
+    loads_json,
+    now,
+    rows,
+    to_db,
+    transaction,
+)
+
+# ---------------------------------------------------------------- calls
+
+_CALL_COLUMNS = (
+    "call_id, started_at, ended_at, channel, source, language, language_probability, duration, outcome, "
+    "reason, summary_text, summary_json, sentiment_start, sentiment_end, sentiment_overall, "
+    "agent_talk_share, status, error, processed_at, agent_id"
+)
+_UTTERANCE_SELECT = (
+    'SELECT u.call_id, u.idx, u.speaker, u.start_s AS start, u.end_s AS "end", u.text, u.language, '
+    "u.translation, u.translation_engine, u.machine_translated, u.sentiment, u.sentiment_label "
+    "FROM utterances u"
+)
+_SUGGESTION_SELECT = (
+    "SELECT s.suggestion_id, s.call_id, s.utterance_idx, s.article_id, s.article_title, s.article_version, "
+    "s.score, s.abstained, s.query_text, s.created_at FROM suggestions s"
+)
+_FEEDBACK_SELECT = (
+    "SELECT f.feedback_id, f.call_id, f.suggestion_id, f.article_id, f.kind, f.comment, f.created_at "
+    "FROM feedback f"
+)
+
+
+def suggestion_id(call_id: str, position: int) -> str:
+    """The id `save_call` gives the suggestion at `position` of a call."""
+    return f"{call_id}:{position}"
+
+
+def _choice(value: str, allowed: Sequence[str], what: str) -> None:
+    if value not in allowed:
+        raise InputError(f"unknown {what} {value!r}; use one of: {', '.join(allowed)}")
+
+
+def _validate(call: CallRecord) -> None:
+    if not isinstance(call.call_id, str) or not call.call_id.strip():
+        raise InputError("a call needs a non-empty call_id")
+    if not isinstance(call.started_at, datetime):
+        raise InputError(f"call {call.call_id}: started_at must be a datetime")
+    _choice(call.channel, CHANNELS, "channel")
+    _choice(call.outcome, OUTCOMES, "outcome")
+    _choice(call.status, STATUSES, "call status")
+    for utterance in call.utterances:
+        _choice(utterance.speaker, SPEAKERS, "speaker")
+    for n, suggestion in enumerate(call.suggestions):
+        where = f"call {call.call_id} suggestion {n}"
+        if suggestion.abstained and suggestion.article_id is not None:
+            raise InputError(f"{where}: an abstained search has no article_id")
+        if not suggestion.abstained and not suggestion.article_id:
+            raise InputError(f"{where}: a suggestion needs an article_id unless it abstained")
+        idx = suggestion.utterance_idx
+        if idx is not None and not 0 <= idx < len(call.utterances):
+            raise InputError(f"{where}: utterance_idx {idx} is not an utterance of this call")
+
+
+def save_call(con: Connection, call: CallRecord) -> tuple[str, ...]:
+    """Store a call, replacing any earlier version of it atomically. Returns its suggestion ids.
+
+    One transaction deletes the call's row, utterances and suggestions and inserts the new ones; on
+    any error it rolls back and the previous version stays. Feedback is kept: it is the agents' own
+    input (a live call is saved many times while agents rate its suggestions), and each feedback
+    row carries the article it was about.
+    """
+    _validate(call)
+    saved_at = to_db(now())
+    with transaction(con):
+        for table in ("calls", "utterances", "suggestions"):
+            con.execute(f"DELETE FROM {table} WHERE call_id = ?", [call.call_id])
+        _insert_call(con, call, saved_at)
+        _insert_utterances(con, call)
+        _insert_suggestions(con, call, saved_at)
+    return tuple(suggestion_id(call.call_id, n) for n in range(len(call.suggestions)))
+
+
+def _insert_call(con: Connection, call: CallRecord, saved_at: datetime | None) -> None:
+    con.execute(
+        f"INSERT INTO calls ({_CALL_COLUMNS}) VALUES ({', '.join(['?'] * 20)})",
+        [
+            call.call_id,
+            to_db(call.started_at),
+            to_db(call.ended_at),
+            call.channel,
+            call.source,
+            call.language,
+            call.language_probability,
+            call.duration,
+            call.outcome,
+            call.reason,
+            call.summary_text,
+            dumps_json(call.summary_json),
+            call.sentiment_start,
+            call.sentiment_end,
+            call.sentiment_overall,
+            call.agent_talk_share,
+            call.status,
+            call.error,
+            saved_at,
+            call.agent_id,
+        ],
+    )
+
+
+def _insert_utterances(con: Connection, call: CallRecord) -> None:
+    if not call.utterances:
+        return
+    _insert_many(
+        con,
+        "INSERT INTO utterances (call_id, idx, speaker, start_s, end_s, text, language, translation, "
+        "translation_engine, machine_translated, sentiment, sentiment_label) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            [
+                call.call_id,
+                idx,
+                u.speaker,
+                u.start,
+                u.end,
+                u.text,
+                u.language,
+                u.translation,
+                u.translation_engine,
+                bool(u.machine_translated),
+                u.sentiment,
+                u.sentiment_label,
+            ]
+            for idx, u in enumerate(call.utterances)
+        ],
+    )
+
+
+def _insert_suggestions(con: Connection, call: CallRecord, saved_at: datetime | None) -> None:
+    if not call.suggestions:
+        return
+    _insert_many(
+        con,
+        "INSERT INTO suggestions (suggestion_id, call_id, utterance_idx, article_id, article_title, "
+        "article_version, score, abstained, query_text, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            [
+                suggestion_id(call.call_id, n),
+                call.call_id,
+                s.utterance_idx,
+                s.article_id,
+                s.article_title,
+                s.article_version,
+                s.score,
+                bool(s.abstained),
+                s.query_text,
+                to_db(s.created_at) if s.created_at is not None else saved_at,
+            ]
+            for n, s in enumerate(call.suggestions)
+        ],
+    )
+
+
+def _insert_many(con: Connection, insert: str, values: list[list[Any]]) -> None:
+    """One multi-row INSERT: DuckDB's executemany runs a statement per row, several times slower."""
+    head, _, marks = insert.partition(" VALUES ")
+    for first in range(0, len(values), 500):  # bounded statement size for very long calls
+        chunk = values[first : first + 500]
+        con.execute(f"{head} VALUES {', '.join([marks] * len(chunk))}", [v for row in chunk for v in row])
+
+
+def delete_call(con: Connection, call_id: str) -> bool:
+    """Delete a call with everything about it, feedback included (retention). True if it existed."""
+    with transaction(con):
+        existed = call_exists(con, call_id, complete_only=False)
+        for table in ("calls", "utterances", "suggestions", "feedback"):
+            con.execute(f"DELETE FROM {table} WHERE call_id = ?", [call_id])
+    return existed
+
+
+def call_exists(con: Connection, call_id: str, complete_only: bool = True) -> bool:
+    """Whether the call is stored (with `complete_only`, only if its status is complete)."""
+    sql = "SELECT 1 FROM calls WHERE call_id = ?" + (" AND status = 'complete'" if complete_only else "")
+    return con.execute(sql, [call_id]).fetchone() is not None
+
+
+def call_from_row(row: dict[str, Any], **children: Any) -> StoredCall:
+    row["started_at"] = from_db(row["started_at"])
+    row["ended_at"] = from_db(row["ended_at"])
+    row["processed_at"] = from_db(row["processed_at"])
+    row["summary_json"] = loads_json(row["summary_json"])
+    return StoredCall(**row, **children)
+
+
+def utterance_from_row(row: dict[str, Any]) -> StoredUtterance:
+    return StoredUtterance(**row)
+
+
+def suggestion_from_row(row: dict[str, Any]) -> StoredSuggestion:
+    row["created_at"] = from_db(row["created_at"])
+    return StoredSuggestion(**row)
+
+
+def feedback_from_row(row: dict[str, Any]) -> Feedback:
+    row["created_at"] = from_db(row["created_at"])
+    return Feedback(**row)
+
+
+def list_calls(
+    con: Connection,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    language: str | None = None,
+    outcome: str | None = None,
+    status: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[StoredCall]:
+    """Calls newest first, filtered by start time (`since` inclusive, `until` exclusive) and fields."""
+    if outcome is not None:
+        _choice(outcome, OUTCOMES, "outcome")
+    if status is not None:
+        _choice(status, STATUSES, "call status")
+    if not 1 <= limit <= 10_000:
+        raise InputError(f"limit must be between 1 and 10000, got {limit}")
+    if offset < 0:
+        raise InputError(f"offset must not be negative, got {offset}")
+    where, params = [], []
+    for clause, value in (
+        ("started_at >= ?", to_db(since)),
+        ("started_at < ?", to_db(until)),
+        ("language = ?", language),
+        ("outcome = ?", outcome),
+        ("status = ?", status),
+    ):
+        if value is not None:
+            where.append(clause)
+            params.append(value)
+    sql = f"SELECT {_CALL_COLUMNS} FROM calls"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY started_at DESC, call_id LIMIT ? OFFSET ?"
+    return [call_from_row(row) for row in rows(con, sql, [*params, limit, offset])]
+
+
+def get_call(con: Connection, call_id: str) -> StoredCall | None:
+    """A call with its utterances, suggestions and feedback, or None if it is not stored."""
+    found = rows(con, f"SELECT {_CALL_COLUMNS} FROM calls WHERE call_id = ?", [call_id])
+    if not found:
+        return None
+    utterances = rows(con, f"{_UTTERANCE_SELECT} WHERE u.call_id = ? ORDER BY u.idx", [call_id])
+    suggestions = rows(
+        con, f"{_SUGGESTION_SELECT} WHERE s.call_id = ? ORDER BY s.created_at, s.suggestion_id", [call_id]
+    )
+    feedback = rows(con, f"{_FEEDBACK_SELECT} WHERE f.call_id = ? ORDER BY f.created_at", [call_id])
+    return call_from_row(
+        found[0],
+        utterances=tuple(utterance_from_row(r) for r in utterances),
+        suggestions=tuple(suggestion_from_row(r) for r in suggestions),
+        feedback=tuple(feedback_from_row(r) for r in feedback),
+    )
+
+
+# ---------------------------------------------------------------- feedback and ingest errors
+
+
+def add_feedback(
+    con: Connection,
+    call_id: str,
+    suggestion_id: str,
+    kind: str,
+    comment: str | None = None,
+    created_at: datetime | None = None,
+) -> Feedback:
+    """Record an agent's feedback on a stored suggestion of that call. `comment` must be redacted."""
+    _choice(kind, FEEDBACK_KINDS, "feedback kind")
+    found = con.execute(
+        "SELECT call_id, article_id, abstained FROM suggestions WHERE suggestion_id = ?", [suggestion_id]
+    ).fetchone()
+    if found is None:
+        raise InputError(f"no suggestion {suggestion_id!r} is stored")
+    owner, article_id, abstained = found
+    if owner != call_id:
+        raise InputError(f"suggestion {suggestion_id!r} belongs to call {owner!r}, not {call_id!r}")
+    if abstained and kind == "used":
+        raise InputError(f"suggestion {suggestion_id!r} offered no article, so it cannot be marked used")
+    comment = (comment.strip() or None) if comment is not None else None
+    feedback = Feedback(
+        feedback_id=uuid.uuid4().hex,
+        call_id=call_id,
+        suggestion_id=suggestion_id,
+        article_id=article_id,
+        kind=kind,
+        comment=comment,
+        created_at=from_db(to_db(created_at or now())),
+    )
+    con.execute(
+        "INSERT INTO feedback VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            feedback.feedback_id,
+            call_id,
+            suggestion_id,
+            article_id,
+            kind,
+            comment,
+            to_db(feedback.created_at),
+        ],
+    )
+    return feedback
+
+
+def record_ingest_error(
+    con: Connection, source: str, error: str, created_at: datetime | None = None
+) -> IngestError:
+    """Remember that a source (a file path, a JSONL line reference) could not be ingested."""
+    stamp = to_db(created_at or now())
+    con.execute("INSERT INTO ingest_errors VALUES (?, ?, ?)", [str(source), str(error), stamp])
+    return IngestError(str(source), str(error), from_db(stamp))
+
+
+def list_ingest_errors(con: Connection, limit: int = 100) -> list[IngestError]:
+    """The most recent ingest errors first."""
+    found = rows(
+        con, "SELECT source, error, created_at FROM ingest_errors ORDER BY created_at DESC LIMIT ?", [limit]
+    )
+    return [IngestError(r["source"], r["error"], from_db(r["created_at"])) for r in found]
+
+
+__all__ = [
+    "add_feedback",
+    "call_exists",
+    "delete_call",
+    "get_call",
+    "list_calls",
+    "list_ingest_errors",
+    "record_ingest_error",
+    "save_call",
+    "suggestion_id",
+]
