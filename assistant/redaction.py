@@ -8,6 +8,15 @@ periods. A run of such digits is classified by its length, its grouping (3-2-4 i
 "routing", "claim" ...). The design errs towards redacting: a missed card number or SSN costs far
 more than a hidden claim number.
 
+Made for real Whisper output:
+- `redact(text, context)` reads the turns before (`context`) for context words, so "It is 4111..."
+  after the agent's "What is the card number?" is a card number; only `text` is redacted.
+- A token with letters glued to a run of 4+ digits ("i87654321", "card4111...", "x6789") is one
+  unit and is redacted whole, so no digit of it survives; "7ABC123", "W2", "1990s" are not numbers.
+- A run of 12-24 digits that nothing else claims is redacted unless a non-card word (claim, case,
+  order, tracking ...) is next to it: [CARD] if 13+ digits and a card was mentioned in the text or
+  context, else [ACCOUNT]. Whisper adds and drops digits, so Luhn alone misses real card numbers.
+
 `redact` repeats its pass until nothing changes, so redacting redacted text changes nothing.
 """
 
@@ -16,6 +25,26 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass
+
+from assistant.errors import InputError
+from assistant.redaction_numbers import (
+    GAP_RE,
+    LONG_MAX,
+    LONG_MIN,
+    NONZERO_ALT,
+    NUMBER_WORDS,
+    PUNCT_GAP_RE,
+    TEENS,
+    TENS,
+    UNIT_RE,
+    Unit,
+    group_sizes,
+    is_mmyy,
+    looks_like_quantity_or_years,
+    luhn,
+    month_ok,
+    unit_digits,
+)
 
 TYPES = ("CARD", "CVV", "EXPIRY", "SSN", "ACCOUNT", "ROUTING", "PHONE", "EMAIL", "DOB")
 PLACEHOLDER_RE = re.compile(r"\[(?:" + "|".join(TYPES) + r")\]")
@@ -43,39 +72,7 @@ class Redaction:
         return frozenset(s.type for s in self.spans)
 
 
-# --- number words -------------------------------------------------------------------------------
-
-_ONES = {
-    "zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3", "four": "4",
-    "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9", "niner": "9",
-}  # fmt: skip
-_TEENS = {
-    "ten": "10", "eleven": "11", "twelve": "12", "thirteen": "13", "fourteen": "14",
-    "fifteen": "15", "sixteen": "16", "seventeen": "17", "eighteen": "18", "nineteen": "19",
-}  # fmt: skip
-_TENS = {
-    "twenty": "2", "thirty": "3", "forty": "4", "fifty": "5",
-    "sixty": "6", "seventy": "7", "eighty": "8", "ninety": "9",
-}  # fmt: skip
-_ONES_ALT = "|".join(sorted(_ONES, key=len, reverse=True))
-_NONZERO_ALT = "one|two|three|four|five|six|seven|eight|nine"
-# A "unit" is one token that stands for one or more digits. Written digits glued to letters
-# ("7ABC123", "2nd", "W2") are not numbers we redact.
-_UNIT_RE = re.compile(
-    rf"""(?<![^\W\d_])(?P<num>\d++)(?![^\W\d_])
-    |\b(?P<mult>double|triple)[\s-]++(?P<mw>{_ONES_ALT})\b
-    |\b(?P<tens>{"|".join(_TENS)})(?:[\s-]++(?P<tu>{_NONZERO_ALT})\b)?\b
-    |\b(?P<teen>{"|".join(_TEENS)})\b
-    |\b(?P<one>{_ONES_ALT})(?:\s++(?P<hund>hundred)\b)?\b""",
-    re.IGNORECASE | re.VERBOSE,
-)
-# What may stand between two units of one spoken or written number.
-_GAP_RE = re.compile(r"(?:[\s,.()\-]|\b(?:dash|hyphen)\b){1,8}", re.IGNORECASE)
-_PUNCT_GAP_RE = re.compile(r"[,.()\-]|dash|hyphen", re.IGNORECASE)
-# Words that belong to numbers; they do not count as distance between a context word and a number.
-_NUMBER_WORDS = (
-    set(_ONES) | set(_TEENS) | set(_TENS) | {"double", "triple", "hundred", "dash", "hyphen"} | set(TYPES)
-)
+_NUMBER_WORDS = NUMBER_WORDS | set(TYPES)
 
 # --- context words ------------------------------------------------------------------------------
 
@@ -114,7 +111,7 @@ _CONTEXT = (
     ("NUMBER", r"number|n[uú]mero|#"),
 )
 _CONTEXT_RE = re.compile(
-    "|".join(rf"(?P<{name}>(?<![\w\[])(?:{alt})(?!\w))" for name, alt in _CONTEXT), re.IGNORECASE
+    "|".join(rf"(?P<{name}>(?<![\w\[])(?:{alt})(?![^\W\d_]))" for name, alt in _CONTEXT), re.IGNORECASE
 )
 _WORD_RE = re.compile(r"[^\W\d_]+")
 _MAX_WORDS_BEFORE = 8
@@ -155,16 +152,14 @@ _ORDINAL = (
     rf"|sixteenth|seventeenth|eighteenth|nineteenth|twentieth|thirtieth|{_ORD_UNIT})"
 )
 _DAYNUM = r"(?:[0-3]?\d(?:st|nd|rd|th)?)"
-_DAY_CARDINAL = (
-    rf"(?:(?:twenty|thirty)[\s-](?:{_NONZERO_ALT})|{'|'.join(_TEENS)}|twenty|thirty|{_NONZERO_ALT})"
-)
-_TENS_ALT = "|".join(_TENS)
+_DAY_CARDINAL = rf"(?:(?:twenty|thirty)[\s-](?:{NONZERO_ALT})|{'|'.join(TEENS)}|twenty|thirty|{NONZERO_ALT})"
+_TENS_ALT = "|".join(TENS)
 _TWO_DIGIT_WORDS = (
-    rf"(?:(?:{_TENS_ALT})(?:[\s-](?:{_NONZERO_ALT}))?|{'|'.join(_TEENS)}|oh[\s-](?:{_NONZERO_ALT}))"
+    rf"(?:(?:{_TENS_ALT})(?:[\s-](?:{NONZERO_ALT}))?|{'|'.join(TEENS)}|oh[\s-](?:{NONZERO_ALT}))"
 )
 _YEAR = (
     rf"(?:\d{{4}}|'\d{{2}}|(?:nineteen|twenty)[\s-]{_TWO_DIGIT_WORDS}"
-    rf"|two\s+thousand(?:\s+and)?(?:\s+(?:{_TWO_DIGIT_WORDS}|{_NONZERO_ALT}))?)"
+    rf"|two\s+thousand(?:\s+and)?(?:\s+(?:{_TWO_DIGIT_WORDS}|{NONZERO_ALT}))?)"
 )
 _DATE_RE = re.compile(
     rf"""(?<![\w/.-])(?:
@@ -182,47 +177,13 @@ _DATE_RE = re.compile(
 # --- the pass -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Unit:
-    start: int
-    end: int
-    digits: str
-    group: int
-
-
-def _unit_digits(m: re.Match[str]) -> str:
-    g = m.group
-    if g("num"):
-        # int() also reads other scripts' decimal digits ("٤١١١", full-width "４").
-        return "".join(str(int(c)) for c in g("num"))
-    if g("mult"):
-        return _ONES[g("mw").lower()] * (2 if g("mult").lower() == "double" else 3)
-    if g("tens"):
-        return _TENS[g("tens").lower()] + (_ONES[g("tu").lower()] if g("tu") else "0")
-    if g("teen"):
-        return _TEENS[g("teen").lower()]
-    return _ONES[g("one").lower()] + ("00" if g("hund") else "")
-
-
-def _luhn(digits: str) -> bool:
-    total = 0
-    for i, c in enumerate(reversed(digits)):
-        d = int(c)
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
-
-
-def _month_ok(digits: str) -> bool:
-    return 1 <= int(digits[:2] if len(digits) in (4, 6) else digits[:1]) <= 12
-
-
 class _Pass:
     """One left-to-right pass over a text; collects (start, end, type) spans."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, offset: int = 0) -> None:
+        # text[:offset] is the conversation before (already redacted): read for context only.
         self.text = text
+        self.offset = offset
         self.spans: list[tuple[int, int, str]] = []
         self.keywords = [(m.start(), m.end(), m.lastgroup or "") for m in _CONTEXT_RE.finditer(text)]
         self.kw_ends = [k[1] for k in self.keywords]
@@ -264,62 +225,69 @@ class _Pass:
 
     def run(self) -> list[tuple[int, int, str]]:
         text = self.text
-        for m in _EMAIL_RE.finditer(text):
+        pos = self.offset
+        for m in _EMAIL_RE.finditer(text, pos):
             self.add(m.start(), m.end(), "EMAIL")
-        for m in _SPOKEN_EMAIL_RE.finditer(text):
+        for m in _SPOKEN_EMAIL_RE.finditer(text, pos):
             self.add(m.start(), m.end(), "EMAIL")
-        expiry: list[tuple[int, int]] = []
-        for m in _DATE_RE.finditer(text):
+        expiry: list[tuple[int, int, bool]] = []  # (start, end, said "expires")
+        for m in _DATE_RE.finditer(text, pos):
             if self._taken(m.start(), m.end()):
                 continue
             ctx = self.context(m.start(), m.end())
             if ctx == "DOB":
                 self.add(m.start(), m.end(), "DOB")
             elif ctx == "EXPIRY" or (ctx == "CARD" and m.group("short")):
-                expiry.append((m.start(), m.end()))
-        taken = sorted(self.spans + [(s, e, "EXPIRY") for s, e in expiry])
+                expiry.append((m.start(), m.end(), ctx == "EXPIRY"))
+        taken = sorted(self.spans + [(s, e, "EXPIRY") for s, e, _ in expiry])
         for run in self._runs(taken):
             self._classify_run(run)
         # Only now is it known whether a card number was read out near the date.
-        for s, e in expiry:
-            if self.card_near:
+        # A bare "4/12" after the word "card" is an expiry only when the card is in this text:
+        # after "What is the card number?" in the turn before, it is more often a date.
+        card_here = any(k[2] == "CARD" and k[0] >= pos for k in self.keywords) or any(
+            sp[2] == "CARD" for sp in self.spans
+        )
+        card_here = card_here or "[CARD]" in text[pos:]
+        for s, e, said in expiry:
+            if self.card_near if said else card_here:
                 self.add(s, e, "EXPIRY")
         return self._resolve()
 
     def _taken(self, start: int, end: int) -> bool:
         return any(s < end and start < e for s, e, _ in self.spans)
 
-    def _runs(self, taken: list[tuple[int, int, str]]) -> list[list[_Unit]]:
+    def _runs(self, taken: list[tuple[int, int, str]]) -> list[list[Unit]]:
         """Group digit units into runs (one spoken or written number each), skipping taken spans."""
-        runs: list[list[_Unit]] = []
-        current: list[_Unit] = []
+        runs: list[list[Unit]] = []
+        current: list[Unit] = []
         prev_end, prev_word, group = -1, False, 0
         starts = [t[0] for t in taken]
-        for m in _UNIT_RE.finditer(self.text):
+        for m in UNIT_RE.finditer(self.text, self.offset):
             s, e = m.start(), m.end()
             k = bisect.bisect_right(starts, e) - 1
             if k >= 0 and taken[k][1] > s:
                 continue
-            is_word = m.group("num") is None
+            is_word = m.group("num") is None and m.group("glued") is None
             joined = False
             if current:
                 gap = self.text[prev_end:s]
-                if gap == "" or _GAP_RE.fullmatch(gap):
+                if gap == "" or GAP_RE.fullmatch(gap):
                     joined = True
                     # Spoken digits separated only by spaces stay one group; a pause mark
                     # (comma, period, dash) or a space between written numbers starts a new one.
-                    if _PUNCT_GAP_RE.search(gap) or not (is_word and prev_word):
+                    if PUNCT_GAP_RE.search(gap) or not (is_word and prev_word):
                         group += 1
             if not joined and current:
                 runs.append(current)
                 current = []
-            current.append(_Unit(s, e, _unit_digits(m), group))
+            current.append(Unit(s, e, unit_digits(m), group))
             prev_end, prev_word = e, is_word
         if current:
             runs.append(current)
         return runs
 
-    def _classify_run(self, units: list[_Unit]) -> None:
+    def _classify_run(self, units: list[Unit]) -> None:
         text = self.text
         start, end = units[0].start, units[-1].end
         ctx = self.context(start, end)
@@ -329,13 +297,13 @@ class _Pass:
         )
         last4 = bool(_LAST_FOUR_RE.search(text, max(0, start - 60), start))
         info = (ctx, plus, money, last4)
-        kind = self._classify("".join(u.digits for u in units), _group_sizes(units), info)
+        kind = self._classify("".join(u.digits for u in units), group_sizes(units), info)
         if kind:
             self._emit(units, kind)
             return
         # No reading of the whole run fits: look for a card, SSN or phone number inside it
         # (e.g. a card number followed by its expiry and code in one breath).
-        i, after_card = 0, False
+        i, after_card, found_before = 0, False, len(self.spans)
         while i < len(units):
             best: tuple[int, str] | None = None
             digits = ""
@@ -347,7 +315,7 @@ class _Pass:
                 if j == i or units[j].group != units[j - 1].group:
                     groups.append(0)
                 groups[-1] += len(units[j].digits)
-                is_card = len(digits) >= 13 and digits[0] != "0" and _luhn(digits)
+                is_card = len(digits) >= 13 and digits[0] != "0" and luhn(digits)
                 if is_card:
                     best = (j, "CARD")
                 elif len(digits) >= 3 and (
@@ -364,27 +332,58 @@ class _Pass:
                     k += 1
                 tail = "".join(u.digits for u in units[i : k + 1])
                 if 3 <= len(tail) <= 4:
-                    best = (k, "EXPIRY" if _is_mmyy(tail) else "CVV")
+                    best = (k, "EXPIRY" if is_mmyy(tail) else "CVV")
             if best is None:
                 i += 1
                 continue
             self._emit(units[i : best[0] + 1], best[1])
             after_card = after_card or best[1] == "CARD"
             i = best[0] + 1
+        if len(self.spans) == found_before and not money:
+            kind = self._long_number(units, ctx)
+            if kind:
+                self._emit(units, kind)
+
+    def _long_number(self, units: list[Unit], ctx: str | None) -> str | None:
+        """Safety rule for a long run nothing else claimed: in a call, it is a payment number.
+
+        Whisper adds or drops digits, so a spoken card number often fails Luhn and loses its
+        grouping. A run of LONG_MIN..LONG_MAX digits is redacted unless a non-card word (claim,
+        case, order, tracking ...) is next to it or it is an amount or a list of years. It is
+        [CARD] when 13+ digits and a card was mentioned in the text or the turns before, else
+        [ACCOUNT] (an unattributed long number: bank, benefit or card account).
+        """
+        n = sum(len(u.digits) for u in units)
+        start, end = units[0].start, units[-1].end
+        if not LONG_MIN <= n <= LONG_MAX or ctx == "NEG" or self._neg_after(end):
+            return None
+        if looks_like_quantity_or_years(self.text[start:end], units):
+            return None
+        return "CARD" if n >= 13 and self.card_near else "ACCOUNT"
+
+    def _neg_after(self, end: int) -> bool:
+        j = bisect.bisect_right(self.kw_ends, end)
+        for kstart, _, kind in self.keywords[j:]:
+            words = self._words_between(end, kstart)
+            if words is None or words > _MAX_WORDS_AFTER:
+                return False
+            if kind == "NEG":
+                return True
+        return False
 
     def _classify(
         self,
         d: str,
         groups: tuple[int, ...],
         info: tuple[str | None, bool, bool, bool],
-        luhn: bool | None = None,
+        luhn_ok: bool | None = None,
     ) -> str | None:
         """The type of one number (its digits and digit-group sizes), or None to keep it."""
         ctx, plus, money, last4 = info
         n = len(d)
-        if luhn is None:
-            luhn = 13 <= n <= 19 and d[0] != "0" and _luhn(d)
-        if luhn:
+        if luhn_ok is None:
+            luhn_ok = 13 <= n <= 19 and d[0] != "0" and luhn(d)
+        if luhn_ok:
             return "CARD"
         if groups == (3, 2, 4):
             return "SSN"
@@ -400,7 +399,7 @@ class _Pass:
             return "ACCOUNT"
         if ctx == "CVV" and 3 <= n <= 4:
             return "CVV"
-        if ctx == "EXPIRY" and self.card_near and not last4 and n in (3, 4, 6) and _month_ok(d):
+        if ctx == "EXPIRY" and self.card_near and not last4 and n in (3, 4, 6) and month_ok(d):
             return "EXPIRY"
         if ctx == "DOB" and (n in (6, 8) or (len(groups) == 3 and 4 <= n <= 8)):
             return "DOB"
@@ -422,10 +421,10 @@ class _Pass:
             return "PHONE"
         return None
 
-    def _emit(self, units: list[_Unit], kind: str) -> None:
+    def _emit(self, units: list[Unit], kind: str) -> None:
         start, end = units[0].start, units[-1].end
-        # Take along an opening "(" or "+" so "(555) 123-4567" does not leave a stray bracket.
-        while start > 0 and self.text[start - 1] in "(+":
+        # Take along an opening "(", "+" or "#" so "(555) 123-4567" leaves no stray bracket.
+        while start > self.offset and self.text[start - 1] in "(+#":
             start -= 1
         self.add(start, end, kind)
 
@@ -439,21 +438,6 @@ class _Pass:
                 continue
             out.append((s, e, kind))
         return out
-
-
-def _is_mmyy(digits: str) -> bool:
-    return len(digits) == 4 and 1 <= int(digits[:2]) <= 12
-
-
-def _group_sizes(units: list[_Unit]) -> tuple[int, ...]:
-    sizes: list[int] = []
-    last = None
-    for u in units:
-        if u.group != last:
-            sizes.append(0)
-            last = u.group
-        sizes[-1] += len(u.digits)
-    return tuple(sizes)
 
 
 def _apply(text: str, spans: list[tuple[int, int, str]]) -> tuple[str, list[tuple[int, int, int, int, str]]]:
@@ -485,15 +469,30 @@ def _to_original(pos: int, mapping: list[tuple[int, int, int, int, str]], is_end
     return e + (pos - ne)
 
 
-def redact(text: str) -> Redaction:
-    """Replace personal data in `text` with typed placeholders such as `[CARD]` and `[SSN]`."""
+def redact(text: str, context: str | None = None) -> Redaction:
+    """Replace personal data in `text` with typed placeholders such as `[CARD]` and `[SSN]`.
+
+    `context` is the conversation just before `text` (e.g. the previous turns of either speaker,
+    raw or already redacted). Its words count as context for the numbers in `text`, as if they
+    preceded it ("What is the card number?" then "It is 4111..."), but only `text` is redacted
+    and returned, and the spans are offsets in `text`.
+    """
+    if not isinstance(text, str) or not (context is None or isinstance(context, str)):
+        raise InputError("redaction takes text (str) and an optional context (str or None)")
     if not text:
         return Redaction(text="", spans=())
+    prefix = ""
+    if context and context.strip():
+        # Only the tail can be within reach of a number in `text`. Redacting it first turns its
+        # numbers into placeholders, so none of them can join or be mistaken for one in `text`.
+        prefix = redact(context[-2 * _MAX_CONTEXT_CHARS :]).text + " \n "
     current = text
     spans: list[tuple[int, int, str]] = []  # in original offsets
     history: list[list[tuple[int, int, int, int, str]]] = []
     for _ in range(8):  # each pass removes digits, so this ends; 2 passes is the usual worst
-        found = _Pass(current).run()
+        found = [
+            (s - len(prefix), e - len(prefix), k) for s, e, k in _Pass(prefix + current, len(prefix)).run()
+        ]
         if not found:
             break
         for s, e, kind in found:
@@ -506,6 +505,6 @@ def redact(text: str) -> Redaction:
     return Redaction(text=current, spans=tuple(Span(k, s, e) for s, e, k in merged))
 
 
-def redact_text(text: str) -> str:
-    """Only the redacted text of `redact(text)`."""
-    return redact(text).text
+def redact_text(text: str, context: str | None = None) -> str:
+    """Only the redacted text of `redact(text, context)`."""
+    return redact(text, context).text
