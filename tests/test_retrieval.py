@@ -1,0 +1,301 @@
+"""Index building, caching, staleness, search, abstention and lint (fake embedder; a few real MiniLM tests)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.errors import InputError
+from assistant.kb_index import MANIFEST, build_index, ensure_index, load_index
+from assistant.kb_lint import lint
+from assistant.knowledge import Article, load_articles, write_article
+from assistant.protocols import Embedder as EmbedderProtocol
+from assistant.retrieval import SearchOptions, search, search_many
+
+
+class FakeEmbedder:
+    """Bag of words hashed into 256 dimensions: texts sharing words are similar, others near 0."""
+
+    model_name = "fake-bow"
+    dimension = 256
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.seen: list[str] = []
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls += len(texts)
+        self.seen.extend(texts)
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in re.findall(r"[a-z0-9]+", text.lower()):
+                out[i, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dimension] += 1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(norms == 0, 1, norms)
+
+
+ARTICLES = [
+    Article(
+        id="renew-licence",
+        title="Renew a driving licence",
+        body="Renew your driving licence online with form DL-1.",
+        questions=("how do i renew my driving licence", "driving licence expired renew"),
+        program="licences",
+        owner="dmv",
+        effective=dt.date(2025, 1, 1),
+    ),
+    Article(
+        id="pay-property-tax",
+        title="Pay property tax",
+        body="Pay property tax online or by cheque.",
+        questions=("how do i pay my property tax", "property tax bill payment"),
+        program="taxes",
+    ),
+    Article(
+        id="report-pothole",
+        title="Report a pothole",
+        body="Report a pothole on the city website.",
+        questions=("there is a pothole on my street", "report road damage pothole"),
+        program="city",
+    ),
+]
+
+
+def make_kb(tmp_path: Path, articles: Sequence[Article] = ARTICLES) -> Path:
+    kb = tmp_path / "kb"
+    kb.mkdir(exist_ok=True)
+    for a in articles:
+        write_article(kb, a)
+    return kb
+
+
+def test_fake_embedder_implements_the_protocol() -> None:
+    assert isinstance(FakeEmbedder(), EmbedderProtocol)
+
+
+def test_build_counts_and_search_ranks_the_right_article(tmp_path: Path) -> None:
+    kb, emb = make_kb(tmp_path), FakeEmbedder()
+    index, report = build_index(load_articles(kb)[0], tmp_path / "idx", emb)
+    assert (report.articles, report.added, report.changed, report.removed) == (3, 3, 0, 0)
+    assert report.index_kind == "flat" and not report.head
+    result = search_many(["renew my driving licence please"], SearchOptions(k=3), index=index, embedder=emb)[
+        0
+    ]
+    assert not result.abstained
+    top = result.hits[0]
+    assert top.article_id == "renew-licence" and 0 <= top.score <= 1
+    assert top.owner == "dmv" and top.effective == dt.date(2025, 1, 1) and top.program == "licences"
+    assert [h.score for h in result.hits] == sorted((h.score for h in result.hits), reverse=True)
+
+
+def test_unrelated_query_abstains(tmp_path: Path) -> None:
+    kb, emb = make_kb(tmp_path), FakeEmbedder()
+    index, _ = build_index(load_articles(kb)[0], tmp_path / "idx", emb)
+    result = search_many(["weather forecast tomorrow sunny"], SearchOptions(), index=index, embedder=emb)[0]
+    assert result.abstained and "below the threshold" in result.reason
+
+
+def test_program_filter(tmp_path: Path) -> None:
+    kb, emb = make_kb(tmp_path), FakeEmbedder()
+    index, _ = build_index(load_articles(kb)[0], tmp_path / "idx", emb)
+    result = search_many(["how do i pay"], SearchOptions(program="city"), index=index, embedder=emb)[0]
+    assert {h.article_id for h in result.hits} == {"report-pothole"}
+    none = search_many(["how do i pay"], SearchOptions(program="nope"), index=index, embedder=emb)[0]
+    assert none.abstained and none.hits == () and "filters" in none.reason
+
+
+def test_rebuild_embeds_only_the_changed_article(tmp_path: Path) -> None:
+    kb, emb = make_kb(tmp_path), FakeEmbedder()
+    build_index(load_articles(kb)[0], tmp_path / "idx", emb)
+    changed = Article(**{**ARTICLES[1].__dict__, "body": "Pay property tax at the town hall.", "path": ""})
+    write_article(kb, changed)
+    emb2 = FakeEmbedder()
+    _, report = build_index(load_articles(kb)[0], tmp_path / "idx", emb2)
+    assert (report.added, report.changed, report.removed) == (0, 1, 0)
+    assert emb2.seen == ["Pay property tax at the town hall."]
+    # A metadata-only change counts as changed but embeds nothing.
+    write_article(kb, Article(**{**changed.__dict__, "owner": "treasury"}))
+    emb3 = FakeEmbedder()
+    _, report = build_index(load_articles(kb)[0], tmp_path / "idx", emb3)
+    assert report.changed == 1 and emb3.calls == 0
+    # Removing a file is counted; nothing embedded.
+    (kb / "report-pothole.md").unlink()
+    _, report = build_index(load_articles(kb)[0], tmp_path / "idx", FakeEmbedder())
+    assert (report.articles, report.removed, report.embedded) == (2, 1, 0)
+    assert len(list((tmp_path / "idx").glob("vectors-*.npy"))) == 1
+
+
+def test_stale_index_is_refreshed(tmp_path: Path) -> None:
+    kb, emb = make_kb(tmp_path), FakeEmbedder()
+    _, report = ensure_index(kb, tmp_path / "idx", emb)
+    assert report is not None
+    _, report = ensure_index(kb, tmp_path / "idx", emb)
+    assert report is None  # current: loaded, not rebuilt
+    write_article(kb, Article(id="dog-licence", title="Dog licence", questions=("license my dog",)))
+    index, report = ensure_index(kb, tmp_path / "idx", emb)
+    assert report is not None and report.added == 1
+    hit = search_many(["license my dog"], SearchOptions(), index=index, embedder=emb)[0].hits[0]
+    assert hit.article_id == "dog-licence"
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda m: {**m, "model": "another-model"},
+        lambda m: {**m, "format_version": m["format_version"] + 1},
+        lambda m: {**m, "dimension": 3},
+    ],
+)
+def test_index_from_another_model_or_newer_format_is_rebuilt(tmp_path: Path, tamper) -> None:
+    kb, emb = make_kb(tmp_path), FakeEmbedder()
+    build_index(load_articles(kb)[0], tmp_path / "idx", emb)
+    path = tmp_path / "idx" / MANIFEST
+    path.write_text(json.dumps(tamper(json.loads(path.read_text()))))
+    assert load_index(tmp_path / "idx", emb)[0] is None
+    emb2 = FakeEmbedder()
+    index, report = ensure_index(kb, tmp_path / "idx", emb2)
+    assert report is not None and report.rebuilt_reason and emb2.calls > 0
+    assert search_many(["pothole"], SearchOptions(), index=index, embedder=emb2)[0].hits
+
+
+def test_garbage_manifest_is_rebuilt(tmp_path: Path) -> None:
+    kb, emb = make_kb(tmp_path), FakeEmbedder()
+    (tmp_path / "idx").mkdir()
+    (tmp_path / "idx" / MANIFEST).write_text("{not json")
+    _, report = ensure_index(kb, tmp_path / "idx", emb)
+    assert report is not None and report.articles == 3
+
+
+def test_zero_published_articles_abstains_with_reason(tmp_path: Path) -> None:
+    kb = make_kb(tmp_path, [Article(id="draft-only", title="Draft", status="draft", questions=("q",))])
+    emb = FakeEmbedder()
+    index, report = ensure_index(kb, tmp_path / "idx", emb)
+    assert report is not None and report.articles == 0
+    result = search_many(["anything"], SearchOptions(), index=index, embedder=emb)[0]
+    assert result.abstained and result.hits == () and "no published articles" in result.reason
+
+
+def test_drafts_and_retired_are_not_searchable(tmp_path: Path) -> None:
+    kb = make_kb(tmp_path, [*ARTICLES, Article(id="old", title="Old pothole rules", status="retired")])
+    emb = FakeEmbedder()
+    index, _ = ensure_index(kb, tmp_path / "idx", emb)
+    hits = search_many(["old pothole rules"], SearchOptions(k=5), index=index, embedder=emb)[0].hits
+    assert "old" not in {h.article_id for h in hits}
+
+
+@pytest.mark.parametrize("query", ["", "   \n\t"])
+def test_empty_query_is_input_error(tmp_path: Path, query: str) -> None:
+    kb, emb = make_kb(tmp_path), FakeEmbedder()
+    index, _ = ensure_index(kb, tmp_path / "idx", emb)
+    with pytest.raises(InputError):
+        search(query, index=index, embedder=emb)
+
+
+def test_very_long_query_is_shortened_not_rejected(tmp_path: Path) -> None:
+    kb, emb = make_kb(tmp_path), FakeEmbedder()
+    index, _ = ensure_index(kb, tmp_path / "idx", emb)
+    result = search("pothole " * 1250, index=index, embedder=emb)  # 10,000 characters
+    assert len(result.query) <= 2000 and result.hits[0].article_id == "report-pothole"
+
+
+def test_search_reads_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from assistant import config
+
+    kb = make_kb(tmp_path)
+    monkeypatch.setenv("ASSISTANT_KB_DIR", str(kb))
+    monkeypatch.setenv("ASSISTANT_SEARCH_K", "2")
+    config.reset()
+    result = search("report road damage pothole", embedder=FakeEmbedder())
+    assert len(result.hits) == 2 and result.hits[0].article_id == "report-pothole"
+
+
+def test_head_is_trained_with_many_questions(tmp_path: Path) -> None:
+    words = {"alpha": "river boat fish", "beta": "mountain snow ski"}
+    arts = [
+        Article(id=k, title=k, questions=tuple(f"{v} question {i} {k}" for i in range(12)))
+        for k, v in words.items()
+    ]
+    emb = FakeEmbedder()
+    index, report = build_index(arts, tmp_path / "idx", emb)
+    assert report.head
+    assert (
+        search_many(["ski on snow"], SearchOptions(), index=index, embedder=emb)[0].hits[0].article_id
+        == "beta"
+    )
+    loaded, _ = load_index(tmp_path / "idx", emb)
+    assert loaded is not None and loaded.head is not None
+
+
+def test_lint_finds_errors_and_warnings(tmp_path: Path) -> None:
+    kb = make_kb(tmp_path)
+    (kb / "broken.md").write_text("---\nid: broken\n---\n")
+    write_article(
+        kb,
+        Article(
+            id="hard",
+            title="Hard",
+            body="Notwithstanding aforementioned jurisdictional considerations, applicants necessitating "
+            "supplementary documentation must substantiate eligibility determinations comprehensively.",
+            review_by=dt.date(2020, 1, 1),
+        ),
+    )
+    write_article(kb, Article(**{**ARTICLES[2].__dict__, "id": "report-pothole-copy", "path": ""}))
+    problems = lint(kb, embedder=FakeEmbedder(), today=dt.date(2026, 1, 1))
+    kinds = {(p.article_id, p.field, p.severity) for p in problems}
+    assert (None, "title", "error") in kinds
+    assert ("hard", "review_by", "warning") in kinds
+    assert ("hard", "body", "warning") in kinds  # reading grade
+    assert ("hard", "questions", "warning") in kinds
+    assert any("near-duplicate" in p.message for p in problems)
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    from assistant.retrieval import Embedder
+
+    return Embedder()
+
+
+@pytest.mark.models
+def test_minilm_paraphrase_first_and_unrelated_abstains(tmp_path: Path, minilm) -> None:
+    kb = make_kb(tmp_path)
+    index, _ = ensure_index(kb, tmp_path / "idx", minilm)
+    results = search_many(
+        ["my driver's license ran out, how can I get a new one?", "what is the capital of France"],
+        SearchOptions(),
+        index=index,
+        embedder=minilm,
+    )
+    assert results[0].hits[0].article_id == "renew-licence" and not results[0].abstained
+    assert results[1].abstained
+
+
+def test_ivf_index_agrees_with_flat() -> None:
+    from assistant.kb_index import make_faiss
+
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((3000, 32)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    flat, ivf = make_faiss(vectors, "flat"), make_faiss(vectors, "ivf")
+    _, exact = flat.search(vectors[:50], 1)
+    _, approx = ivf.search(vectors[:50], 1)
+    assert (exact[:, 0] == np.arange(50)).all() and (approx[:, 0] == np.arange(50)).all()
+
+
+def test_large_knowledge_base_uses_the_approximate_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("assistant.kb_index.APPROX_MIN_PASSAGES", 300)
+    arts = [Article(id=f"a{i}", title=f"topic{i} word{i}", questions=(f"question about topic{i}",)) for i in range(200)]
+    emb = FakeEmbedder()
+    index, report = build_index(arts, tmp_path / "idx", emb)
+    assert report.index_kind == "ivf"
+    hit = search_many(["question about topic17"], SearchOptions(), index=index, embedder=emb)[0].hits[0]
+    assert hit.article_id == "a17"
+    loaded, _ = load_index(tmp_path / "idx", emb)
+    assert loaded is not None and loaded.index_kind == "ivf"
