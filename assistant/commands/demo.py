@@ -1,4 +1,5 @@
-"""`assistant demo`: the product on its built-in defaults (bundled models and sample calls)."""
+"""`assistant demo`: the product on its built-in defaults (bundled models, sample knowledge base,
+a sample call): transcript, redaction, suggested approved answers and the call summary."""
 
 from __future__ import annotations
 
@@ -6,27 +7,45 @@ import argparse
 
 from assistant.config import REPO_ROOT
 
-DEFAULT_SAMPLE = REPO_ROOT / "samples" / "call-en-benefits.wav"
+DEFAULT_SAMPLE = REPO_ROOT / "samples" / "call-en-payment-pii.wav"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("demo", help="transcribe a bundled sample call with the bundled models")
+    p = subparsers.add_parser(
+        "demo", help="process a bundled sample call with the bundled models and show the result"
+    )
     p.add_argument(
         "audio", nargs="?", default=str(DEFAULT_SAMPLE), help="a recording (default: a sample call)"
     )
+    p.add_argument("--db", help="store the call in this DuckDB file (default: the db setting)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from assistant.transcription import TranscriptionOptions, format_segment, transcribe_file
+    from assistant import config, storage
+    from assistant.calls import CallProcessor
 
-    print(f"Transcribing {args.audio} (stereo: left = agent, right = caller) ...", flush=True)
-    transcript = transcribe_file(args.audio, TranscriptionOptions.from_config())
-    info = transcript.info
-    print(
-        f"Caller language: {info.language} (probability {info.language_probability:.2f}); "
-        f"{info.duration:.1f} s of audio"
-    )
-    for seg in transcript.segments:
-        print(format_segment(seg))
+    print(f"Processing {args.audio} (stereo: left = agent, right = caller) ...", flush=True)
+    record = CallProcessor().process_file(args.audio)
+    print(f"Language: {record.language}; {record.duration or 0:.1f} s\n")
+    suggested = {s.utterance_idx: s for s in record.suggestions}
+    for i, u in enumerate(record.utterances):
+        print(f"[{u.start or 0:5.1f}s] {u.speaker}: {u.text}")
+        if u.translation:
+            print(f"         machine translation: {u.translation}")
+        s = suggested.get(i)
+        if s is not None and s.abstained:
+            print("         -> no approved answer (the assistant abstains)")
+        elif s is not None:
+            print(
+                f"         -> suggested article: {s.article_title} [{s.article_id}] confidence {s.score:.2f}"
+            )
+    print(f"\nSummary: {record.summary_text}")
+    db = args.db or config.get().db
+    con = storage.open_db(db)
+    try:
+        storage.save_call(con, record)
+    finally:
+        con.close()
+    print(f"\nStored (redacted) in {db}: see 'assistant calls show {record.call_id}'")
     return 0

@@ -1,0 +1,196 @@
+"""Call commands: `process-call`, `calls list`, `calls show`, `feedback`, `ingest`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "process-call", help="transcribe, redact, suggest, summarise and store one call"
+    )
+    p.add_argument("audio", help="a call recording (stereo: agent and caller channels)")
+    p.add_argument(
+        "--call-id", help="id to store it under (default: the file name); an existing call is replaced"
+    )
+    p.add_argument("--language", help="the caller's language, when known (default: detect)")
+    p.add_argument("--db", help="DuckDB file (default: the db setting)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=run_process)
+
+    c = subparsers.add_parser("calls", help="list or show stored calls")
+    sub = c.add_subparsers(dest="calls_command", metavar="ACTION", required=True)
+    ls = sub.add_parser("list", help="stored calls, newest first")
+    ls.add_argument("--db")
+    ls.add_argument("--limit", type=int, default=100)
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=run_list)
+    show = sub.add_parser("show", help="one call: transcript, suggestions, summary")
+    show.add_argument("call_id")
+    show.add_argument("--db")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=run_show)
+
+    f = subparsers.add_parser("feedback", help="mark a suggestion helpful, not helpful or used")
+    f.add_argument("call_id")
+    f.add_argument("suggestion_id")
+    kind = f.add_mutually_exclusive_group(required=True)
+    kind.add_argument("--helpful", dest="kind", action="store_const", const="helpful")
+    kind.add_argument("--not-helpful", dest="kind", action="store_const", const="not_helpful")
+    kind.add_argument("--used", dest="kind", action="store_const", const="used")
+    f.add_argument("--comment")
+    f.add_argument("--db")
+    f.set_defaults(func=run_feedback)
+
+    i = subparsers.add_parser("ingest", help="ingest a folder of recordings or a JSONL file of transcripts")
+    i.add_argument("source", help="a folder of recordings, one recording, or a .jsonl file")
+    i.add_argument("--db")
+    i.set_defaults(func=run_ingest)
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def run_process(args: argparse.Namespace) -> int:
+    from assistant import storage
+    from assistant.calls import CallOptions, CallProcessor, to_json
+
+    processor = CallProcessor(CallOptions.from_config(language=args.language))
+    record = processor.process_file(args.audio, call_id=args.call_id)
+    con = storage.open_db(args.db)
+    try:
+        ids = storage.save_call(con, record)
+    finally:
+        con.close()
+    data = to_json(record, ids)
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False))
+        return 0
+    print(
+        f"call {record.call_id}: {record.duration:.1f} s, language {record.language}, outcome {record.outcome}"
+    )
+    print(record.summary_text)
+    for s in data["suggestions"]:
+        if s["abstained"]:
+            print(f"  no approved answer (score {s['score']}): {s['utterance']}")
+        else:
+            print(f"  {s['suggestion_id']}  {s['article_id']}  {s['score']:.2f}  <- {s['utterance']}")
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from assistant import storage
+
+    con = storage.open_db(args.db, read_only=False)
+    try:
+        calls = storage.list_calls(con, limit=args.limit)
+    finally:
+        con.close()
+    rows = [
+        {
+            "call_id": c.call_id,
+            "started_at": _iso(c.started_at),
+            "channel": c.channel,
+            "language": c.language,
+            "duration": c.duration,
+            "outcome": c.outcome,
+        }
+        for c in calls
+    ]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False))
+        return 0
+    for r in rows:
+        duration = f"{r['duration']:.0f}s" if r["duration"] is not None else "-"
+        print(
+            f"{r['call_id']:<28} {r['started_at']:<26} {r['channel']:<6} {r['language'] or '-':<4} {duration:>6} {r['outcome']}"
+        )
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from assistant import storage
+    from assistant.errors import InputError
+
+    con = storage.open_db(args.db)
+    try:
+        call = storage.get_call(con, args.call_id)
+    finally:
+        con.close()
+    if call is None:
+        raise InputError(f"no stored call with id {args.call_id!r} (see 'assistant calls list')")
+    data = {
+        "call_id": call.call_id,
+        "started_at": _iso(call.started_at),
+        "channel": call.channel,
+        "language": call.language,
+        "duration": call.duration,
+        "outcome": call.outcome,
+        "utterances": [
+            {
+                "speaker": u.speaker,
+                "start": u.start,
+                "end": u.end,
+                "text": u.text,
+                "language": u.language,
+                "translation": u.translation,
+                "machine_translated": u.machine_translated,
+            }
+            for u in call.utterances
+        ],
+        "suggestions": [
+            {
+                "suggestion_id": s.suggestion_id,
+                "article_id": s.article_id,
+                "title": s.article_title,
+                "score": s.score,
+                "abstained": s.abstained,
+                "utterance": s.query_text,
+            }
+            for s in call.suggestions
+        ],
+        "feedback": [
+            {"suggestion_id": f.suggestion_id, "kind": f.kind, "comment": f.comment} for f in call.feedback
+        ],
+        "summary": dict(call.summary_json or {}),
+    }
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False, default=str))
+        return 0
+    print(f"call {call.call_id}  {data['started_at']}  {call.language}  {call.outcome}")
+    print(call.summary_text or "")
+    for u in call.utterances:
+        start = f"{u.start:6.1f}" if u.start is not None else "     -"
+        print(f"{start}  {u.speaker}: {u.text}")
+        if u.translation:
+            print(
+                f"        ({'machine translation' if u.machine_translated else 'translation'}): {u.translation}"
+            )
+    for s in call.suggestions:
+        label = "no approved answer" if s.abstained else f"{s.article_id} ({s.score:.2f})"
+        print(f"  suggestion {s.suggestion_id}: {label}")
+    return 0
+
+
+def run_feedback(args: argparse.Namespace) -> int:
+    from assistant import storage
+    from assistant.redaction import redact_text
+
+    comment = redact_text(args.comment) if args.comment else None
+    con = storage.open_db(args.db)
+    try:
+        fb = storage.add_feedback(con, args.call_id, args.suggestion_id, args.kind, comment)
+    finally:
+        con.close()
+    print(f"recorded {fb.kind} for {fb.suggestion_id}")
+    return 0
+
+
+def run_ingest(args: argparse.Namespace) -> int:
+    from pipelines.ingest import main
+
+    argv = [args.source] + (["--db", args.db] if args.db else [])
+    return main(argv)

@@ -1,0 +1,151 @@
+"""End-of-call summary: structured and extractive, from redacted utterances only.
+
+No language model is needed. The reason for the call is the caller's first stated need (the first
+utterance that drew a knowledge-base search), the outcome comes from what was said near the end,
+and key details are the kinds of information the caller gave (never the values: those were
+redacted before this runs).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+OUTCOMES = ("resolved", "follow-up", "transferred", "unknown")
+
+_TRANSFERRED = re.compile(r"\b(transfer(ring|red)? you|put you through|connect(ing)? you (to|with))\b", re.I)
+_FOLLOW_UP = re.compile(
+    r"\b(call you back|follow(ing)? up|we will (send|mail|contact)|we'll (send|mail|contact|call)|"
+    r"(expect|receive) a (letter|call)|get back to you|open(ed)? a (ticket|case|request))\b",
+    re.I,
+)
+_RESOLVED = re.compile(
+    r"\b(went through|that (fixed|solved|helps|helped|answers)|(that|this) helps|all set|resolved|"
+    r"problem solved|you('re| are) all done|thank you so much|perfect,? thank)\b",
+    re.I,
+)
+_PLACEHOLDER = re.compile(r"\[([A-Z]+)\]")
+_DETAIL_NAMES = {
+    "CARD": "a payment card number",
+    "CVV": "a card security code",
+    "EXPIRY": "a card expiry date",
+    "SSN": "a Social Security number",
+    "ACCOUNT": "a bank account number",
+    "ROUTING": "a routing number",
+    "PHONE": "a phone number",
+    "EMAIL": "an e-mail address",
+    "DOB": "a date of birth",
+}
+
+
+@dataclass(frozen=True)
+class SuggestedArticle:
+    article_id: str
+    title: str
+    score: float
+    used: bool = False
+
+
+@dataclass(frozen=True)
+class CallSummary:
+    """What a contact center keeps about a call, with everything sensitive already redacted.
+
+    Attributes:
+        reason: the caller's main stated problem.
+        key_details: what kinds of information the caller gave (e.g. "a payment card number (redacted)").
+        articles: the approved articles suggested, and whether the agent marked them used.
+        outcome: resolved, follow-up, transferred or unknown.
+        language: the call's language.
+        sentiment_start, sentiment_end: caller sentiment labels at the start and end.
+        duration: seconds.
+        agent_talk_share: the agent's share of talk time (0..1), None when unknown.
+        text: a short plain-language summary.
+    """
+
+    reason: str
+    key_details: tuple[str, ...]
+    articles: tuple[SuggestedArticle, ...]
+    outcome: str
+    language: str
+    sentiment_start: str
+    sentiment_end: str
+    duration: float
+    agent_talk_share: float | None
+    text: str
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["key_details"] = list(self.key_details)
+        data["articles"] = [asdict(a) for a in self.articles]
+        return data
+
+
+def detect_outcome(lines: Sequence[str]) -> str:
+    """Outcome from what was said, the latest statement winning; `unknown` when nothing says."""
+    for text in reversed(lines):
+        if _TRANSFERRED.search(text):
+            return "transferred"
+        if _FOLLOW_UP.search(text):
+            return "follow-up"
+        if _RESOLVED.search(text):
+            return "resolved"
+    return "unknown"
+
+
+def key_details(texts: Sequence[str]) -> tuple[str, ...]:
+    seen: list[str] = []
+    for text in texts:
+        for kind in _PLACEHOLDER.findall(text):
+            name = _DETAIL_NAMES.get(kind)
+            if name and name not in seen:
+                seen.append(name)
+    return tuple(f"caller gave {name} (redacted)" for name in seen)
+
+
+def talk_share(spans: Sequence[tuple[str, float, float]]) -> float | None:
+    agent = sum(max(0.0, end - start) for speaker, start, end in spans if speaker == "agent")
+    caller = sum(max(0.0, end - start) for speaker, start, end in spans if speaker == "caller")
+    total = agent + caller
+    return round(agent / total, 3) if total > 0 else None
+
+
+def summarise(
+    *,
+    reason: str,
+    caller_texts: Sequence[str],
+    all_texts: Sequence[str],
+    articles: Sequence[SuggestedArticle],
+    language: str,
+    sentiment_start: str,
+    sentiment_end: str,
+    duration: float,
+    spans: Sequence[tuple[str, float, float]],
+) -> CallSummary:
+    """Build the summary from the call's redacted pieces."""
+    outcome = detect_outcome(all_texts)
+    details = key_details(caller_texts)
+    share = talk_share(spans)
+    parts = [f"Caller's reason: {reason}" if reason else "No clear reason was stated."]
+    if articles:
+        parts.append("Suggested: " + "; ".join(f"{a.title} ({a.article_id})" for a in articles) + ".")
+    else:
+        parts.append("No approved article was suggested.")
+    if details:
+        parts.append("Details: " + ", ".join(details) + ".")
+    parts.append(
+        f"Outcome: {outcome}. Language: {language}. Caller sentiment {sentiment_start} -> {sentiment_end}."
+    )
+    return CallSummary(
+        reason=reason,
+        key_details=details,
+        articles=tuple(articles),
+        outcome=outcome,
+        language=language,
+        sentiment_start=sentiment_start,
+        sentiment_end=sentiment_end,
+        duration=round(duration, 2),
+        agent_talk_share=share,
+        text=" ".join(parts),
+    )
