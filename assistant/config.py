@@ -86,11 +86,23 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "embedding_model", "all-MiniLM-L6-v2", "Sentence-transformers model name or local directory.", "str"
     ),
-    Setting("search_threshold", 0.52, "Knowledge search abstains when the best score is below this.", "float"),
+    Setting(
+        "search_threshold", 0.52, "Knowledge search abstains when the best score is below this.", "float"
+    ),
     Setting("search_k", 3, "How many knowledge-base hits to return by default.", "int"),
     Setting("agent_language", "en", "The language agents read (ISO 639-1).", "str"),
-    Setting("digest_emerging_factor", 2.0, "Digest: a topic is emerging when new or at this multiple of its 7-day mean.", "float"),
-    Setting("digest_cluster_similarity", 0.4, "Digest: cosine similarity at which problem statements join one topic.", "float"),
+    Setting(
+        "digest_emerging_factor",
+        2.0,
+        "Digest: a topic is emerging when new or at this multiple of its 7-day mean.",
+        "float",
+    ),
+    Setting(
+        "digest_cluster_similarity",
+        0.4,
+        "Digest: cosine similarity at which problem statements join one topic.",
+        "float",
+    ),
     Setting("digest_min_topic_calls", 3, "Digest: a group of fewer calls is not reported as a topic.", "int"),
 )
 

@@ -71,7 +71,9 @@ def sentences() -> list[str]:
 def synthetic_index(pool: np.ndarray, n_articles: int, rng: np.random.Generator, kind: str) -> KnowledgeIndex:
     n = n_articles * PASSAGES_PER_ARTICLE
     base = pool[rng.integers(0, len(pool), n)]
-    vectors = base + rng.standard_normal(base.shape, dtype=np.float32) * np.float32(0.6 / np.sqrt(pool.shape[1]))
+    vectors = base + rng.standard_normal(base.shape, dtype=np.float32) * np.float32(
+        0.6 / np.sqrt(pool.shape[1])
+    )
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     vectors = vectors.astype(np.float32)
     articles = [

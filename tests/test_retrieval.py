@@ -289,9 +289,14 @@ def test_ivf_index_agrees_with_flat() -> None:
     assert (exact[:, 0] == np.arange(50)).all() and (approx[:, 0] == np.arange(50)).all()
 
 
-def test_large_knowledge_base_uses_the_approximate_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_large_knowledge_base_uses_the_approximate_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("assistant.kb_index.APPROX_MIN_PASSAGES", 300)
-    arts = [Article(id=f"a{i}", title=f"topic{i} word{i}", questions=(f"question about topic{i}",)) for i in range(200)]
+    arts = [
+        Article(id=f"a{i}", title=f"topic{i} word{i}", questions=(f"question about topic{i}",))
+        for i in range(200)
+    ]
     emb = FakeEmbedder()
     index, report = build_index(arts, tmp_path / "idx", emb)
     assert report.index_kind == "ivf"
