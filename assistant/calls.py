@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant import config
+from assistant.audio import SAMPLE_RATE
 from assistant.errors import InputError
 from assistant.summary import SuggestedArticle, summarise
 
@@ -39,6 +40,7 @@ _NEED_CUE = re.compile(
     re.IGNORECASE,
 )
 MERGE_GAP_SECONDS = 1.0
+CLIP_PAD_SECONDS = 0.3
 
 
 @dataclass
@@ -93,13 +95,6 @@ def merge_segments(segments: Sequence[Segment], gap: float = MERGE_GAP_SECONDS) 
         else:
             out.append(RawUtterance(seg.speaker, seg.start, seg.end, seg.text))
     return out
-
-
-def _overlapping_text(segments: Sequence[Segment], start: float | None, end: float | None) -> str:
-    if start is None or end is None:
-        return ""
-    parts = [s.text for s in segments if start - 0.5 <= (s.start + s.end) / 2 <= end + 0.5]
-    return " ".join(parts).strip()
 
 
 class CallProcessor:
@@ -186,14 +181,18 @@ class CallProcessor:
                 continue
             if self._has_text_route(info.language, target):
                 continue  # a text pack is preferred when installed; process_utterances uses it
-            translated = self.transcriber.transcribe(
-                track.samples, replace(topts, task="translate", language=info.language), speaker=track.speaker
-            )
+            # Each utterance's own audio is translated: exact alignment, and Whisper translates a
+            # short clip better than a long track full of pauses.
+            options = replace(topts, task="translate", language=info.language, vad=False)
             for i, u in enumerate(out):
-                if u.speaker == track.speaker:
-                    text = _overlapping_text(translated.segments, u.start, u.end)
-                    if text:
-                        out[i] = replace(u, translation=text, translation_engine="whisper")
+                if u.speaker != track.speaker or u.start is None or u.end is None:
+                    continue
+                lo = int(max(0.0, u.start - CLIP_PAD_SECONDS) * SAMPLE_RATE)
+                hi = int((u.end + CLIP_PAD_SECONDS) * SAMPLE_RATE)
+                translated = self.transcriber.transcribe(track.samples[lo:hi], options, speaker=track.speaker)
+                text = " ".join(s.text for s in translated.segments).strip()
+                if text:
+                    out[i] = replace(u, translation=text, translation_engine="whisper")
         return out
 
     def process_utterances(

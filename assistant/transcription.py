@@ -103,6 +103,8 @@ class Segment:
         avg_logprob: mean token log-probability (higher is more confident).
         no_speech_prob: Whisper's probability that the window held no speech.
         compression_ratio: gzip ratio of the text; high means a repetition loop.
+        temperature: the decoding temperature Whisper ended on; above 0 means greedy decoding
+            failed its checks and it fell back to sampling.
         words: word timings when asked for.
     """
 
@@ -113,6 +115,7 @@ class Segment:
     avg_logprob: float = 0.0
     no_speech_prob: float = 0.0
     compression_ratio: float = 1.0
+    temperature: float = 0.0
     words: tuple[Word, ...] = ()
 
 
@@ -153,6 +156,9 @@ def keep_segment(seg: Segment, options: TranscriptionOptions) -> bool:
     if seg.compression_ratio > options.compression_ratio_threshold:
         return False
     if seg.no_speech_prob > options.no_speech_threshold and seg.avg_logprob < options.log_prob_threshold:
+        return False
+    # Sampled text (greedy decoding failed) over audio Whisper thinks holds no speech: noise.
+    if seg.temperature > 0 and seg.no_speech_prob > options.no_speech_threshold:
         return False
     return not (_HALLUCINATIONS.search(seg.text) and seg.no_speech_prob > options.no_speech_threshold / 2)
 
@@ -220,6 +226,7 @@ class FasterWhisperTranscriber:
                     avg_logprob=float(s.avg_logprob),
                     no_speech_prob=float(s.no_speech_prob),
                     compression_ratio=float(s.compression_ratio),
+                    temperature=float(s.temperature or 0.0),
                     words=tuple(Word(w.start, w.end, w.word, w.probability) for w in (s.words or ())),
                 )
                 for s in raw
@@ -302,6 +309,7 @@ class OpenAIWhisperTranscriber:
                 avg_logprob=float(s.get("avg_logprob", 0.0)),
                 no_speech_prob=float(s.get("no_speech_prob", 0.0)),
                 compression_ratio=float(s.get("compression_ratio", 1.0)),
+                temperature=float(s.get("temperature", 0.0)),
             )
             for s in result.get("segments", [])
         ]

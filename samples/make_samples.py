@@ -66,6 +66,16 @@ CALLS: dict[str, dict] = {
             ("agent", "es", "La tarjeta nueva llega por correo en siete a diez días."),
         ],
     },
+    "call-es-license": {
+        "language": "es",
+        "speed": 125,
+        "description": "Spanish caller who needs to renew a driver licence; Spanish-speaking agent.",
+        "turns": [
+            ("agent", "es", "Servicios del Estado, buenos días."),
+            ("caller", "es+m3", "Necesito renovar mi licencia de conducir."),
+            ("agent", "es", "Claro. Puede hacerlo en línea."),
+        ],
+    },
     "call-en-payment-pii": {
         "language": "en",
         "description": "English caller who reads out a card number and an SSN and asks two questions.",
@@ -97,9 +107,9 @@ CALLS: dict[str, dict] = {
 }
 
 
-def synthesize(text: str, voice: str, workdir: Path) -> np.ndarray:
+def synthesize(text: str, voice: str, workdir: Path, speed: int = 150) -> np.ndarray:
     out = workdir / "turn.wav"
-    subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(out), text], check=True)
+    subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(out), text], check=True)
     return decode_file(out)[0]
 
 
@@ -113,7 +123,7 @@ def build(name: str, spec: dict, workdir: Path) -> dict:
     agent.append(lead)
     caller.append(lead)
     for speaker, voice, text in spec["turns"]:
-        speech = synthesize(text, voice, workdir) * 0.8
+        speech = synthesize(text, voice, workdir, spec.get("speed", 150)) * 0.8
         silence = np.zeros_like(speech)
         agent.append(speech if speaker == "agent" else silence)
         caller.append(speech if speaker == "caller" else silence)

@@ -256,3 +256,16 @@ def test_feedback_on_unknown_call_and_show_unknown_call(tmp_path):
         timeout=120,
     )
     assert proc.returncode == 2 and "no stored call" in proc.stderr
+
+
+@pytest.mark.models
+def test_spanish_call_is_translated_by_whisper_and_finds_the_article(processor, tmp_path):
+    """No argos pack installed: the caller's Spanish speech reaches search through Whisper's own
+    speech translation, labelled as machine translation."""
+    record = processor.process_file(REPO / "samples" / "call-es-license.wav")
+    assert record.language == "es"
+    caller = [u for u in record.utterances if u.speaker == "caller"]
+    assert caller and all(u.machine_translated and u.translation_engine == "whisper" for u in caller)
+    assert "license" in caller[0].translation.lower()
+    assert "licencia" in caller[0].text.lower()
+    assert [s.article_id for s in record.suggestions if not s.abstained] == ["dl-renew"]
