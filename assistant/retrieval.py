@@ -137,7 +137,8 @@ class Embedder:
 
         cfg = config.get()
         self.model_name = model or cfg.embedding_model
-        torch.set_num_threads(max(1, int(cfg.threads)))
+        self.threads = max(1, int(cfg.threads))
+        torch.set_num_threads(self.threads)
         try:  # the weight-loading progress bar is noise on a terminal and in logs
             from transformers.utils import logging as hf_logging
 
@@ -159,6 +160,11 @@ class Embedder:
         self.calls += len(texts)
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        import torch
+
+        # A live query is one short text: extra intra-op threads only add barrier waits there, and
+        # on a busy 2-core machine they made p95 latency 10x worse (bench/retrieval.py).
+        torch.set_num_threads(1 if len(texts) <= 4 else self.threads)
         vectors = self._model.encode(
             list(texts),
             batch_size=self.batch_size,
