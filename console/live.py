@@ -1,0 +1,71 @@
+"""The live call's state in the session, built from service events (no Streamlit here: plain logic)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+
+def new_state(call_id: str | None) -> dict[str, Any]:
+    """Everything the Live call page knows about one call; the cursor is where the next poll starts."""
+    return {
+        "call_id": call_id,
+        "cursor": 0,
+        "captions": [],
+        "suggestions": [],
+        "language": None,
+        "sentiment": None,
+        "status": "live" if call_id else None,
+        "lag": None,
+        "summary": None,
+        "feedback": {},
+        "latest": "No call selected." if call_id is None else "Waiting for the first caption.",
+    }
+
+
+def apply_events(state: dict[str, Any], events: Iterable[dict[str, Any]], next_cursor: int) -> dict[str, Any]:
+    """Fold events into `state` (in place) and return it; `latest` says what a screen reader announces."""
+    news: list[str] = []
+    for ev in events:
+        data = ev.get("data") or {}
+        kind = ev.get("type")
+        if kind == "caption":
+            captions = state["captions"]
+            # A partial caption is replaced by the next partial or the final text of the same speaker.
+            if (
+                captions
+                and not captions[-1].get("final", True)
+                and captions[-1].get("speaker") == data.get("speaker")
+            ):
+                captions.pop()
+            captions.append(dict(data))
+            if data.get("final", True):
+                who = "Caller" if data.get("speaker") == "caller" else "Agent"
+                said = data.get("translation") or data.get("text") or ""
+                news.append(f"{who}: {said}")
+        elif kind == "suggestion":
+            state["suggestions"].append(dict(data))
+            news.append(
+                "No approved answer for the last question."
+                if data.get("abstained")
+                else f"Suggestion: {data.get('title')}, confidence {data.get('confidence') or 'unknown'}."
+            )
+        elif kind == "language":
+            state["language"] = dict(data)
+        elif kind == "sentiment":
+            state["sentiment"] = dict(data)
+        elif kind == "summary":
+            state["summary"] = dict(data)
+        elif kind == "status":
+            state["status"] = data.get("state", state["status"])
+            state["lag"] = data.get("lag")
+            if state["status"] in ("ended", "interrupted"):
+                news.append(f"The call has {state['status']}.")
+    state["cursor"] = max(state["cursor"], next_cursor)
+    if news:
+        state["latest"] = " ".join(news[-2:])
+    return state
+
+
+def is_over(state: dict[str, Any]) -> bool:
+    return state.get("status") in ("ended", "interrupted")

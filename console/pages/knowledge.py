@@ -1,0 +1,210 @@
+"""Knowledge (knowledge managers): browse, create and edit articles, publish or retire, gaps, index."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import streamlit as st
+
+from assistant.errors import InputError
+from assistant.readability import flesch_kincaid_grade
+from console import ServiceUnavailable, get_client
+from console import article_form as form
+from console import components as ui
+
+NEW = "(new article)"
+LABELS = {
+    "id": "Article id (a-z, 0-9, dashes)", "title": "Title", "program": "Program", "language": "Language code",
+    "owner": "Owner", "effective": "Effective date (YYYY-MM-DD)", "review_by": "Review by (YYYY-MM-DD)",
+    "translation_of": "Translation of (article id, optional)", "questions": "Caller questions (one a line)",
+    "tags": "Tags (comma-separated)", "status": "Status", "body": "Answer (Markdown)",
+}  # fmt: skip
+
+
+def review_status(review_by: str | None, today: dt.date | None = None) -> str:
+    """Review-date status in words (never colour alone)."""
+    if not review_by:
+        return "no review date"
+    today = today or dt.date.today()
+    try:
+        due = dt.date.fromisoformat(str(review_by)[:10])
+    except ValueError:
+        return f"invalid date {review_by}"
+    if due < today:
+        return f"overdue since {due}"
+    if (due - today).days <= 30:
+        return f"due soon ({due})"
+    return f"current (review by {due})"
+
+
+def helpful_rate(usage: dict[str, Any]) -> str:
+    rated = (usage.get("helpful") or 0) + (usage.get("not_helpful") or 0)
+    return "no ratings" if not rated else f"{round(100 * usage['helpful'] / rated)}% of {rated}"
+
+
+def load_form(values: dict[str, str]) -> None:
+    """Callback: fill the editor (runs before the widgets are drawn, so their keys may be set)."""
+    for f, v in values.items():
+        st.session_state[form.PREFIX + f] = v
+    st.session_state.kb_errors = {}
+    st.session_state.kb_saved = None
+
+
+def load_selected() -> None:
+    pick = st.session_state.get("kb_pick")
+    chosen = next((a for a in st.session_state.get("kb_articles", []) if a["id"] == pick), None)
+    load_form(form.from_article(chosen) if chosen else form.blank())
+
+
+def save() -> None:
+    """Callback: validate, then one save_article call; problems go next to their fields."""
+    values = {f: st.session_state.get(form.PREFIX + f, "") for f in form.FIELDS}
+    errors = form.validate(values)
+    st.session_state.kb_saved = None
+    st.session_state.kb_save_error = None
+    if not errors:
+        try:
+            saved = get_client().save_article(form.to_payload(values))
+            st.session_state.kb_saved = saved.get("id") or values["id"]
+        except ServiceUnavailable as exc:
+            st.session_state.kb_save_error = f"Service down: {exc}. Nothing was saved; try again."
+        except InputError as exc:
+            field, message = form.field_of(exc)
+            errors[field or "body"] = message
+    st.session_state.kb_errors = errors
+
+
+st.title("Knowledge")
+st.caption("Approved answers the assistant suggests. Edit, publish, retire, and close knowledge gaps.")
+
+articles = ui.call("articles")
+if articles is None:
+    st.stop()
+st.session_state.kb_articles = articles
+
+# ---------------------------------------------------------------- browse
+st.header("Articles")
+c1, c2 = st.columns([3, 1])
+needle = c1.text_input("Search articles (id, title, program, question)", key="kb_search")
+status_filter = c2.selectbox("Status", ["any", "published", "draft", "retired"], format_func=str.capitalize)
+shown = [
+    a
+    for a in articles
+    if (status_filter == "any" or a.get("status") == status_filter)
+    and (
+        not needle
+        or needle.lower()
+        in " ".join(
+            [a["id"], a.get("title") or "", a.get("program") or "", *(a.get("questions") or [])]
+        ).lower()
+    )
+]
+if not articles:
+    st.info("The knowledge base is empty. Create the first article below.", icon=":material/info:")
+elif not shown:
+    st.info("No article matches this search.", icon=":material/search_off:")
+else:
+    st.table(
+        [
+            {
+                "Id": a["id"],
+                "Title": a.get("title"),
+                "Language": a.get("language"),
+                "Status": a.get("status"),
+                "Times suggested": (a.get("usage") or {}).get("suggested", 0),
+                "Helpful rate": helpful_rate(a.get("usage") or {}),
+                "Last used": (a.get("usage") or {}).get("last_suggested") or "never",
+                "Review": review_status(a.get("review_by")),
+            }
+            for a in shown
+        ]
+    )
+
+ids = [a["id"] for a in articles]
+st.selectbox("Article", [NEW, *ids], key="kb_pick")
+b1, b2, b3, b4 = st.columns(4)
+b1.button("Edit in the editor", on_click=load_selected, icon=":material/edit:")
+pick = st.session_state.get("kb_pick")
+for col, (status, label) in zip(
+    (b2, b3, b4), (("published", "Publish"), ("draft", "Move to draft"), ("retired", "Retire")), strict=True
+):
+    clicked = col.button(label, disabled=pick == NEW, key=f"kb_status_{status}")
+    if clicked and ui.call("set_article_status", pick, status) is not None:
+        ui.done_banner(f"{pick} is now {status}. Rebuild the index to update search.")
+
+# ---------------------------------------------------------------- editor
+st.header("Edit an article")
+if form.PREFIX + "id" not in st.session_state:
+    load_form(form.blank())
+errors: dict[str, str] = st.session_state.get("kb_errors") or {}
+
+
+def problem(field: str) -> None:
+    if field in errors:
+        st.error(
+            f"Problem with {LABELS[field].split(' (')[0].lower()}: {errors[field]}", icon=":material/error:"
+        )
+
+
+left, right = st.columns(2)
+with left:
+    for f in ("id", "title", "program", "language", "owner"):
+        st.text_input(LABELS[f], key=form.PREFIX + f)
+        problem(f)
+with right:
+    for f in ("effective", "review_by", "translation_of", "tags"):
+        st.text_input(LABELS[f], key=form.PREFIX + f)
+        problem(f)
+    st.selectbox(LABELS["status"], ["draft", "published", "retired"], key=form.PREFIX + "status")
+    problem("status")
+st.text_area(LABELS["questions"], key=form.PREFIX + "questions", height=100)
+problem("questions")
+body = st.text_area(LABELS["body"], key=form.PREFIX + "body", height=220)
+problem("body")
+grade = flesch_kincaid_grade(body or "")
+st.markdown(
+    f"**Reading grade:** {grade:.1f} "
+    + (
+        "(plain language: grade 8 or below)"
+        if grade <= 8
+        else "(above grade 8: use shorter sentences and words)"
+    )
+)
+st.button("Save article", type="primary", on_click=save, icon=":material/save:")
+if errors:
+    st.error(
+        f"Error: nothing was saved. Fix the {len(errors)} problem(s) marked above.", icon=":material/error:"
+    )
+elif st.session_state.get("kb_save_error"):
+    st.error(st.session_state.kb_save_error, icon=":material/cloud_off:")
+elif st.session_state.get("kb_saved"):
+    ui.done_banner(f"article {st.session_state.kb_saved} saved. Rebuild the index to update search.")
+
+# ---------------------------------------------------------------- gaps
+st.header("Gap queue")
+st.caption("Questions the assistant had no approved answer for, or that agents marked not helpful.")
+gaps = ui.call("knowledge_gaps")
+if gaps:
+    st.table(
+        [
+            {"Question": g["query"], "Times asked": g.get("count", 1), "Last seen": g.get("last_seen") or "-"}
+            for g in gaps
+        ]
+    )
+    queries = [g["query"] for g in gaps]
+    gap = st.selectbox("Gap", queries, key="kb_gap")
+    st.button(
+        "Start a draft article from this gap",
+        on_click=lambda: load_form(form.from_gap(st.session_state.kb_gap)),
+    )
+elif gaps is not None:
+    st.write("No open gaps.")
+
+# ---------------------------------------------------------------- index
+st.header("Search index")
+if st.button("Rebuild the index", icon=":material/refresh:"):
+    with st.spinner("Rebuilding the index ..."):
+        counts = ui.call("rebuild_index")
+    if counts is not None:
+        ui.done_banner("index rebuilt: " + ", ".join(f"{k} {v}" for k, v in counts.items()))

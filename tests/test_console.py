@@ -1,0 +1,467 @@
+"""The console pages under Streamlit's AppTest, against the in-memory FakeClient."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import socket
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from assistant.errors import InputError
+
+ROOT = Path(__file__).resolve().parent.parent
+# `console` sits next to streamlit_app.py (Streamlit puts that folder on sys.path); it is not installed.
+sys.path.insert(0, str(ROOT))
+
+import console  # noqa: E402
+from console import article_form, exports, live  # noqa: E402
+from console.fake_client import FakeClient  # noqa: E402
+
+PAGES = ROOT / "console" / "pages"
+
+
+@pytest.fixture
+def fake():
+    client = FakeClient()
+    console.set_client(client)
+    yield client
+    console.set_client(None)
+
+
+def page(name: str) -> AppTest:
+    at = AppTest.from_file(str(PAGES / f"{name}.py"), default_timeout=60)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def button(at: AppTest, label: str):
+    found = [b for b in at.button if b.label == label]
+    assert found, f"no button {label!r} in {[b.label for b in at.button]}"
+    return found[0]
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [e.value for e in at.error] + [i.value for i in at.info]
+    parts += [s.value for s in at.success] + [c.value for c in at.caption] + [h.value for h in at.header]
+    return "\n".join(str(p) for p in parts)
+
+
+def run_demo(at: AppTest, steps: int = 20) -> AppTest:
+    button(at, "Start demo call").click().run()
+    for _ in range(steps):
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+# ---------------------------------------------------------------- the app shell
+
+
+def test_app_has_four_pages_and_opens_on_live_call(fake):
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
+    at.run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Live call"]
+    source = (ROOT / "streamlit_app.py").read_text()
+    for title in ("Live call", "Calls", "Daily digest", "Knowledge"):
+        assert f'title="{title}"' in source
+
+
+@pytest.mark.parametrize(
+    ("name", "title"),
+    [("live_call", "Live call"), ("calls", "Calls"), ("digest", "Daily digest"), ("knowledge", "Knowledge")],
+)
+def test_each_page_renders_with_its_heading(fake, name, title):
+    at = page(name)
+    assert [t.value for t in at.title] == [title]
+
+
+@pytest.mark.parametrize("name", ["live_call", "calls", "digest", "knowledge"])
+def test_service_down_shows_a_banner_not_a_stack_trace(name):
+    console.set_client(FakeClient(down=True))
+    try:
+        at = page(name)
+    finally:
+        console.set_client(None)
+    errors = " ".join(e.value for e in at.error)
+    assert "Service down" in errors and "not reachable" in errors
+    button(at, "Try again").click().run()
+    assert not at.exception and "Service down" in " ".join(e.value for e in at.error)
+
+
+def test_missing_client_module_is_a_banner(monkeypatch):
+    def no_client():
+        raise ImportError("No module named 'assistant.client'")
+
+    monkeypatch.setattr(console, "get_client", no_client)
+    monkeypatch.setattr("console.components.get_client", no_client)
+    at = page("calls")
+    assert "ASSISTANT_CONSOLE_FAKE=1" in " ".join(e.value for e in at.error)
+
+
+# ---------------------------------------------------------------- live call
+
+
+def test_live_region_exists_before_any_call(fake):
+    at = page("live_call")
+    first = at.markdown[0].value
+    assert 'aria-live="polite"' in first and 'role="status"' in first and "No call selected" in first
+    assert "No call open" in texts(at)
+
+
+def test_demo_call_shows_captions_translation_suggestion_and_summary(fake):
+    at = run_demo(page("live_call"))
+    body = texts(at)
+    assert "**Caller** [00:02]: Hola" in body
+    assert "*Machine translation (es to en):* Hello, I want to apply" in body
+    assert "Apply for food assistance \\(SNAP\\)" in body
+    assert "**Confidence:** high (0.81)" in body
+    assert "Source: article food-snap-apply, owner food-knowledge-team, effective 2026-01-10" in body
+    assert "**Answer in Spanish (es)** (approved article)" in body
+    assert "**Language:** Spanish (es), detected, 97% sure" in body
+    assert "**Caller sentiment:** positive (+0.62)" in body
+    assert "Call summary" in body and "The call has ended." in at.markdown[0].value
+    labels = [d.proto.label for d in at.get("download_button")]
+    assert "Download captions (WebVTT)" in labels and "Download captions (text)" in labels
+
+
+@pytest.mark.parametrize(
+    "label,kind", [("Helpful", "helpful"), ("Not helpful", "not_helpful"), ("Used", "used")]
+)
+def test_feedback_buttons_store_feedback(fake, label, kind):
+    at = run_demo(page("live_call"), steps=4)
+    button(at, label).click().run()
+    assert fake.feedback_log[-1]["kind"] == kind
+    assert fake.feedback_log[-1]["suggestion_id"].endswith("-s1")
+    assert f"**Feedback saved:** {kind.replace('_', ' ')}" in texts(at)
+
+
+def test_pause_stops_polling(fake):
+    at = page("live_call")
+    button(at, "Start demo call").click().run()
+    at.toggle(key="live_paused").set_value(True).run()
+    cursor = at.session_state.live["cursor"]
+    for _ in range(3):
+        at.run()
+    assert at.session_state.live["cursor"] == cursor
+    assert "updates paused" in texts(at)
+    at.toggle(key="live_paused").set_value(False).run()
+    assert at.session_state.live["cursor"] > cursor
+
+
+def test_open_an_active_call(fake):
+    call_id = fake.start_demo_call()
+    at = page("live_call")
+    at.selectbox(key="live_pick").set_value(call_id).run()
+    button(at, "Open selected call").click().run()
+    assert at.session_state.live["call_id"] == call_id
+    assert f"**Call** {call_id}" in texts(at)
+
+
+def test_agent_search_hit_and_abstain(fake):
+    at = run_demo(page("live_call"), steps=2)
+    at.text_input[0].input("apply for food assistance")
+    at.button[[b.label for b in at.button].index("Search")].click().run()
+    assert "**Apply for food assistance \\(SNAP\\)** - score" in texts(at)
+    at.text_input[0].input("zzz qqqq")
+    at.button[[b.label for b in at.button].index("Search")].click().run()
+    assert "No approved answer for this search" in texts(at)
+    assert fake.gaps[0]["query"] == "zzz qqqq"
+
+
+def test_language_override_and_outcome(fake):
+    at = run_demo(page("live_call"))
+    at.selectbox(key="live_lang").set_value("en").run()
+    button(at, "Set call language").click().run()
+    call_id = at.session_state.live["call_id"]
+    assert fake.calls[call_id]["language"] == "en"
+    at.selectbox(key="live_outcome").set_value("follow-up").run()
+    button(at, "Save outcome").click().run()
+    assert fake.calls[call_id]["outcome"] == "follow-up"
+    assert "outcome saved as follow-up" in texts(at)
+
+
+def test_partial_captions_are_replaced_by_the_final_text():
+    state = live.new_state("c1")
+    cap = {"speaker": "caller", "text": "I need", "final": False}
+    live.apply_events(state, [{"type": "caption", "data": cap}], 1)
+    live.apply_events(state, [{"type": "caption", "data": {**cap, "text": "I need help.", "final": True}}], 2)
+    assert [c["text"] for c in state["captions"]] == ["I need help."]
+    assert state["cursor"] == 2 and state["latest"] == "Caller: I need help."
+
+
+def test_long_call_captions_are_paged(fake):
+    captions = [{"speaker": "caller", "text": f"line {i}", "start": i, "final": True} for i in range(95)]
+    fake.calls["call-20260302-1140-b7"]["utterances"] = captions
+    at = page("calls")
+    at.selectbox(key="calls_pick").set_value("call-20260302-1140-b7").run()
+    button(at, "Open call").click().run()
+    assert "Showing captions 81 to 95 of 95." in texts(at)
+    at.selectbox(key="calls_captions_page").set_value("Page 1 of 5").run()
+    assert "Showing captions 1 to 20 of 95." in texts(at)
+
+
+# ---------------------------------------------------------------- calls
+
+
+def test_calls_filters_and_open(fake):
+    at = page("calls")
+    assert "Calls found: 3" in texts(at)
+    at.selectbox[0].set_value("es").run()
+    assert "Calls found: 1" in texts(at)
+    at.selectbox[0].set_value("any").run()
+    at.text_input(key="calls_topic").input("EBT").run()
+    assert "Calls found: 1" in texts(at)
+    at.text_input(key="calls_topic").input("").run()
+    at.selectbox(key="calls_pick").set_value("call-20260302-0915-a1").run()
+    button(at, "Open call").click().run()
+    body = texts(at)
+    assert "Call call-20260302-0915-a1" in body
+    assert "Feedback: helpful" in body
+    assert "Machine translation (es to en)" in body
+
+
+def test_calls_no_match_and_empty():
+    console.set_client(FakeClient(empty=True))
+    try:
+        at = page("calls")
+    finally:
+        console.set_client(None)
+    assert "No calls stored yet" in texts(at)
+
+
+def test_calls_outcome_without_match(fake):
+    at = page("calls")
+    at.date_input(key="calls_from").set_value(exports_date("2026-03-02")).run()
+    at.selectbox[1].set_value("transferred").run()
+    assert "No call matches these filters" in texts(at)
+
+
+def exports_date(text: str):
+    import datetime as dt
+
+    return dt.date.fromisoformat(text)
+
+
+# ---------------------------------------------------------------- digest
+
+
+def test_digest_topics_chart_table_and_sections(fake):
+    at = page("digest")
+    body = texts(at)
+    for heading in ("Top topics", "Emerging topics", "Knowledge gaps", "Languages", "Representative quotes"):
+        assert heading in body
+    assert at.get("vega_lite_chart"), "the Altair chart is drawn"
+    assert len(at.table) == 2  # the chart's text equivalent and the languages
+    assert "Property tax payment plans**: 5 calls without an approved answer" in body
+    labels = [d.proto.label for d in at.get("download_button")]
+    assert labels == ["Digest (Markdown)", "Topics (CSV)"]
+
+
+def test_digest_date_without_data(fake):
+    at = page("digest")
+    at.date_input(key="digest_date").set_value(exports_date("2026-01-01")).run()
+    assert "No digest for 01 January 2026" in texts(at)
+
+
+def test_digest_empty():
+    console.set_client(FakeClient(empty=True))
+    try:
+        at = page("digest")
+    finally:
+        console.set_client(None)
+    assert "No digest for" in texts(at)
+
+
+# ---------------------------------------------------------------- knowledge
+
+
+def test_knowledge_table_shows_usage_and_review_status(fake):
+    at = page("knowledge")
+    rows = at.table[0].value
+    card = rows[rows["Id"] == "food-ebt-card-replace"].iloc[0]
+    assert card["Times suggested"] == 17 and card["Helpful rate"] == "64% of 14"
+    assert card["Review"].startswith("overdue since 2025-05-01")
+    at.text_input(key="kb_search").input("EBT").run()
+    assert list(at.table[0].value["Id"]) == ["food-ebt-card-replace"]
+    at.text_input(key="kb_search").input("nothing like this").run()
+    assert "No article matches this search." in texts(at)
+
+
+def test_invalid_article_edit_is_explained_next_to_fields_and_not_saved(fake):
+    at = page("knowledge")
+    at.selectbox(key="kb_pick").set_value("food-ebt-card-replace").run()
+    button(at, "Edit in the editor").click().run()
+    assert at.text_input(key="kb_f_title").value == "Replace a lost or stolen EBT card"
+    at.text_input(key="kb_f_title").input("Changed title")
+    at.text_input(key="kb_f_effective").input("March 5th")
+    at.text_input(key="kb_f_language").input("Spanish!")
+    button(at, "Save article").click().run()
+    errors = [e.value for e in at.error]
+    assert any("effective date: 'March 5th' is not a date (use YYYY-MM-DD)" in e for e in errors)
+    assert any("language code" in e and "is not a language code" in e for e in errors)
+    assert any("nothing was saved" in e for e in errors)
+    assert fake.articles_by_id["food-ebt-card-replace"]["title"] == "Replace a lost or stolen EBT card"
+
+
+def test_review_date_before_effective_is_rejected(fake):
+    at = page("knowledge")
+    for field, value in {"id": "new-one", "title": "T", "effective": "2026-05-01", "review_by": "2026-01-01",
+                         "body": "Some answer."}.items():  # fmt: skip
+        at.text_input(key=f"kb_f_{field}").input(value) if field != "body" else at.text_area(
+            key="kb_f_body"
+        ).input(value)
+    button(at, "Save article").click().run()
+    assert any("is before effective" in e.value for e in at.error)
+    assert "new-one" not in fake.articles_by_id
+
+
+def test_create_article_with_live_grade_then_save(fake):
+    at = page("knowledge")
+    at.text_input(key="kb_f_id").input("fishing-licence-renew")
+    at.text_input(key="kb_f_title").input("Renew a fishing licence")
+    at.text_area(key="kb_f_body").input("Renew online. It takes five minutes.").run()
+    assert re.search(r"\*\*Reading grade:\*\* -?\d+\.\d \(plain language", texts(at))
+    button(at, "Save article").click().run()
+    assert "article fishing-licence-renew saved" in texts(at)
+    assert fake.articles_by_id["fishing-licence-renew"]["status"] == "draft"
+
+
+def test_service_side_validation_error_lands_on_its_field(fake, monkeypatch):
+    def reject(article):
+        raise InputError("owner: no such team")
+
+    monkeypatch.setattr(fake, "save_article", reject)
+    at = page("knowledge")
+    at.text_input(key="kb_f_id").input("x-1")
+    at.text_input(key="kb_f_title").input("X")
+    at.text_area(key="kb_f_body").input("Answer.")
+    button(at, "Save article").click().run()
+    assert any(e.value.startswith("Problem with owner: no such team") for e in at.error)
+
+
+@pytest.mark.parametrize(
+    "label,status", [("Publish", "published"), ("Move to draft", "draft"), ("Retire", "retired")]
+)
+def test_status_buttons(fake, label, status):
+    at = page("knowledge")
+    at.selectbox(key="kb_pick").set_value("property-tax-payment-plan").run()
+    button(at, label).click().run()
+    assert fake.articles_by_id["property-tax-payment-plan"]["status"] == status
+
+
+def test_gap_queue_starts_a_draft_and_rebuild_index(fake):
+    at = page("knowledge")
+    button(at, "Start a draft article from this gap").click().run()
+    assert at.text_input(key="kb_f_title").value == "Can I pay my property tax in parts"
+    assert at.text_area(key="kb_f_questions").value == "Can I pay my property tax in parts?"
+    button(at, "Rebuild the index").click().run()
+    assert fake.rebuilds == 1 and "index rebuilt: articles 3" in texts(at)
+
+
+def test_knowledge_empty():
+    console.set_client(FakeClient(empty=True))
+    try:
+        at = page("knowledge")
+    finally:
+        console.set_client(None)
+    assert "The knowledge base is empty" in texts(at) and "No open gaps." in texts(at)
+
+
+def test_article_form_validation_collects_every_problem():
+    values = article_form.blank() | {"id": "Bad Id", "effective": "tomorrow", "status": "draft"}
+    errors = article_form.validate(values)
+    assert set(errors) == {"id", "title", "effective", "body"}
+
+
+# ---------------------------------------------------------------- exports and theme
+
+
+def test_webvtt_and_text_exports():
+    caps = [
+        {
+            "speaker": "caller",
+            "text": "Hola --> hi",
+            "start": 61.5,
+            "end": 63.25,
+            "translation": "Hello",
+            "final": True,
+        },
+        {"speaker": "agent", "text": "partial", "start": 64, "final": False},
+    ]
+    vtt = exports.webvtt(caps)
+    assert vtt.startswith(
+        "WEBVTT\n\n1\n00:01:01.500 --> 00:01:03.250\n<v Caller>Hola -> hi\n(machine translation) Hello"
+    )
+    assert "partial" not in vtt
+    assert (
+        exports.transcript_text(caps) == "[01:01] Caller: Hola --> hi\n        (machine translation) Hello\n"
+    )
+
+
+def test_digest_markdown_and_csv():
+    d = FakeClient().digest("2026-03-02")
+    md = exports.digest_markdown(d)
+    assert (
+        md.startswith("# Daily digest 2026-03-02")
+        and "## Knowledge gaps\n\n- Property tax payment plans" in md
+    )
+    csv_text = exports.digest_csv(d)
+    assert csv_text.splitlines()[0].startswith("date,rank,topic_id") and len(csv_text.splitlines()) == 4
+
+
+def _luminance(hex_colour: str) -> float:
+    rgb = [int(hex_colour.lstrip("#")[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+    lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def contrast(a: str, b: str) -> float:
+    hi, lo = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_theme_text_contrast_is_at_least_4_5():
+    theme = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["theme"]
+    for bg in (theme["backgroundColor"], theme["secondaryBackgroundColor"]):
+        assert contrast(theme["textColor"], bg) >= 4.5
+        assert contrast(theme["linkColor"], bg) >= 4.5
+    assert contrast("#ffffff", theme["primaryColor"]) >= 4.5  # text on primary buttons
+
+
+# ---------------------------------------------------------------- assistant up
+
+
+def test_up_without_serve_command_explains(monkeypatch):
+    from assistant.commands import up
+
+    monkeypatch.setattr(up, "serve_available", lambda: False)
+    args = argparse.Namespace(fake=False, port=8501, service_port=8700, host="127.0.0.1", no_browser=True)
+    with pytest.raises(InputError, match="'assistant serve' is not available.*assistant up --fake"):
+        up.run(args)
+
+
+def test_up_refuses_a_port_in_use():
+    from assistant.commands import up
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        args = argparse.Namespace(fake=True, port=port, service_port=8700, host="127.0.0.1", no_browser=True)
+        with pytest.raises(InputError, match=f"console port {port} .* already in use"):
+            up.run(args)
+
+
+def test_up_rejects_an_impossible_port():
+    from assistant.commands import up
+
+    args = argparse.Namespace(fake=True, port=70000, service_port=8700, host="127.0.0.1", no_browser=True)
+    with pytest.raises(InputError, match="not between 1 and 65535"):
+        up.run(args)

@@ -1,0 +1,218 @@
+"""The console in a real browser: Debian's chromium driven by Playwright, axe-core for accessibility.
+
+Starts `assistant up --fake` (the console on the in-memory FakeClient, via ASSISTANT_CONSOLE_FAKE=1) on a
+free port, then for each page: render, screenshot into tests/artifacts/, an axe-core scan with the
+WCAG 2.0/2.1/2.2 A and AA rules (zero serious or critical violations; minor ones are printed), and a
+keyboard-only pass that tabs to the page's main action and activates it. The Live call page also runs
+a demo call and marks its suggestion helpful.
+
+Set-up (scripts/setup.sh does it): apt-get install chromium; pip install playwright (the `test`
+extra); npm install --prefix tests/js axe-core@4. `playwright install` is not used: it downloads a
+browser, and the machine is offline.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+AXE = ROOT / "tests" / "js" / "node_modules" / "axe-core" / "axe.min.js"
+ARTIFACTS = ROOT / "tests" / "artifacts"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"]
+PAGES = {"": "Live call", "calls": "Calls", "digest": "Daily digest", "knowledge": "Knowledge"}
+
+try:
+    from playwright.sync_api import Page, sync_playwright
+except ImportError:  # pragma: no cover - depends on the machine
+    sync_playwright = None
+
+if sync_playwright is None or not CHROMIUM.exists():
+    pytest.skip(
+        "browser test needs playwright (pip install playwright) and Debian's chromium at /usr/bin/chromium "
+        "(apt-get install chromium); scripts/setup.sh installs both",
+        allow_module_level=True,
+    )
+if not AXE.exists():
+    pytest.skip("axe-core is missing: npm install --prefix tests/js axe-core@4", allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def console_url():
+    port = _free_port()
+    cmd = [sys.executable, "-m", "assistant", "up", "--fake", "--no-browser", "--port", str(port)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    assert proc.stdout is not None
+    for line in proc.stdout:  # `up` prints the URL once the console answers its health check
+        lines.append(line)
+        if line.startswith("Console: "):
+            break
+    else:
+        pytest.fail("assistant up --fake stopped before the console was ready:\n" + "".join(lines))
+    yield line.split(" ", 1)[1].strip()
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    assert proc.returncode == 0, "Ctrl-C stops both processes cleanly"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, console_url):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    pg = context.new_page()
+    pg.set_default_timeout(30_000)
+    yield pg
+    context.close()
+
+
+def open_page(pg: Page, url: str, path: str) -> None:
+    pg.goto(f"{url}/{path}")
+    pg.get_by_role("heading", name=PAGES[path], level=1).wait_for()
+    settle(pg)
+
+
+def settle(pg: Page) -> None:
+    """Wait until Streamlit has finished the current run (its status widget says nothing)."""
+    pg.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " || !/Running|Connecting/.test(document.querySelector('[data-testid=\"stStatusWidget\"]').innerText)"
+    )
+    pg.wait_for_timeout(500)
+
+
+def axe_scan(pg: Page, name: str) -> list[dict]:
+    """Run axe-core on the page; fail on serious/critical, print the rest."""
+    pg.add_script_tag(path=str(AXE))
+    result = pg.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})",
+        WCAG_TAGS,
+    )
+    violations = result["violations"]
+    for v in violations:
+        targets = [n["target"] for n in v["nodes"]][:3]
+        print(f"axe {name}: {v['impact']} {v['id']}: {v['help']} ({len(v['nodes'])} nodes, e.g. {targets})")
+    (ARTIFACTS / f"axe-{name}.json").write_text(json.dumps(violations, indent=2))
+    bad = [v for v in violations if v["impact"] in ("serious", "critical")]
+    assert not bad, f"{name}: serious/critical axe violations: " + "; ".join(
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}" for v in bad
+    )
+    return violations
+
+
+def tab_to(pg: Page, text: str, limit: int = 200) -> list[str]:
+    """Press Tab until the focused element is the control named `text`; returns the focus path."""
+    path = []
+    for _ in range(limit):
+        pg.keyboard.press("Tab")
+        focused = pg.evaluate(
+            "() => { const e = document.activeElement; if (!e) return ''; "
+            "return (e.getAttribute('aria-label') || e.innerText || e.value || e.tagName).trim().slice(0, 80); }"
+        )
+        path.append(focused)
+        if focused == text or focused.endswith("\n" + text) or focused.endswith(text):
+            visible = pg.evaluate(
+                "() => { const s = getComputedStyle(document.activeElement); "
+                "return (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0) || s.boxShadow !== 'none'; }"
+            )
+            assert visible, f"focus on {text!r} is not visible"
+            return path
+    pytest.fail(f"Tab never reached {text!r}; focus went through {path}")
+
+
+def test_live_call_demo_captions_suggestion_helpful(page, console_url):
+    open_page(page, console_url, "")
+    region = page.locator('[role="status"][aria-live="polite"]')
+    assert region.count() == 1, "the polite live region exists before any update"
+    page.get_by_role("button", name="Start demo call").click()
+    page.get_by_text("Machine translation (es to en):").first.wait_for()
+    page.get_by_role("heading", name="Apply for food assistance (SNAP)").wait_for()
+    assert "Confidence: high (0.81)" in page.inner_text("main")
+    page.get_by_role("button", name="Helpful", exact=True).click()
+    page.get_by_text("Feedback saved: helpful").wait_for()
+    page.get_by_role("heading", name="Call summary").wait_for()
+    settle(page)
+    page.screenshot(path=str(ARTIFACTS / "live-call.png"), full_page=True)
+    axe_scan(page, "live-call")
+    page.set_viewport_size({"width": 320, "height": 800})
+    settle(page)
+    page.screenshot(path=str(ARTIFACTS / "live-call-320px.png"), full_page=True)
+    overflow = page.evaluate("() => document.documentElement.scrollWidth")
+    assert overflow <= 340, f"the page scrolls sideways at 320 px ({overflow} px wide)"
+
+
+@pytest.mark.parametrize("path", ["calls", "digest", "knowledge"])
+def test_page_renders_and_passes_axe(page, console_url, path):
+    open_page(page, console_url, path)
+    page.screenshot(path=str(ARTIFACTS / f"{path}.png"), full_page=True)
+    assert page.title().startswith(PAGES[path]), f"browser tab title names the page: {page.title()!r}"
+    axe_scan(page, path)
+
+
+def test_keyboard_live_call_starts_a_demo(page, console_url):
+    open_page(page, console_url, "")
+    tab_to(page, "Start demo call")
+    page.keyboard.press("Enter")
+    page.get_by_text("Machine translation (es to en):").first.wait_for()
+
+
+def test_keyboard_calls_opens_a_call(page, console_url):
+    open_page(page, console_url, "calls")
+    tab_to(page, "Open call")
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Transcript").wait_for()
+
+
+def test_keyboard_digest_downloads_markdown(page, console_url):
+    open_page(page, console_url, "digest")
+    tab_to(page, "Digest (Markdown)")
+    with page.expect_download() as download:
+        page.keyboard.press("Enter")
+    assert download.value.suggested_filename == "digest-2026-03-02.md"
+
+
+def test_keyboard_knowledge_rebuilds_the_index(page, console_url):
+    open_page(page, console_url, "knowledge")
+    tab_to(page, "Rebuild the index", limit=300)
+    page.keyboard.press("Enter")
+    page.get_by_text("index rebuilt").wait_for()
+
+
+def test_artifacts_folder_is_ignored_by_git():
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    out = subprocess.run(["git", "check-ignore", "-q", "tests/artifacts/x.png"], cwd=ROOT)
+    assert out.returncode == 0
