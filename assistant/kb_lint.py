@@ -9,48 +9,15 @@ no sample questions.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from assistant.knowledge import Article, Problem, load_articles
+from assistant.readability import flesch_kincaid_grade
 
 MAX_GRADE = 8.0
 DUPLICATE_SIMILARITY = 0.95
-
-
-def _has_cmudict() -> bool:
-    """Whether NLTK's cmudict is installed (without triggering textstat's download attempt)."""
-    try:
-        import nltk
-
-        nltk.data.find("corpora/cmudict")
-        return True
-    except (ImportError, LookupError):
-        return False
-
-
-def reading_grade(body: str) -> float:
-    """Flesch-Kincaid grade of a body with Markdown list markers stripped.
-
-    textstat 0.7.13 counts English syllables with NLTK's cmudict, which it downloads on first use;
-    offline that fails, so we then apply the same formula with textstat's pyphen syllable counts.
-    """
-    import textstat
-
-    from assistant.retrieval import plain_text
-
-    text = plain_text(body)
-    if _has_cmudict():
-        return float(textstat.flesch_kincaid_grade(text))
-    import pyphen
-
-    words = max(1, textstat.lexicon_count(text))
-    sentences = max(1, textstat.sentence_count(text))
-    dic = pyphen.Pyphen(lang="en_US")
-    syllables = sum(len(dic.positions(w)) + 1 for w in re.findall(r"[A-Za-z']+", text.lower()))
-    return round(0.39 * words / sentences + 11.8 * syllables / words - 15.59, 2)
 
 
 def lint_articles(
@@ -74,7 +41,7 @@ def lint_articles(
                 )
             )
         if a.body.strip() and a.language == "en":
-            grade = reading_grade(a.body)
+            grade = flesch_kincaid_grade(a.body)
             if grade > MAX_GRADE:
                 problems.append(
                     Problem(
