@@ -99,11 +99,22 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "digest_cluster_similarity",
-        0.4,
+        0.45,
         "Digest: cosine similarity at which problem statements join one topic.",
         "float",
     ),
     Setting("digest_min_topic_calls", 3, "Digest: a group of fewer calls is not reported as a topic.", "int"),
+    Setting("host", "127.0.0.1", "Service: address to bind; anything but localhost needs api_token.", "str"),
+    Setting("port", 8700, "Service: TCP port.", "int"),
+    Setting("api_token", "", "Service: bearer token for the API and media sockets (empty: none).", "str"),
+    Setting("service_url", "http://127.0.0.1:8700", "Where the console and CLI reach the service.", "str"),
+    Setting("max_calls", 4, "Service: concurrent live calls; more are refused with a close reason.", "int"),
+    Setting("max_frame_bytes", 65536, "Service: largest media WebSocket message accepted.", "int"),
+    Setting("max_frames_per_second", 2000, "Service: media messages per second per connection.", "int"),
+    Setting("partial_interval", 1.0, "Live: seconds of speech between partial captions.", "float"),
+    Setting("endpoint_silence", 0.6, "Live: seconds of silence that end an utterance.", "float"),
+    Setting("live_beam_size", 1, "Live: Whisper beam for final captions (1 = greedy, fastest).", "int"),
+    Setting("partial_model", "tiny.en", "Live: Whisper for partials of English ('' = as finals).", "str"),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

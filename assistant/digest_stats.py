@@ -1,0 +1,143 @@
+"""Per-call problem statements and per-topic figures for the daily digest (see `assistant.digest`)."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from assistant.digest import DigestOptions, Topic
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem statement of one call."""
+
+    call: int
+    text: str
+    no_answer: bool = False
+    not_helpful: bool = False
+    article_id: str | None = None
+    article_title: str | None = None
+
+
+def call_problems(call: Any, index: int) -> tuple[list[Problem], bool]:
+    """A stored call's problem statements, and whether the reason had to be derived here (the call
+    has no summary): then the first caller utterance that states a need stands in for it."""
+    from assistant.calls import states_need
+
+    bad = {f.suggestion_id for f in call.feedback if f.kind == "not_helpful"}
+    by_idx = {u.idx: u for u in call.utterances}
+    found: dict[str, Problem] = {}
+    for s in call.suggestions:
+        text = s.query_text
+        if not text and s.utterance_idx in by_idx:
+            u = by_idx[s.utterance_idx]
+            text = u.translation or u.text
+        if not text or not text.strip():
+            continue
+        key = " ".join(text.split())
+        old = found.get(key)
+        found[key] = Problem(
+            index,
+            key,
+            no_answer=s.abstained or (old.no_answer if old else False),
+            not_helpful=s.suggestion_id in bad or (old.not_helpful if old else False),
+            article_id=s.article_id or (old.article_id if old else None),
+            article_title=s.article_title or (old.article_title if old else None),
+        )
+    derived = False
+    reason = " ".join((call.reason or "").split())
+    if not reason and not found and not call.summary_text:
+        for u in call.utterances:
+            text = u.translation or u.text
+            if states_need(text):
+                reason, derived = " ".join(text.split()), True
+                break
+    if reason and reason not in found:
+        found[reason] = Problem(index, reason)
+    return list(found.values()), derived
+
+
+def topic_stats(
+    tid: str,
+    idx: list[int],
+    problems: Sequence[Problem],
+    calls: Sequence[Any],
+    grouping: Any,
+    background: Counter[str],
+    options: DigestOptions,
+) -> Topic:
+    """A topic's figures from the problems (`idx`) assigned to it."""
+    import math
+
+    from assistant.digest import Topic
+
+    call_ids = sorted({problems[i].call for i in idx})
+    n = len(call_ids)
+    gap_calls = len({problems[i].call for i in idx if problems[i].no_answer or problems[i].not_helpful})
+    articles: Counter[str] = Counter()
+    titles: dict[str, str] = {}
+    for c in call_ids:
+        articles.update({a for i in idx if problems[i].call == c and (a := problems[i].article_id)})
+    for i in idx:
+        aid, title = problems[i].article_id, problems[i].article_title
+        if aid and title:
+            titles[aid] = title
+    ranked = sorted(
+        idx, key=lambda i: -(grouping.centrality[i] if not math.isnan(grouping.centrality[i]) else -2)
+    )
+    article_id = None
+    if articles:
+        top, count = articles.most_common(1)[0]
+        if count / n > 0.5:
+            article_id = top
+    texts = [problems[i].text for i in idx]
+    if article_id:
+        label = titles.get(article_id, article_id)
+    else:
+        from assistant.digest_cluster import keyword_label, phrase_label
+
+        central = [problems[i].text for i in ranked[:5]]
+        label = phrase_label(central) or keyword_label(texts, central[0], background, len(problems))
+    # The most central statements of different calls, greetings dropped, no repeated wording.
+    from assistant.digest_cluster import clean_problem
+
+    quotes: list[str] = []
+    seen: set[str] = set()
+    quoted_calls: set[int] = set()
+    for i in ranked:
+        text = clean_problem(problems[i].text)
+        if problems[i].call in quoted_calls or text.lower() in seen:
+            continue
+        quotes.append(text if len(text) <= 200 else text[:197] + "...")
+        seen.add(text.lower())
+        quoted_calls.add(problems[i].call)
+        if len(quotes) == 3:
+            break
+    chosen = [calls[c] for c in call_ids]
+    sentiments = [c.sentiment_overall for c in chosen if c.sentiment_overall is not None]
+    durations = [c.duration for c in chosen if c.duration is not None]
+    langs = Counter(c.language or "unknown" for c in chosen)
+    total = len(calls)
+    return Topic(
+        topic_id=tid,
+        label=label,
+        calls=n,
+        share=round(n / total, 4),
+        change=None,
+        previous_mean=None,
+        emerging=False,
+        knowledge_gap=round(gap_calls / n, 4),
+        gap_calls=gap_calls,
+        sentiment=round(statistics.fmean(sentiments), 4) if sentiments else None,
+        resolved_share=round(sum(c.outcome == "resolved" for c in chosen) / n, 4),
+        median_handle_time=round(statistics.median(durations), 1) if durations else None,
+        languages=dict(langs.most_common()),
+        quotes=tuple(quotes),
+        article_id=article_id,
+        call_ids=tuple(calls[c].call_id for c in call_ids),
+    )

@@ -1,0 +1,304 @@
+"""The daily digest: problems, topics, trends, gaps, storage, the CLI and its bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+import zlib
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+import pytest
+from digest_history import NEW_TOPIC, TOPICS, direct_records, history, planted_vs_found, write_jsonl
+
+from assistant import storage
+from assistant.cli import main
+from assistant.digest import DigestOptions, build_digest, run_digest
+from assistant.digest_cluster import clean_problem, group_texts
+from assistant.digest_stats import call_problems
+from assistant.storage import CallRecord, SuggestionRecord, UtteranceRecord
+
+DAY = date(2026, 3, 10)
+
+
+class WordEmbedder:
+    """A fake embedder: hashed bag of content words (deterministic, no model)."""
+
+    _stop = {"my", "i", "the", "a", "is", "it", "and", "to", "of", "hi", "on", "an", "me", "can", "you"}
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def embed(self, texts):
+        self.calls += len(texts)
+        out = np.zeros((len(texts), 512), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for w in re.findall(r"[a-z]+", text.lower()):
+                if w not in self._stop:
+                    out[row, zlib.crc32(w.encode()) % 512] += 1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(norms == 0, 1, norms)
+
+
+def record(
+    call_id: str,
+    day: date,
+    text: str,
+    *,
+    article: str | None = "dl-renew",
+    language: str = "en",
+    translation: str | None = None,
+    summarised: bool = True,
+    outcome: str = "resolved",
+) -> CallRecord:
+    problem = translation or text
+    return CallRecord(
+        call_id=call_id,
+        started_at=datetime(day.year, day.month, day.day, 10, tzinfo=UTC),
+        channel="voice",
+        source="test",
+        language=language,
+        duration=120.0,
+        outcome=outcome,
+        reason=problem if summarised else None,
+        summary_text=f"Caller's reason: {problem}" if summarised else None,
+        sentiment_overall=-0.2,
+        utterances=(
+            UtteranceRecord("agent", 0, 1, "Hello."),
+            UtteranceRecord(
+                "caller",
+                1,
+                5,
+                text,
+                language=language,
+                translation=translation,
+                machine_translated=translation is not None,
+            ),
+        ),
+        suggestions=(
+            SuggestionRecord(
+                problem, article, article_title=article, abstained=article is None, utterance_idx=1
+            ),
+        )
+        if summarised
+        else (),
+    )
+
+
+@pytest.fixture()
+def con():
+    c = storage.connect(":memory:")
+    storage.migrate(c)
+    yield c
+    c.close()
+
+
+# ---------------------------------------------------------------- pure logic
+
+
+def test_greetings_are_dropped_before_grouping():
+    assert clean_problem("Hi there, thanks for picking up. My EBT card is lost.") == "My EBT card is lost."
+    assert clean_problem("Hello.") == "Hello."
+
+
+def test_grouping_finds_topics_without_knowing_their_number():
+    texts = [
+        "renew driver license online",
+        "renew my driver license soon",
+        "driver license renew",
+        "water bill too high",
+        "water bill high this month",
+        "high water bill again",
+        "lonely odd remark",
+    ]
+    g = group_texts(texts, WordEmbedder(), similarity=0.4, min_size=2, embed_limit=100)
+    assert len(g.centroids) == 2
+    assert len(set(g.labels[:3])) == 1 and len(set(g.labels[3:6])) == 1 and g.labels[0] != g.labels[3]
+    assert g.labels[6] == -1
+
+
+def test_big_days_embed_a_sample_and_assign_the_rest_by_words():
+    texts = [f"renew driver license number {i}" for i in range(60)] + [
+        f"water bill high case {i}" for i in range(60)
+    ]
+    emb = WordEmbedder()
+    g = group_texts(texts, emb, similarity=0.4, min_size=3, embed_limit=40)
+    assert emb.calls == 40 and g.embedded == 40 and g.distinct == 120
+    assert len(set(g.labels[:60])) == 1 and len(set(g.labels[60:])) == 1 and g.labels[0] != g.labels[60]
+
+
+def test_problems_use_the_translation_and_mark_abstentions(con):
+    storage.save_call(
+        con,
+        record(
+            "es1", DAY, "Perdí mi tarjeta EBT", language="es", translation="I lost my EBT card", article=None
+        ),
+    )
+    storage.add_feedback(con, "es1", "es1:0", "helpful")
+    [call] = storage.calls_for_day(con, DAY)
+    problems, derived = call_problems(call, 0)
+    assert [(p.text, p.no_answer) for p in problems] == [("I lost my EBT card", True)] and not derived
+
+
+def test_a_call_without_summary_is_summarised_from_its_utterances_or_skipped(con):
+    storage.save_call(con, record("u1", DAY, "I need to renew my driver license please", summarised=False))
+    storage.save_call(con, record("u2", DAY, "Okay, thanks.", summarised=False))
+    digest, _ = build_digest(con, DAY, WordEmbedder(), DigestOptions(min_topic_calls=1))
+    assert digest.total_calls == 2 and digest.derived_reasons == 1 and digest.skipped_calls == 1
+    assert "skipped" in digest.text
+
+
+# ---------------------------------------------------------------- storage, trends, gaps (fake embedder)
+
+
+def _fill(con, day: date, counts: dict[str, int], prefix: str) -> None:
+    texts = {
+        "dl": ("renew driver license online", "dl-renew"),
+        "water": ("water bill too high", "city-water-high-bill"),
+        "site": ("payment website shows error", None),
+    }
+    for key, n in counts.items():
+        text, article = texts[key]
+        for i in range(n):
+            storage.save_call(
+                con, record(f"{prefix}-{day}-{key}-{i}", day, f"{text} {i % 3}", article=article)
+            )
+
+
+def test_topic_ids_persist_new_problems_are_emerging_and_gaps(con):
+    for back in range(7, 0, -1):
+        _fill(con, DAY - timedelta(days=back), {"dl": 10, "water": 5}, "h")
+    _fill(con, DAY, {"dl": 10, "water": 12, "site": 6}, "d")
+    digest = run_digest(con, DAY, WordEmbedder(), DigestOptions(min_topic_calls=3))
+    assert len(storage.list_digest_dates(con)) == 8  # the 7 previous days were backfilled
+    by_label = {t.label: t for t in digest.topics}
+    dl, water = by_label["dl-renew"], by_label["city-water-high-bill"]
+    site = next(t for t in digest.topics if t.article_id is None)
+    earlier = storage.get_digest(con, DAY - timedelta(days=1))
+    assert {t.topic_id for t in earlier.topics} == {dl.topic_id, water.topic_id}
+    assert (dl.calls, dl.emerging, dl.change) == (10, False, 0.0)
+    assert water.emerging and water.change == pytest.approx(12 / 5 - 1)
+    assert site.emerging and site.change is None and site.knowledge_gap == 1.0
+    assert [t.topic_id for t in digest.knowledge_gaps] == [site.topic_id]
+    assert "website" in site.label and len(site.quotes) == 3
+    assert digest.no_answer_share == pytest.approx(6 / 28, abs=1e-3)
+
+
+def test_rerunning_a_date_leaves_one_digest(con):
+    _fill(con, DAY, {"dl": 4}, "r")
+    run_digest(con, DAY, WordEmbedder(), DigestOptions(min_topic_calls=2))
+    run_digest(con, DAY, WordEmbedder(), DigestOptions(min_topic_calls=2))
+    assert con.execute("SELECT count(*) FROM daily_digests WHERE digest_date = ?", [DAY]).fetchone()[0] == 1
+    assert con.execute("SELECT count(DISTINCT topic_id) FROM digest_topics").fetchone()[0] == 1
+
+
+# ---------------------------------------------------------------- CLI and bad input
+
+
+def _cli(capsys, *args):
+    code = main(["digest", *args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_cli_empty_day_future_malformed_and_missing_db(capsys, tmp_path):
+    db = tmp_path / "a.duckdb"
+    storage.open_db(db).close()
+    code, out, _ = _cli(capsys, "--date", "2026-01-05", "--db", str(db), "--json")
+    assert code == 0 and json.loads(out)["total_calls"] == 0 and json.loads(out)["topics"] == []
+    code, out, _ = _cli(capsys, "--date", "2026-01-05", "--db", str(db))
+    assert code == 0 and "No calls were recorded" in out
+    future = (datetime.now(UTC).date() + timedelta(days=2)).isoformat()
+    for args, message in (
+        (("--date", future), "future"),
+        (("--date", "2026-13-01"), "not a date"),
+        (("--date", "yesterday"), "not a date"),
+        (("--since", "2026-01-05", "--until", "2026-01-01"), "before"),
+    ):
+        code, _, err = _cli(capsys, *args, "--db", str(db))
+        assert code == 2 and message in err and "Traceback" not in err
+    code, _, err = _cli(capsys, "--db", str(tmp_path / "missing.duckdb"))
+    assert code == 2 and "does not exist" in err
+    code, _, err = _cli(capsys, "--date", "2026-01-05", "--db", str(db), "--stored", "--format", "csv")
+    assert code == 0
+
+
+def test_cli_on_a_foreign_database(capsys, tmp_path):
+    import duckdb
+
+    db = tmp_path / "other.duckdb"
+    c = duckdb.connect(str(db))
+    c.execute("CREATE TABLE things (x INTEGER)")
+    c.close()
+    code, _, err = _cli(capsys, "--date", "2026-01-05", "--db", str(db))
+    assert code == 2 and "not an assistant database" in err
+
+
+def test_stored_digest_without_one_is_a_clear_error(capsys, tmp_path):
+    db = tmp_path / "a.duckdb"
+    storage.open_db(db).close()
+    code, _, err = _cli(capsys, "--date", "2026-01-04", "--db", str(db), "--stored")
+    assert code == 2 and "no digest is stored" in err
+
+
+# ---------------------------------------------------------------- real MiniLM, synthetic history
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    from assistant.digest import default_embedder
+
+    return default_embedder()
+
+
+@pytest.mark.models
+def test_synthetic_history_new_problem_is_emerging_gap_and_counts_hold(tmp_path, embedder, capsys):
+    from pipelines.ingest import ingest
+
+    first = date(2026, 2, 1)
+    calls, truth = history(first, days=8, calls_per_day=60, new_share=0.2)
+    db = tmp_path / "h.duckdb"
+    report = ingest(write_jsonl(calls, tmp_path / "h.jsonl"), db)
+    assert report.stored == len(calls)
+    target = first + timedelta(days=8)
+    con = storage.open_db(db)
+    try:
+        digest = run_digest(con, target, embedder, DigestOptions.from_config())
+        run_digest(con, target, embedder, DigestOptions.from_config())  # a re-run replaces it
+        assert (
+            con.execute("SELECT count(*) FROM daily_digests WHERE digest_date = ?", [target]).fetchone()[0]
+            == 1
+        )
+    finally:
+        con.close()
+    found = planted_vs_found(digest, calls, target)
+    assert set(found) == set(truth[target])
+    for topic, (planted, got) in found.items():
+        assert got is not None and abs(got.calls - planted) <= 0.15 * planted, (topic, planted, got)
+        assert got.emerging == (topic == NEW_TOPIC), got
+        if topic == NEW_TOPIC:
+            assert got.knowledge_gap >= 0.5 and got in digest.knowledge_gaps and got.article_id is None
+        if TOPICS[topic][0] is not None:
+            assert got.knowledge_gap < 0.5
+    code, out, _ = _cli(capsys, "--date", target.isoformat(), "--db", str(db), "--json", "--stored")
+    data = json.loads(out)
+    assert code == 0 and data["total_calls"] == 60
+    assert [t["calls"] for t in data["topics"]] == sorted((t["calls"] for t in data["topics"]), reverse=True)
+
+
+@pytest.mark.models
+def test_spanish_callers_group_with_english_ones_by_translation(embedder):
+    c = storage.connect(":memory:")
+    storage.migrate(c)
+    records = list(direct_records(DAY, 80, new_share=0.2))
+    for r in records:
+        storage.save_call(c, r)
+    digest, _ = build_digest(c, DAY, embedder, DigestOptions())
+    c.close()
+    truth = Counter(r.suggestions[0].article_id for r in records)
+    es_calls = sum(r.language == "es" for r in records)
+    assert es_calls and sum(t.languages.get("es", 0) for t in digest.topics) >= es_calls - 1
+    assert not any(set(t.languages) == {"es"} for t in digest.topics)  # no Spanish-only topic
+    for t in digest.topics:
+        assert abs(t.calls - truth[t.article_id]) <= 0.15 * truth[t.article_id] + 1
