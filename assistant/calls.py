@@ -340,6 +340,23 @@ class CallProcessor:
             duration=total,
             spans=spans,
         )
+        summary_json = summary.to_json()
+        cfg = config.get()
+        if cfg.llm_url:
+            from assistant.summary import llm_summary
+
+            generated = llm_summary(
+                [(r.speaker, r.translation or r.text) for r in records],
+                url=cfg.llm_url,
+                model=cfg.llm_model,
+                api_key=cfg.llm_api_key,
+            )
+            if generated:
+                summary_json["llm_summary"] = {
+                    "text": generated,
+                    "model": cfg.llm_model,
+                    "machine_generated": True,
+                }
         return CallRecord(
             call_id=str(call_id),
             started_at=started_at,
@@ -351,7 +368,7 @@ class CallProcessor:
             outcome=summary.outcome,
             reason=summary.reason,
             summary_text=summary.text,
-            summary_json=summary.to_json(),
+            summary_json=summary_json,
             sentiment_start=senti.start.score,
             sentiment_end=senti.end.score,
             sentiment_overall=senti.overall.score,

@@ -92,6 +92,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("search_k", 3, "How many knowledge-base hits to return by default.", "int"),
     Setting("agent_language", "en", "The language agents read (ISO 639-1).", "str"),
     Setting(
+        "llm_url",
+        "",
+        "Optional OpenAI-compatible endpoint (e.g. http://127.0.0.1:8080/v1) for an extra "
+        "call summary; empty: off.",
+        "str",
+    ),
+    Setting("llm_model", "local", "Model name sent to the llm_url endpoint.", "str"),
+    Setting("llm_api_key", "", "Bearer key for the llm_url endpoint, if it needs one.", "str"),
+    Setting(
         "digest_emerging_factor",
         2.0,
         "Digest: a topic is emerging when new or at this multiple of its 7-day mean.",

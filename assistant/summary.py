@@ -149,3 +149,48 @@ def summarise(
         agent_talk_share=share,
         text=" ".join(parts),
     )
+
+
+LLM_PROMPT = (
+    "You summarise contact-center calls for a public service line. Write at most three short, plain "
+    "sentences: what the caller needed, what the agent did, and what happens next. Placeholders such "
+    "as [CARD] or [SSN] stand for removed personal data; never guess what they were."
+)
+
+
+def llm_summary(
+    transcript: Sequence[tuple[str, str]],
+    *,
+    url: str,
+    model: str,
+    api_key: str = "",
+    timeout: float = 30.0,
+    transport: Any = None,
+) -> str | None:
+    """An extra abstractive summary from any OpenAI-compatible chat endpoint (a local server).
+
+    `transcript` is (speaker, redacted text) pairs: nothing unredacted is ever sent. Returns None
+    when the endpoint fails; the extractive summary always stands on its own.
+    """
+    import httpx
+
+    from assistant.redaction import redact_text
+
+    lines = "\n".join(f"{speaker}: {text}" for speaker, text in transcript if text.strip())
+    if not lines:
+        return None
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    body = {
+        "model": model,
+        "temperature": 0,
+        "messages": [{"role": "system", "content": LLM_PROMPT}, {"role": "user", "content": lines}],
+    }
+    try:
+        with httpx.Client(timeout=timeout, transport=transport) as client:
+            response = client.post(url.rstrip("/") + "/chat/completions", json=body, headers=headers)
+            response.raise_for_status()
+            text = response.json()["choices"][0]["message"]["content"]
+    except (httpx.HTTPError, KeyError, IndexError, TypeError, ValueError):
+        return None
+    # The model only saw placeholders, but its output is checked like any other text we keep.
+    return redact_text(str(text).strip()) or None

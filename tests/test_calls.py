@@ -269,3 +269,27 @@ def test_spanish_call_is_translated_by_whisper_and_finds_the_article(processor, 
     assert "license" in caller[0].translation.lower()
     assert "licencia" in caller[0].text.lower()
     assert [s.article_id for s in record.suggestions if not s.abstained] == ["dl-renew"]
+
+
+@pytest.mark.models
+def test_optional_llm_summary_gets_redacted_turns(processor, monkeypatch):
+    from assistant import config, summary
+
+    sent = {}
+
+    def fake_llm(transcript, **kwargs):
+        sent["transcript"] = transcript
+        sent["url"] = kwargs["url"]
+        return "The caller asked how to pay a property tax bill."
+
+    monkeypatch.setattr(summary, "llm_summary", fake_llm)
+    monkeypatch.setenv("ASSISTANT_LLM_URL", "http://127.0.0.1:9/v1")
+    config.reset()
+    record = processor.process_utterances(
+        "llm-1",
+        datetime.now(UTC),
+        [RawUtterance("caller", 0, 4, "How do I pay my property tax? My SSN is 987-65-4321.")],
+    )
+    assert sent["url"] == "http://127.0.0.1:9/v1"
+    assert "987" not in str(sent["transcript"]) and "[SSN]" in str(sent["transcript"])
+    assert record.summary_json["llm_summary"]["machine_generated"] is True
