@@ -47,6 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     i = subparsers.add_parser("ingest", help="ingest a folder of recordings or a JSONL file of transcripts")
     i.add_argument("source", help="a folder of recordings, one recording, or a .jsonl file")
     i.add_argument("--db")
+    from pipelines.ingest import add_engine_arguments
+
+    add_engine_arguments(i)
     i.set_defaults(func=run_ingest)
 
 
@@ -193,4 +196,8 @@ def run_ingest(args: argparse.Namespace) -> int:
     from pipelines.ingest import main
 
     argv = [args.source] + (["--db", args.db] if args.db else [])
+    argv += ["--engine", args.engine]
+    argv += (["--address", args.address] if args.address else []) + (
+        ["--workers", str(args.workers)] if args.workers is not None else []
+    )
     return main(argv)
