@@ -168,7 +168,7 @@ def url_jobs(url: str, report: IngestReport) -> Iterator[Job]:
     """The calls under an fsspec URL: a folder of recordings, one recording, or a JSONL file."""
     import fsspec
 
-    from pipelines.ingest import AUDIO_SUFFIXES, Job, parse_jsonl_call
+    from pipelines.ingest import AUDIO_SUFFIXES, Job, jsonl_jobs
 
     try:
         fs, root = fsspec.core.url_to_fs(url)
@@ -187,17 +187,7 @@ def url_jobs(url: str, report: IngestReport) -> Iterator[Job]:
             lines = list(fh)
     except (OSError, ValueError, ImportError) as exc:
         raise InputError(f"{url}: cannot list or read ({type(exc).__name__}: {exc})") from None
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        where = f"{url}:{number}"
-        try:
-            data = parse_jsonl_call(line, where)
-        except InputError as exc:
-            report.failed += 1
-            report.errors.append((where, str(exc)))
-            continue
-        yield Job(data["call_id"], where, data=data)
+    yield from jsonl_jobs(lines, url, report)
 
 
 def _check_reachable(address: str, timeout: float) -> None:

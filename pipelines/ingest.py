@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -104,17 +104,24 @@ def jobs(source: Path, report: IngestReport) -> Iterator[Job]:
         yield Job(source.stem, str(source), path=source)
         return
     with source.open(encoding="utf-8", errors="replace") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            where = f"{source}:{number}"
-            try:
-                data = parse_jsonl_call(line, where)
-            except InputError as exc:
-                report.failed += 1
-                report.errors.append((where, str(exc)))
-                continue
-            yield Job(data["call_id"], where, data=data)
+        yield from jsonl_jobs(fh, str(source), report)
+
+
+def jsonl_jobs(lines: Iterable[str], name: str, report: IngestReport) -> Iterator[Job]:
+    """One job per valid JSONL line; a bad line is counted and reported as `name:line`."""
+    from assistant.errors import InputError
+
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{name}:{number}"
+        try:
+            data = parse_jsonl_call(line, where)
+        except InputError as exc:
+            report.failed += 1
+            report.errors.append((where, str(exc)))
+            continue
+        yield Job(data["call_id"], where, data=data)
 
 
 def ingest(
