@@ -1,0 +1,143 @@
+"""The console's client of the service: one method per action, one HTTP call per method.
+
+Errors: a service that cannot be reached raises `ServiceUnavailable`; a request the service
+rejects as bad input (HTTP 400/422) raises `InputError` with its message (for an article, the
+offending field first); 404 on a digest is None.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from assistant import config
+from assistant.errors import AssistantError, InputError
+
+
+class ServiceUnavailable(AssistantError):
+    """The assistant service is not running or not reachable."""
+
+
+class ServiceClient:
+    """httpx client of the service at `base_url` (default: the `service_url` setting)."""
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        token: str | None = None,
+        *,
+        timeout: float = 5.0,
+        transport: Any = None,
+    ) -> None:
+        import httpx
+
+        cfg = config.get()
+        self.base_url = (base_url or cfg.service_url).rstrip("/")
+        token = token if token is not None else (cfg.api_token or None)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        kwargs: dict[str, Any] = {"transport": transport} if transport is not None else {}
+        self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout, **kwargs)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ServiceClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, method: str, path: str, *, none_on_404: bool = False, **kwargs: Any) -> Any:
+        import httpx
+
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise ServiceUnavailable(
+                f"the assistant service at {self.base_url} cannot be reached ({type(exc).__name__})",
+                hint="start it with 'assistant serve'",
+            ) from None
+        if response.status_code == 404 and none_on_404:
+            return None
+        if response.status_code in (400, 404, 409, 422):
+            raise InputError(_message(response))
+        if response.status_code == 401:
+            raise InputError("the service refused the API token", hint="set ASSISTANT_API_TOKEN")
+        if response.status_code >= 400:
+            raise ServiceUnavailable(f"the service answered {response.status_code}: {_message(response)}")
+        return response.json()
+
+    # -- calls ---------------------------------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        return self._call("GET", "/health")
+
+    def list_calls(self, active: bool | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"limit": limit}
+        if active is not None:
+            params["active"] = str(active).lower()
+        return self._call("GET", "/calls", params=params)
+
+    def get_call(self, call_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/calls/{call_id}")
+
+    def events(self, call_id: str, cursor: int = 0) -> tuple[list[dict[str, Any]], int]:
+        body = self._call("GET", f"/calls/{call_id}/events", params={"cursor": cursor})
+        return body["events"], body["cursor"]
+
+    def feedback(
+        self, call_id: str, suggestion_id: str, kind: str, comment: str | None = None
+    ) -> dict[str, Any]:
+        body = {"suggestion_id": suggestion_id, "kind": kind, "comment": comment}
+        return self._call("POST", f"/calls/{call_id}/feedback", json=body)
+
+    def set_outcome(self, call_id: str, outcome: str) -> dict[str, Any]:
+        return self._call("POST", f"/calls/{call_id}/outcome", json={"outcome": outcome})
+
+    def set_language(self, call_id: str, language: str) -> dict[str, Any]:
+        return self._call("POST", f"/calls/{call_id}/language", json={"language": language})
+
+    def start_demo_call(self, sample: str | None = None) -> str:
+        return self._call("POST", "/demo-calls", json={"sample": sample})["call_id"]
+
+    # -- knowledge -----------------------------------------------------------------------------
+    def search(self, text: str, k: int = 3, program: str | None = None) -> dict[str, Any]:
+        return self._call("POST", "/search", json={"text": text, "k": k, "program": program})
+
+    def articles(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/articles")
+
+    def save_article(self, article: dict[str, Any]) -> dict[str, Any]:
+        article_id = article.get("id")
+        if not article_id:
+            raise InputError("id: an article needs an id")
+        return self._call("PUT", f"/articles/{article_id}", json=article)
+
+    def set_article_status(self, article_id: str, status: str) -> dict[str, Any]:
+        return self._call("POST", f"/articles/{article_id}/status", json={"status": status})
+
+    def rebuild_index(self) -> dict[str, Any]:
+        return self._call("POST", "/index/rebuild", timeout=300.0)
+
+    def knowledge_gaps(self, limit: int = 50) -> list[dict[str, Any]]:
+        return self._call("GET", "/gaps", params={"limit": limit})
+
+    # -- digests -------------------------------------------------------------------------------
+    def digest_dates(self) -> list[str]:
+        return self._call("GET", "/digests")
+
+    def digest(self, date: str) -> dict[str, Any] | None:
+        return self._call("GET", f"/digests/{date}", none_on_404=True)
+
+
+def _message(response: Any) -> str:
+    """One line from an error response; validation errors name their field first."""
+    try:
+        detail = response.json().get("detail")
+    except ValueError:
+        return response.text[:200] or f"HTTP {response.status_code}"
+    if isinstance(detail, list) and detail:
+        first = detail[0]
+        if "field" in first:
+            return f"{first['field']}: {first['message']}"
+        where = ".".join(str(p) for p in first.get("loc", [])[1:])
+        return f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
+    return str(detail)

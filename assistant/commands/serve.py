@@ -1,0 +1,45 @@
+"""`assistant serve`: the service (media sockets, REST API, health) in one process."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "serve", help="run the assistant service (live calls, REST API for the console)"
+    )
+    p.add_argument("--host", help="address to bind (default: the host setting, 127.0.0.1)")
+    p.add_argument("--port", type=int, help="TCP port (default: the port setting, 8700)")
+    p.add_argument("--db", help="DuckDB file the service owns (default: the db setting)")
+    p.add_argument("--no-warm", action="store_true", help="load models on first use instead of at start-up")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from assistant import config
+    from assistant.errors import InputError
+    from assistant.service import ServiceOptions, check_bind, create_app
+
+    cfg = config.get()
+    host = args.host or cfg.host
+    port = args.port if args.port is not None else cfg.port
+    if not 0 < port < 65536:
+        raise InputError(f"port must be between 1 and 65535, got {port}")
+    options = ServiceOptions.from_config(db=args.db, warm=not args.no_warm)
+    check_bind(host, options.api_token)
+    # A database held by another process is a one-line error here, not a failed start-up trace.
+    from assistant import storage
+
+    storage.open_db(options.db).close()
+    app = create_app(options=options)
+    print(
+        f"assistant service on http://{host}:{port} (media: ws://{host}:{port}/media, docs: /docs)",
+        flush=True,
+    )
+    uvicorn.run(
+        app, host=host, port=port, log_level="warning", ws_max_size=options.limits.max_frame_bytes * 2
+    )
+    return 0

@@ -1,0 +1,44 @@
+"""`assistant simulate-call`: stream a recording to the service like a telephony platform would,
+and print the captions and suggestions that come back."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "simulate-call",
+        help="stream a recording to the service (Twilio media format) and print what comes back",
+    )
+    p.add_argument("audio", help="a recording; stereo is agent and caller channels (see agent_channel)")
+    p.add_argument("--url", default=None, help="media socket (default: ws://127.0.0.1:8700/media)")
+    p.add_argument(
+        "--realtime",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="pace frames at real time (default) or send as fast as possible",
+    )
+    p.add_argument("--format", choices=("twilio", "raw"), default="twilio", help="media protocol")
+    p.add_argument("--calls", type=int, default=1, help="run this many calls at once (load test)")
+    p.add_argument("--quiet", action="store_true", help="print only the per-call result line")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from assistant.errors import InputError
+    from assistant.service_sim import SimOptions, simulate_many
+
+    if args.calls < 1 or args.calls > 64:
+        raise InputError(f"--calls must be between 1 and 64, got {args.calls}")
+    results = simulate_many(
+        args.audio,
+        SimOptions(url=args.url, realtime=args.realtime, media_format=args.format, echo=not args.quiet),
+        args.calls,
+    )
+    for r in results:
+        print(
+            f"{r.call_id}: {r.finals} final and {r.partials} partial captions, "
+            f"{len(r.suggestions)} suggestions ({', '.join(r.suggestions) or '-'}), stored: {r.stored}"
+        )
+    return 0 if all(r.stored for r in results) else 1

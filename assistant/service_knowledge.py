@@ -1,0 +1,158 @@
+"""Service routes for knowledge managers and supervisors: articles, index, gaps, digests."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from typing import Any
+
+from assistant import config
+from assistant.errors import InputError
+from assistant.service_hub import CallHub
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.date | dt.datetime) else value
+
+
+def article_json(article: Any, usage: Any = None) -> dict[str, Any]:
+    from assistant.readability import flesch_kincaid_grade
+
+    return {
+        "id": article.id,
+        "title": article.title,
+        "program": article.program,
+        "language": article.language,
+        "status": article.status,
+        "owner": article.owner,
+        "effective": _iso(article.effective),
+        "review_by": _iso(article.review_by),
+        "questions": list(article.questions),
+        "body": article.body,
+        "tags": list(article.tags),
+        "translation_of": article.translation_of,
+        "grade": round(flesch_kincaid_grade(article.body), 1)
+        if article.language == "en" and article.body
+        else None,
+        "usage": {
+            "suggested": usage.suggested if usage else 0,
+            "helpful": usage.helpful if usage else 0,
+            "not_helpful": usage.not_helpful if usage else 0,
+            "used": usage.used if usage else 0,
+            "last_suggested": _iso(usage.last_suggested) if usage else None,
+        },
+    }
+
+
+def knowledge_gaps(con: Any, limit: int = 50) -> list[dict[str, Any]]:
+    """Queries that found no approved answer or whose answer was rated not helpful, most frequent first."""
+    found = con.execute(
+        """
+        SELECT q AS query, count(*) AS count, max(t) AS last_seen FROM (
+            SELECT s.query_text AS q, s.created_at AS t FROM suggestions s
+            JOIN calls c ON c.call_id = s.call_id WHERE s.abstained AND s.query_text IS NOT NULL
+            UNION ALL
+            SELECT s.query_text, f.created_at FROM feedback f
+            JOIN suggestions s ON s.suggestion_id = f.suggestion_id
+            WHERE f.kind = 'not_helpful' AND s.query_text IS NOT NULL
+        ) GROUP BY q ORDER BY count DESC, last_seen DESC LIMIT ?
+        """,
+        [limit],
+    ).fetchall()
+    return [
+        {"query": q, "count": n, "last_seen": _iso(t.replace(tzinfo=dt.UTC) if t is not None else None)}
+        for q, n, t in found
+    ]
+
+
+def add_knowledge_routes(app: Any, hub: CallHub) -> None:
+    from fastapi import Body, HTTPException
+
+    from assistant import storage
+    from assistant.knowledge import article_from_mapping, load_articles, write_article
+
+    def kb_dir() -> str:
+        return str(config.get().kb_dir)
+
+    def find(article_id: str) -> Any:
+        articles, _ = load_articles(kb_dir())
+        for a in articles:
+            if a.id == article_id:
+                return a
+        raise HTTPException(404, f"no article {article_id!r}")
+
+    @app.get("/articles")
+    def articles() -> list[dict[str, Any]]:
+        found, _ = load_articles(kb_dir())
+        usage = {u.article_id: u for u in storage.article_usage(hub.cursor())}
+        return [article_json(a, usage.get(a.id)) for a in found]
+
+    @app.put("/articles/{article_id}")
+    def save_article(article_id: str, article: dict[str, Any] = Body(...)) -> dict[str, Any]:  # noqa: B008
+        data = {k: v for k, v in article.items() if k not in ("body", "grade", "usage", "path")}
+        data["id"] = article_id if data.get("id") in (None, "") else data["id"]
+        if data["id"] != article_id:
+            raise InputError(f"the body's id {data['id']!r} does not match the URL's {article_id!r}")
+        data = {k: v for k, v in data.items() if v is not None}
+        new = article_from_mapping(data, str(article.get("body") or ""))
+        existing, _ = load_articles(kb_dir())
+        old = next((a for a in existing if a.id == article_id), None)
+        if old is not None:
+            new = replace(new, path=old.path)
+        write_article(kb_dir(), new)
+        hub.reload_catalog()
+        return article_json(new)
+
+    @app.post("/articles/{article_id}/status")
+    def set_status(article_id: str, body: dict[str, Any] = Body(...)) -> dict[str, Any]:  # noqa: B008
+        from assistant.knowledge import STATUSES
+
+        status = body.get("status")
+        if status not in STATUSES:
+            raise InputError(f"unknown article status {status!r}; use one of: {', '.join(STATUSES)}")
+        article = replace(find(article_id), status=status)
+        write_article(kb_dir(), article)
+        hub.reload_catalog()
+        return article_json(article)
+
+    @app.post("/index/rebuild")
+    def rebuild() -> dict[str, Any]:
+        from assistant.kb_index import build_index
+
+        embedder, _ = hub.processor.search_engine()
+        found, problems = load_articles(kb_dir())
+        index, report = build_index(found, config.get().index_dir, embedder)
+        hub.swap_index(index)
+        return {
+            "articles": report.articles,
+            "added": report.added,
+            "changed": report.changed,
+            "removed": report.removed,
+            "embedded": report.embedded,
+            "index_kind": report.index_kind,
+            "head": report.head,
+            "problems": len(problems),
+        }
+
+    @app.get("/gaps")
+    def gaps(limit: int = 50) -> list[dict[str, Any]]:
+        if not 1 <= limit <= 1000:
+            raise InputError(f"limit must be between 1 and 1000, got {limit}")
+        return knowledge_gaps(hub.cursor(), limit)
+
+    @app.get("/digests")
+    def digest_dates() -> list[str]:
+        return [d.isoformat() for d in storage.list_digest_dates(hub.cursor())]
+
+    @app.get("/digests/{day}")
+    def digest(day: str) -> dict[str, Any]:
+        from assistant.digest import from_stored
+
+        try:
+            when = dt.date.fromisoformat(day)
+        except ValueError:
+            raise InputError(f"{day!r} is not a date (YYYY-MM-DD)") from None
+        found = storage.get_digest(hub.cursor(), when)
+        if found is None:
+            raise HTTPException(404, f"no digest for {day}")
+        return from_stored(found).to_json()

@@ -1,0 +1,310 @@
+"""The REST API of the service (the console's contract; see docs/service.md)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel
+
+from assistant import config
+from assistant.errors import InputError
+from assistant.service_hub import CallHub, record_from_stored, stored_status
+
+
+class SearchBody(BaseModel):
+    text: str
+    k: int = 3
+    program: str | None = None
+
+
+class FeedbackBody(BaseModel):
+    suggestion_id: str
+    kind: str
+    comment: str | None = None
+
+
+class OutcomeBody(BaseModel):
+    outcome: str
+
+
+class LanguageBody(BaseModel):
+    language: str
+
+
+class StatusBody(BaseModel):
+    status: str
+
+
+class DemoBody(BaseModel):
+    sample: str | None = None
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.date | dt.datetime) else value
+
+
+def call_row(call: Any, status: str | None = None) -> dict[str, Any]:
+    """The `assistant calls list --json` row plus status."""
+    return {
+        "call_id": call.call_id,
+        "started_at": _iso(call.started_at),
+        "channel": call.channel,
+        "language": call.language,
+        "duration": call.duration,
+        "outcome": call.outcome,
+        "status": status or stored_status(call),
+    }
+
+
+def call_detail(call: Any, status: str | None = None) -> dict[str, Any]:
+    """The `assistant calls show --json` shape plus status."""
+    return {
+        **call_row(call, status),
+        "utterances": [
+            {
+                "speaker": u.speaker,
+                "start": u.start,
+                "end": u.end,
+                "text": u.text,
+                "language": u.language,
+                "translation": u.translation,
+                "machine_translated": u.machine_translated,
+            }
+            for u in call.utterances
+        ],
+        "suggestions": [
+            {
+                "suggestion_id": s.suggestion_id,
+                "article_id": s.article_id,
+                "title": s.article_title,
+                "score": s.score,
+                "abstained": s.abstained,
+                "utterance": s.query_text,
+            }
+            for s in call.suggestions
+        ],
+        "feedback": [
+            {"suggestion_id": f.suggestion_id, "kind": f.kind, "comment": f.comment} for f in call.feedback
+        ],
+        "summary": dict(call.summary_json or {}),
+    }
+
+
+def stored_events(call: Any) -> list[dict[str, Any]]:
+    """Events rebuilt from a stored call (one that is no longer in the service's memory)."""
+    out: list[dict[str, Any]] = []
+
+    def emit(kind: str, data: dict[str, Any]) -> None:
+        out.append({"seq": len(out), "type": kind, "call_id": call.call_id, "data": data})
+
+    if call.language:
+        emit(
+            "language",
+            {"language": call.language, "probability": call.language_probability, "overridden": False},
+        )
+    for u in call.utterances:
+        emit(
+            "caption",
+            {
+                "speaker": u.speaker,
+                "text": u.text,
+                "start": u.start,
+                "end": u.end,
+                "final": True,
+                "language": u.language,
+                "translation": u.translation,
+                "machine_translated": u.machine_translated,
+            },
+        )
+    for s in call.suggestions:
+        emit(
+            "suggestion",
+            {
+                "suggestion_id": s.suggestion_id,
+                "utterance": s.query_text,
+                "abstained": s.abstained,
+                "article_id": s.article_id,
+                "title": s.article_title,
+                "score": s.score,
+                "confidence": None,
+                "answer": None,
+                "owner": None,
+                "effective": s.article_version,
+                "answer_in_caller_language": None,
+            },
+        )
+    if call.summary_json:
+        emit("summary", dict(call.summary_json))
+    state = {"complete": "ended"}.get(stored_status(call), stored_status(call))
+    emit("status", {"state": state, "lag": 0.0})
+    return out
+
+
+def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) -> None:
+    """Register the REST routes on `app`."""
+    from fastapi import HTTPException
+
+    from assistant import storage
+
+    def stored(call_id: str) -> Any:
+        call = storage.get_call(hub.cursor(), call_id)
+        if call is None:
+            raise HTTPException(404, f"no call {call_id!r}")
+        return call
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        proc = hub.processor
+        db_ok, db_error = True, None
+        try:
+            hub.cursor().execute("SELECT 1").fetchone()
+        except Exception as exc:  # noqa: BLE001 - health reports, it does not fail
+            db_ok, db_error = False, str(exc).splitlines()[0]
+        return {
+            "status": "ok" if db_ok and hub.errors == 0 else "degraded",
+            "models": {
+                "transcriber": getattr(proc._transcriber, "name", None)
+                if proc._transcriber
+                else "not loaded",
+                "embedder": getattr(proc._embedder, "model_name", None) if proc._embedder else "not loaded",
+                "index": "loaded" if proc._index is not None else "not loaded",
+            },
+            "database": {"path": str(hub.db_path), "ok": db_ok, "error": db_error},
+            "active_calls": len(hub.calls),
+            "lag": hub.lags(),
+            "worker_errors": hub.errors,
+        }
+
+    @app.get("/calls")
+    def list_calls(active: bool | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        live = {c.call_id: c for c in list(hub.calls.values())}
+        rows = [
+            {
+                "call_id": c.call_id,
+                "started_at": _iso(c.started_at),
+                "channel": "voice",
+                "language": c.language.decision.language if c.language.decision else None,
+                "duration": round(c.duration, 2),
+                "outcome": c.outcome or "unknown",
+                "status": "live",
+            }
+            for c in live.values()
+        ]
+        if active:
+            return rows[:limit]
+        past = [call_row(c) for c in storage.list_calls(hub.cursor(), limit=limit) if c.call_id not in live]
+        if active is False:
+            return [r for r in past if r["status"] != "live"][:limit]
+        return (rows + past)[:limit]
+
+    @app.get("/calls/{call_id}")
+    def get_call(call_id: str) -> dict[str, Any]:
+        call = storage.get_call(hub.cursor(), call_id)
+        live = hub.calls.get(call_id)
+        if call is None and live is not None:
+            return {
+                "call_id": call_id,
+                "started_at": _iso(live.started_at),
+                "channel": "voice",
+                "language": None,
+                "duration": round(live.duration, 2),
+                "outcome": "unknown",
+                "status": "live",
+                "utterances": [],
+                "suggestions": [],
+                "feedback": [],
+                "summary": {},
+            }
+        if call is None:
+            raise HTTPException(404, f"no call {call_id!r}")
+        return call_detail(call, "live" if live is not None else None)
+
+    @app.get("/calls/{call_id}/events")
+    def events(call_id: str, cursor: int = 0) -> dict[str, Any]:
+        live = hub.get(call_id)
+        if live is not None:
+            found, nxt = live.events_since(cursor)
+            return {"events": found, "cursor": nxt}
+        everything = stored_events(stored(call_id))
+        cursor = max(0, cursor)
+        return {"events": everything[cursor:], "cursor": max(cursor, len(everything))}
+
+    @app.post("/calls/{call_id}/feedback")
+    def feedback(call_id: str, body: FeedbackBody) -> dict[str, Any]:
+        fb = storage.add_feedback(hub.cursor(), call_id, body.suggestion_id, body.kind, body.comment)
+        return {
+            "feedback_id": fb.feedback_id,
+            "call_id": call_id,
+            "suggestion_id": fb.suggestion_id,
+            "article_id": fb.article_id,
+            "kind": fb.kind,
+            "created_at": _iso(fb.created_at),
+        }
+
+    @app.post("/calls/{call_id}/outcome")
+    def outcome(call_id: str, body: OutcomeBody) -> dict[str, Any]:
+        if body.outcome not in storage.OUTCOMES:
+            raise InputError(f"unknown outcome {body.outcome!r}; use one of: {', '.join(storage.OUTCOMES)}")
+        live = hub.calls.get(call_id)
+        if live is not None:
+            live.outcome = body.outcome  # applied when the call is stored at its end
+            return {"call_id": call_id, "outcome": body.outcome, "status": "live"}
+        call = stored(call_id)
+        storage.save_call(hub.cursor(), record_from_stored(call, outcome=body.outcome))
+        return {"call_id": call_id, "outcome": body.outcome, "status": stored_status(call)}
+
+    @app.post("/calls/{call_id}/language")
+    def language(call_id: str, body: LanguageBody) -> dict[str, Any]:
+        from assistant.language import normalize_code
+
+        code = normalize_code(body.language)
+        live = hub.calls.get(call_id)
+        if live is not None:
+            live.language.override(code)
+            live.emit("language", {"language": code, "probability": 1.0, "overridden": True})
+            return {"call_id": call_id, "language": code, "overridden": True}
+        call = stored(call_id)
+        storage.save_call(hub.cursor(), record_from_stored(call, language=code, language_probability=1.0))
+        return {"call_id": call_id, "language": code, "overridden": True}
+
+    @app.post("/search")
+    def search(body: SearchBody) -> dict[str, Any]:
+        from assistant.retrieval import SearchOptions, search_many
+
+        if not 1 <= body.k <= 20:
+            raise InputError(f"k must be between 1 and 20, got {body.k}")
+        embedder, index = hub.processor.search_engine()
+        result = search_many(
+            [body.text], SearchOptions(k=body.k, program=body.program), index=index, embedder=embedder
+        )[0]
+        return {
+            "query": result.query,
+            "abstained": result.abstained,
+            "reason": result.reason,
+            "hits": [
+                {
+                    "id": h.article_id,
+                    "title": h.title,
+                    "score": h.score,
+                    "passage": h.passage,
+                    "owner": h.owner,
+                    "effective": _iso(h.effective),
+                    "review_by": _iso(h.review_by),
+                    "program": h.program,
+                    "language": h.language,
+                }
+                for h in result.hits
+            ],
+        }
+
+    from assistant.service_knowledge import add_knowledge_routes
+
+    add_knowledge_routes(app, hub)
+
+    @app.post("/demo-calls")
+    def demo_call(body: DemoBody) -> dict[str, Any]:
+        return {"call_id": start_demo(body.sample)}
+
+    _ = config

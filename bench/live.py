@@ -1,0 +1,213 @@
+"""Benchmark: live calls through the real service at real-time pace.
+
+Starts `assistant serve` in a subprocess (its own temporary database; models from the usual
+home), then for each N streams N simultaneous copies of a two-channel sample call, looped to
+`--seconds`, with `assistant.service_sim` (Twilio format, 20 ms frames). Measured from the
+events the service returns (polled every 0.1 s, so figures include up to 0.1 s of polling):
+
+- end of speech -> final caption, and end of caller speech -> suggestion (p50 / p95), where
+  "end of speech" is the turn's scripted end in samples/calls.json;
+- speech start -> first partial caption of that turn (p50 / p95; turns shorter than the partial
+  interval may get none);
+- lag growth: median final latency in the last minute minus the first minute;
+- server CPU (cores busy, from /proc) and peak RSS.
+
+Run: .venv/bin/python bench/live.py [--calls 1,2,4] [--seconds 180] [--port 8731]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+SAMPLE = REPO / "samples" / "call-en-payment-pii.wav"
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def proc_stats(pid: int) -> tuple[float, int]:
+    """CPU seconds used and peak RSS (bytes) of a process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / ticks
+    hwm = next(
+        line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("VmHWM")
+    )
+    return cpu, int(hwm.split()[1]) * 1024
+
+
+def turns_for(sample: Path, duration: float, seconds: float) -> list[dict]:
+    meta = next(
+        c for c in json.loads((REPO / "samples" / "calls.json").read_text()) if c["file"] == sample.name
+    )
+    out = []
+    loop = 0
+    while loop * duration < seconds:
+        for t in meta["turns"]:
+            start, end = t["start"] + loop * duration, t["end"] + loop * duration
+            if end <= seconds:
+                out.append({"speaker": t["speaker"], "start": start, "end": end})
+        loop += 1
+    return out
+
+
+def measure(result, turns: list[dict]) -> dict[str, list]:  # noqa: ANN001
+    """Latencies of one call's events against the scripted turns."""
+    finals, suggestions, first_partial, final_at = [], [], [], []
+    seen_partial: set[int] = set()
+    last_caller_turn = None
+
+    def turn_of(data: dict) -> int | None:
+        best, overlap = None, 0.0
+        for i, t in enumerate(turns):
+            if t["speaker"] != data["speaker"]:
+                continue
+            o = min(t["end"], data["end"]) - max(t["start"], data["start"])
+            if o > overlap:
+                best, overlap = i, o
+        return best
+
+    for seen, event in result.events:
+        data = event["data"]
+        if event["type"] == "caption":
+            i = turn_of(data)
+            if i is None:
+                continue
+            if not data["final"] and i not in seen_partial:
+                seen_partial.add(i)
+                first_partial.append(seen - (result.t0 + turns[i]["start"]))
+            if data["final"]:
+                latency = seen - (result.t0 + turns[i]["end"])
+                finals.append(latency)
+                final_at.append((turns[i]["end"], latency))
+                if data["speaker"] == "caller":
+                    last_caller_turn = i
+        elif event["type"] == "suggestion" and last_caller_turn is not None:
+            suggestions.append(seen - (result.t0 + turns[last_caller_turn]["end"]))
+    return {
+        "finals": finals,
+        "suggestions": suggestions,
+        "first_partial": first_partial,
+        "final_at": final_at,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--calls", default="1,2,4")
+    parser.add_argument("--seconds", type=float, default=180.0)
+    parser.add_argument("--port", type=int, default=8731)
+    parser.add_argument("--sample", default=str(SAMPLE))
+    args = parser.parse_args()
+
+    from assistant.service_sim import SimOptions, load_frames, simulate_many
+
+    sample = Path(args.sample)
+    frames = load_frames(str(sample))
+    duration = len(next(iter(frames.values()))) / 8000
+    turns = turns_for(sample, duration, args.seconds)
+    tmp = tempfile.mkdtemp(prefix="bench-live-")
+    env = {**os.environ, "ASSISTANT_MAX_CALLS": "8"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "assistant", "serve", "--port", str(args.port), "--db", f"{tmp}/bench.duckdb"],
+        env=env,
+    )
+    url = f"http://127.0.0.1:{args.port}"
+    try:
+        for _ in range(600):
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=1) as r:
+                    if json.load(r)["models"]["transcriber"] != "not loaded":
+                        break
+            except OSError:
+                pass
+            time.sleep(0.5)
+        rows = []
+        for n in [int(x) for x in args.calls.split(",")]:
+            cpu0, _ = proc_stats(server.pid)
+            wall0 = time.monotonic()
+            opts = SimOptions(
+                url=f"ws://127.0.0.1:{args.port}/media", realtime=True, echo=False, loop_to=args.seconds
+            )
+            results = simulate_many(str(sample), opts, n)
+            cpu1, rss = proc_stats(server.pid)
+            wall = time.monotonic() - wall0
+            m: dict[str, list] = {"finals": [], "suggestions": [], "first_partial": [], "final_at": []}
+            for r in results:
+                for key, values in measure(r, turns).items():
+                    m[key].extend(values)
+            early = [lat for at, lat in m["final_at"] if at <= 60]
+            late = [lat for at, lat in m["final_at"] if at >= args.seconds - 60]
+            growth = statistics.median(late) - statistics.median(early) if early and late else float("nan")
+            rows.append(
+                {
+                    "calls": n,
+                    "stored": sum(r.stored for r in results),
+                    "final_p50": pct(m["finals"], 0.5),
+                    "final_p95": pct(m["finals"], 0.95),
+                    "sugg_p50": pct(m["suggestions"], 0.5),
+                    "sugg_p95": pct(m["suggestions"], 0.95),
+                    "partial_p50": pct(m["first_partial"], 0.5),
+                    "partial_p95": pct(m["first_partial"], 0.95),
+                    "partial_turns": f"{len(m['first_partial'])}/{len(turns) * n}",
+                    "lag_growth": growth,
+                    "cpu": (cpu1 - cpu0) / wall,
+                    "rss_mb": rss / 2**20,
+                }
+            )
+            print(f"done N={n}: {rows[-1]}", flush=True)
+    finally:
+        server.terminate()
+        server.wait(30)
+    print(
+        f"\nsample {sample.name} looped to {args.seconds:.0f} s; machine: {os.cpu_count()} cores; "
+        f"load average at end {os.getloadavg()[0]:.1f}"
+    )
+    head = (
+        "calls",
+        "stored",
+        "final p50/p95 s",
+        "suggest p50/p95 s",
+        "1st partial p50/p95 s",
+        "turns w/ partial",
+        "lag growth s",
+        "CPU cores",
+        "peak RSS MB",
+    )
+    print(" | ".join(head))
+    for r in rows:
+        print(
+            " | ".join(
+                [
+                    str(r["calls"]),
+                    str(r["stored"]),
+                    f"{r['final_p50']:.2f}/{r['final_p95']:.2f}",
+                    f"{r['sugg_p50']:.2f}/{r['sugg_p95']:.2f}",
+                    f"{r['partial_p50']:.2f}/{r['partial_p95']:.2f}",
+                    r["partial_turns"],
+                    f"{r['lag_growth']:+.2f}",
+                    f"{r['cpu']:.2f}",
+                    f"{r['rss_mb']:.0f}",
+                ]
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

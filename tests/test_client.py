@@ -1,0 +1,100 @@
+"""ServiceClient against the real app (fake engines) through httpx's ASGI-free test transport."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from test_service import make_app, run_call, twilio_messages
+
+from assistant.client import ServiceClient, ServiceUnavailable
+from assistant.errors import InputError
+
+
+class AppTransport(httpx.BaseTransport):
+    """Routes the client's requests into a TestClient (which runs the app's lifespan)."""
+
+    def __init__(self, tc: TestClient) -> None:
+        self.tc = tc
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        r = self.tc.request(
+            request.method,
+            request.url.path,
+            params=request.url.params,
+            content=request.content,
+            headers=dict(request.headers),
+        )
+        return httpx.Response(r.status_code, headers=r.headers, content=r.content)
+
+
+@pytest.fixture
+def pair(tmp_path: Path):  # noqa: ANN201
+    with TestClient(make_app(tmp_path, api_token="tok")) as tc:
+        yield tc, ServiceClient("http://svc", token="tok", transport=AppTransport(tc))
+
+
+def test_calls_events_feedback(pair) -> None:  # noqa: ANN001
+    tc, client = pair
+    tc.headers["Authorization"] = "Bearer tok"
+    with tc.websocket_connect("/media?token=tok") as ws:
+        for m in twilio_messages():
+            ws.send_text(m)
+        ws.send_text('{"event": "stop"}')
+    assert tc.app.state.hub.drain(30)
+    assert client.health()["status"] == "ok"
+    rows = client.list_calls(active=False)
+    assert rows[0]["call_id"] == "CA1" and rows[0]["status"] == "complete"
+    events, cursor = client.events("CA1", 0)
+    assert cursor == len(events) and client.events("CA1", cursor) == ([], cursor)
+    call = client.get_call("CA1")
+    sid = call["suggestions"][0]["suggestion_id"]
+    assert client.feedback("CA1", sid, "used")["kind"] == "used"
+    assert client.set_outcome("CA1", "follow-up")["outcome"] == "follow-up"
+    assert client.set_language("CA1", "en")["language"] == "en"
+    with pytest.raises(InputError, match="unknown feedback kind"):
+        client.feedback("CA1", sid, "wow")
+    with pytest.raises(InputError, match="no call"):
+        client.get_call("missing")
+
+
+def test_knowledge_and_digests(pair) -> None:  # noqa: ANN001
+    _, client = pair
+    assert client.search("pay my property tax bill")["hits"][0]["id"] == "pt-pay-bill"
+    assert client.knowledge_gaps() == []
+    assert client.digest_dates() == [] and client.digest("2024-01-01") is None
+    with pytest.raises(InputError, match="empty query"):
+        client.search("  ")
+
+
+def test_article_validation_error_names_field(pair, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    from assistant import config
+
+    (tmp_path / "kb").mkdir()
+    monkeypatch.setenv("ASSISTANT_KB_DIR", str(tmp_path / "kb"))
+    config.reset()
+    _, client = pair
+    with pytest.raises(InputError, match="^status: "):
+        client.save_article({"id": "x-1", "title": "T", "status": "pending", "body": "b"})
+    assert list((tmp_path / "kb").iterdir()) == []
+    saved = client.save_article({"id": "x-1", "title": "T", "body": "Pay online."})
+    assert saved["id"] == "x-1" and client.articles()[0]["id"] == "x-1"
+    assert client.set_article_status("x-1", "retired")["status"] == "retired"
+    with pytest.raises(InputError, match="id"):
+        client.save_article({"title": "no id"})
+
+
+def test_wrong_token_and_unreachable_service(tmp_path: Path) -> None:
+    with TestClient(make_app(tmp_path, api_token="tok")) as tc, pytest.raises(InputError, match="refused"):
+        ServiceClient("http://svc", token="bad", transport=AppTransport(tc)).health()
+    with pytest.raises(ServiceUnavailable, match="cannot be reached"):
+        ServiceClient("http://127.0.0.1:9", timeout=0.5).health()
+
+
+def test_demo_call_errors_are_input_errors(pair) -> None:  # noqa: ANN001
+    _, client = pair
+    with pytest.raises(InputError, match="no bundled sample"):
+        client.start_demo_call("nope.wav")
+    _ = run_call

@@ -1,0 +1,454 @@
+"""The service against its ASGI app: media sockets (Twilio and raw), faults, limits, the REST API.
+
+Engines are fakes from test_live.py (tone-coded speech); one `models` test streams the real
+two-channel sample through real Whisper and MiniLM.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+from test_live import conversation, fake_processor
+
+from assistant import storage
+from assistant.audio import encode_mulaw
+from assistant.errors import ConfigError
+from assistant.live import ArticleCatalog, LiveOptions
+from assistant.service import ServiceOptions, check_bind, create_app
+from assistant.service_media import Limits
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def make_app(tmp_path: Path, **overrides):  # noqa: ANN003, ANN201
+    opts = ServiceOptions(db=str(tmp_path / "svc.duckdb"), live=LiveOptions(), **overrides)
+    return create_app(processor=fake_processor(), options=opts, catalog=ArticleCatalog.load())
+
+
+@pytest.fixture
+def client(tmp_path: Path):  # noqa: ANN201
+    with TestClient(make_app(tmp_path)) as c:
+        yield c
+
+
+def hub(c: TestClient):  # noqa: ANN201
+    return c.app.state.hub
+
+
+def twilio_messages(call_id: str = "CA1", tracks: dict[str, np.ndarray] | None = None) -> list[str]:
+    tracks = tracks or conversation(8000)
+    out = [
+        json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}),
+        json.dumps(
+            {
+                "event": "start",
+                "streamSid": "MZ1",
+                "start": {
+                    "streamSid": "MZ1",
+                    "callSid": call_id,
+                    "tracks": ["inbound", "outbound"],
+                    "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+                },
+            }
+        ),
+    ]
+    for n, pos in enumerate(range(0, len(tracks["agent"]), 160)):
+        for track, speaker in (("outbound", "agent"), ("inbound", "caller")):
+            payload = base64.b64encode(encode_mulaw(tracks[speaker][pos : pos + 160])).decode()
+            media = {"track": track, "chunk": str(n), "timestamp": str(n * 20), "payload": payload}
+            out.append(json.dumps({"event": "media", "streamSid": "MZ1", "media": media}))
+    return out
+
+
+def stop() -> str:
+    return json.dumps({"event": "stop", "streamSid": "MZ1", "stop": {"callSid": "CA1"}})
+
+
+def run_call(c: TestClient, messages: list[str], *, end: bool = True) -> int | None:
+    """Send messages; returns the close code (None when the client just leaves)."""
+    with c.websocket_connect("/media") as ws:
+        for m in messages:
+            ws.send_text(m)
+        if not end:
+            return None
+        ws.send_text(stop())
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_text()
+    return closed.value.code
+
+
+def all_events(c: TestClient, call_id: str) -> list[dict]:
+    assert hub(c).drain(30)
+    body = c.get(f"/calls/{call_id}/events", params={"cursor": 0}).json()
+    return body["events"]
+
+
+def stored_with(h, call_id: str, n: int):  # noqa: ANN001, ANN201
+    found = storage.get_call(h.cursor(), call_id)
+    return found if found is not None and len(found.utterances) >= n else None
+
+
+def wait_for(check, timeout: float = 30.0):  # noqa: ANN001, ANN201
+    """The server reads the socket on its own schedule: poll instead of sleeping."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError("condition not reached")
+
+
+def closes(c: TestClient, messages: list[str], path: str = "/media") -> WebSocketDisconnect:
+    with c.websocket_connect(path) as ws:
+        for m in messages:
+            ws.send_text(m)
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_text()
+    return closed.value
+
+
+def check_call_stored(c: TestClient, call_id: str) -> dict:
+    events = all_events(c, call_id)
+    captions = [e["data"] for e in events if e["type"] == "caption"]
+    for speaker in ("agent", "caller"):
+        assert any(x["speaker"] == speaker and not x["final"] for x in captions), speaker
+        assert any(x["speaker"] == speaker and x["final"] for x in captions), speaker
+    assert any(e["type"] == "suggestion" and e["data"]["article_id"] == "pt-pay-bill" for e in events)
+    assert events[-1]["type"] == "status" and events[-1]["data"]["state"] == "ended"
+    assert any(e["type"] == "summary" for e in events)
+    assert "4111" not in json.dumps(events)
+    detail = c.get(f"/calls/{call_id}").json()
+    assert detail["status"] == "complete" and detail["summary"] and len(detail["utterances"]) == 4
+    assert "4111" not in json.dumps(detail)
+    return detail
+
+
+# -- the happy paths -------------------------------------------------------------------------------
+
+
+def test_twilio_call_captions_suggestion_and_storage(client: TestClient) -> None:
+    assert run_call(client, twilio_messages()) == 1000
+    detail = check_call_stored(client, "CA1")
+    sid = detail["suggestions"][0]["suggestion_id"]
+    assert (
+        client.post("/calls/CA1/feedback", json={"suggestion_id": sid, "kind": "helpful"}).status_code == 200
+    )
+    assert client.get("/calls/CA1").json()["feedback"][0]["kind"] == "helpful"
+    rows = client.get("/calls", params={"active": False}).json()
+    assert rows[0]["call_id"] == "CA1" and rows[0]["status"] == "complete"
+    assert client.get("/calls", params={"active": True}).json() == []
+
+
+def test_raw_stereo_call(client: TestClient) -> None:
+    tracks = conversation(16000)
+    stereo = np.stack([tracks["agent"], tracks["caller"]], axis=1)
+    pcm = (stereo * 32767).astype("<i2")
+    with client.websocket_connect("/media/raw?call_id=raw-1&channels=2") as ws:
+        for pos in range(0, len(pcm), 320):
+            ws.send_bytes(pcm[pos : pos + 320].tobytes())
+        ws.send_text('{"event": "stop"}')
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_text()
+    assert closed.value.code == 1000
+    check_call_stored(client, "raw-1")
+
+
+def test_events_cursor_pages(client: TestClient) -> None:
+    run_call(client, twilio_messages())
+    everything = all_events(client, "CA1")
+    first = client.get("/calls/CA1/events", params={"cursor": 3}).json()
+    assert first["events"] == everything[3:] and first["cursor"] == len(everything)
+    assert client.get("/calls/CA1/events", params={"cursor": first["cursor"]}).json()["events"] == []
+    assert client.get("/calls/nope/events").status_code == 404
+
+
+# -- faults ----------------------------------------------------------------------------------------
+
+
+def test_malformed_json_before_start_closes(client: TestClient) -> None:
+    closed = closes(client, ["{not json"])
+    assert closed.code == 1007 and "malformed JSON" in closed.reason
+
+
+def test_media_before_start_closes(client: TestClient) -> None:
+    closed = closes(client, twilio_messages()[:1] + twilio_messages()[2:3])
+    assert closed.code == 1008 and "expected start" in closed.reason
+
+
+def test_bad_frames_after_start_are_dropped_and_counted(client: TestClient) -> None:
+    msgs = twilio_messages()
+    bad = [
+        "{not json",
+        "[1, 2]",
+        json.dumps({"event": "media", "media": {"track": "inbound", "payload": "%%%not-base64"}}),
+        json.dumps({"event": "media", "media": {"track": "inbound", "payload": ""}}),
+        json.dumps(
+            {
+                "event": "media",
+                "media": {"track": "inbound", "payload": base64.b64encode(b"x" * 9000).decode()},
+            }
+        ),
+        json.dumps({"event": "media", "media": {"track": "sideways", "payload": msgs[2][-20:]}}),
+        json.dumps({"event": "dtmf", "dtmf": {"digit": "1"}}),  # unknown to us: ignored, not counted
+        json.dumps({"event": "mark", "mark": {"name": "x"}}),
+        msgs[1],  # a second start for the same stream: ignored
+    ]
+    assert run_call(client, msgs[:2] + bad + msgs[2:]) == 1000
+    call = hub(client).get("CA1")
+    assert call.rejected_frames == 7
+    check_call_stored(client, "CA1")
+
+
+def test_many_bad_frames_in_a_row_close(client: TestClient) -> None:
+    closed = closes(client, twilio_messages()[:2] + ["{oops"] * 100)
+    assert closed.code == 1007 and "malformed" in closed.reason
+
+
+def test_vanished_client_keeps_what_was_heard(client: TestClient) -> None:
+    msgs = twilio_messages()
+    run_call(client, msgs[: len(msgs) * 2 // 3], end=False)  # leaves mid-call, no stop
+    events = all_events(client, "CA1")
+    assert events[-1]["data"]["state"] == "ended"
+    stored = client.get("/calls/CA1").json()
+    assert stored["status"] == "complete" and len(stored["utterances"]) >= 3
+
+
+def test_second_stream_for_active_call_is_refused(client: TestClient) -> None:
+    msgs = twilio_messages()
+    with client.websocket_connect("/media") as first:
+        for m in msgs[:50]:
+            first.send_text(m)
+        closed = closes(client, msgs[:2])
+        assert closed.code == 1008 and "already streaming" in closed.reason
+        first.send_text(stop())
+    assert hub(client).drain(30)
+
+
+def test_stored_call_id_cannot_be_reused(client: TestClient) -> None:
+    run_call(client, twilio_messages())
+    assert hub(client).drain(30)
+    closed = closes(client, twilio_messages()[:2])
+    assert closed.code == 1008 and "already stored" in closed.reason
+
+
+def test_finals_are_stored_while_live_and_restart_marks_interrupted(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    msgs = twilio_messages()
+    with TestClient(app) as c, c.websocket_connect("/media") as ws:
+        for m in msgs[: int(len(msgs) * 0.85)]:
+            ws.send_text(m)
+        live = wait_for(lambda: stored_with(hub(c), "CA1", 3))
+        assert live.status == "live"
+        assert c.get("/calls", params={"active": True}).json()[0]["status"] == "live"
+        # simulate a killed process: the database closes under the running call
+        hub(c).calls.clear()
+    with TestClient(make_app(tmp_path)) as c2:
+        assert hub(c2).interrupted_on_start == ["CA1"]
+        detail = c2.get("/calls/CA1").json()
+        assert detail["status"] == "interrupted" and len(detail["utterances"]) >= 3
+        events = c2.get("/calls/CA1/events").json()["events"]
+        assert events[-1]["data"]["state"] == "interrupted"
+
+
+# -- security and limits ---------------------------------------------------------------------------
+
+
+def test_token_required_when_set(tmp_path: Path) -> None:
+    with TestClient(make_app(tmp_path, api_token="s3cret")) as c:
+        assert c.get("/health").status_code == 401
+        assert c.get("/health", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert c.get("/health", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        with pytest.raises(WebSocketDisconnect) as closed, c.websocket_connect("/media") as ws:
+            ws.receive_text()
+        assert closed.value.code == 1008
+        with c.websocket_connect("/media?token=s3cret") as ws:
+            ws.send_text(twilio_messages()[0])
+
+
+def test_non_local_bind_needs_a_token() -> None:
+    check_bind("127.0.0.1", None)
+    check_bind("0.0.0.0", "tok")
+    with pytest.raises(ConfigError, match="needs an API token"):
+        check_bind("0.0.0.0", "")
+
+
+def test_frame_size_limit(tmp_path: Path) -> None:
+    with TestClient(make_app(tmp_path, limits=Limits(max_frame_bytes=1000))) as c:
+        closed = closes(c, twilio_messages()[:2] + ["x" * 2000])
+    assert closed.code == 1009 and "larger than 1000" in closed.reason
+
+
+def test_frame_rate_limit(tmp_path: Path) -> None:
+    with TestClient(make_app(tmp_path, limits=Limits(max_frames_per_second=20))) as c:
+        closed = closes(c, twilio_messages()[:60])
+    assert closed.code == 1008 and "too many frames" in closed.reason
+
+
+def test_max_concurrent_calls(tmp_path: Path) -> None:
+    with TestClient(make_app(tmp_path, max_calls=1)) as c:
+        msgs = twilio_messages()
+        with c.websocket_connect("/media") as first:
+            for m in msgs[:10]:
+                first.send_text(m)
+            other = [msgs[0], msgs[1].replace('"CA1"', '"CA2"')]
+            closed = closes(c, other)
+            assert closed.code == 1013 and "too many concurrent calls (max 1)" in closed.reason
+            first.send_text(stop())
+        assert hub(c).drain(30)
+
+
+def test_raw_mode_bad_input(client: TestClient) -> None:
+    assert closes(client, [], "/media/raw").reason == "call_id is required in the query string"
+    assert closes(client, [], "/media/raw?call_id=a&channels=3").code == 1008
+    with client.websocket_connect("/media/raw?call_id=r2&channels=2") as ws:
+        ws.send_bytes(b"\x00\x01\x02")  # not whole stereo samples: dropped
+        ws.send_text("hello")  # text other than stop: dropped
+        ws.send_text("stop")
+        with pytest.raises(WebSocketDisconnect):
+            ws.receive_text()
+    assert hub(client).drain(10)
+    assert hub(client).get("r2").rejected_frames == 2
+
+
+# -- REST ------------------------------------------------------------------------------------------
+
+
+def test_health_and_openapi(client: TestClient) -> None:
+    health = client.get("/health").json()
+    assert health["status"] == "ok" and health["database"]["ok"] and health["active_calls"] == 0
+    assert health["lag"] == {}
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in (
+        "/calls",
+        "/calls/{call_id}/events",
+        "/search",
+        "/articles/{article_id}",
+        "/gaps",
+        "/health",
+    ):
+        assert path in paths
+
+
+def test_search_feedback_outcome_language(client: TestClient) -> None:
+    found = client.post("/search", json={"text": "how do I pay my tax bill", "k": 3}).json()
+    assert found["abstained"] is False and found["hits"][0]["id"] == "pt-pay-bill"
+    assert client.post("/search", json={"text": "   "}).status_code == 400
+    assert client.post("/search", json={"text": "x", "k": 0}).status_code == 400
+    run_call(client, twilio_messages())
+    assert hub(client).drain(30)
+    assert client.post("/calls/CA1/outcome", json={"outcome": "resolved"}).json()["outcome"] == "resolved"
+    assert client.get("/calls/CA1").json()["outcome"] == "resolved"
+    assert client.post("/calls/CA1/outcome", json={"outcome": "great"}).status_code == 400
+    assert client.post("/calls/CA1/language", json={"language": "es"}).json()["language"] == "es"
+    assert (
+        client.post("/calls/CA1/feedback", json={"suggestion_id": "CA1:0", "kind": "meh"}).status_code == 400
+    )
+    assert (
+        client.post("/calls/CA1/feedback", json={"suggestion_id": "CA1:99", "kind": "used"}).status_code
+        == 400
+    )
+    assert client.get("/calls/nope").status_code == 404
+    assert client.post("/calls/nope/outcome", json={"outcome": "resolved"}).status_code == 404
+
+
+def test_articles_edit_validation_and_status(client: TestClient, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    import shutil
+
+    from assistant import config
+
+    kb = tmp_path / "kb"
+    shutil.copytree(REPO / "knowledge_base" / "voting", kb / "voting")
+    monkeypatch.setenv("ASSISTANT_KB_DIR", str(kb))
+    config.reset()
+    listed = client.get("/articles").json()
+    article = next(a for a in listed if a["id"] == "vote-register")
+    assert article["usage"]["suggested"] == 0 and isinstance(article["grade"], float)
+    bad = client.put("/articles/vote-register", json={**article, "status": "pending"})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "status"
+    assert "pending" not in (kb / "voting" / "vote-register.md").read_text()
+    edited = {**article, "title": "Register to vote (updated)"}
+    assert client.put("/articles/vote-register", json=edited).json()["title"] == "Register to vote (updated)"
+    assert client.post("/articles/vote-register/status", json={"status": "draft"}).json()["status"] == "draft"
+    assert client.post("/articles/vote-register/status", json={"status": "gone"}).status_code == 400
+    assert client.post("/articles/nope/status", json={"status": "draft"}).status_code == 404
+
+
+def test_gaps_and_digests(client: TestClient) -> None:
+    run_call(client, twilio_messages())
+    assert hub(client).drain(30)
+    assert client.get("/gaps").json() == []
+    assert client.get("/gaps", params={"limit": 0}).status_code == 400
+    assert client.get("/digests").json() == []
+    assert client.get("/digests/2024-01-01").status_code == 404
+    assert client.get("/digests/yesterday").status_code == 400
+
+
+def test_demo_call_bad_sample(client: TestClient) -> None:
+    bad = client.post("/demo-calls", json={"sample": "../secrets.wav"})
+    assert bad.status_code == 400 and "no bundled sample" in bad.json()["detail"]
+
+
+# -- real models end to end ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def real_processor():  # noqa: ANN201
+    from assistant.calls import CallProcessor
+
+    processor = CallProcessor()
+    _ = processor.transcriber
+    return processor
+
+
+def heard(h, call_id: str) -> int:  # noqa: ANN001
+    """16 kHz samples the server has taken in on every track of a live call."""
+    call = h.calls.get(call_id)
+    return (
+        min((t.samples_seen for t in call.tracks.values()), default=0)
+        if call and len(call.tracks) == 2
+        else 0
+    )
+
+
+@pytest.mark.models
+def test_sample_call_end_to_end_with_real_models(tmp_path: Path, real_processor) -> None:  # noqa: ANN001
+    from assistant.service_sim import load_frames
+
+    frames = load_frames(str(REPO / "samples" / "call-en-payment-pii.wav"))
+    # never skip partials here: the test checks they exist, not how fast they come
+    opts = ServiceOptions(
+        db=str(tmp_path / "e2e.duckdb"), live=LiveOptions(max_partial_lag=1e9, partial_interval=2.0)
+    )
+    with TestClient(create_app(processor=real_processor, options=opts)) as c:
+        msgs = twilio_messages("e2e", frames)
+        with c.websocket_connect("/media") as ws:
+            for n, m in enumerate(msgs):
+                ws.send_text(m)
+                if n % 100 == 1 and n > 1:  # each second of audio: let the worker catch up
+                    wait_for(lambda h=(n - 1) // 2 * 320: heard(hub(c), "e2e") >= h)
+                    assert hub(c).drain(120)
+            ws.send_text(stop())
+        events = all_events(c, "e2e")
+        text = json.dumps(events)
+        captions = [e["data"] for e in events if e["type"] == "caption"]
+        for speaker in ("agent", "caller"):
+            assert any(x["speaker"] == speaker and x["final"] for x in captions), speaker
+            assert any(x["speaker"] == speaker and not x["final"] for x in captions), speaker
+        suggested = {e["data"]["article_id"] for e in events if e["type"] == "suggestion"}
+        assert suggested & {"pt-pay-bill", "vote-register"}
+        assert "4111" not in text and "1111" not in text and "[CARD]" in text
+        detail = c.get("/calls/e2e").json()
+        assert detail["status"] == "complete" and detail["summary"]
+        con = hub(c).cursor()
+        stored_text = json.dumps(con.execute("SELECT * FROM utterances").fetchall(), default=str)
+        stored_text += json.dumps(con.execute("SELECT * FROM suggestions").fetchall(), default=str)
+        assert "4111" not in stored_text and "1111" not in stored_text
