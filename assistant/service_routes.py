@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel
 
+from assistant import calls as calls_json
 from assistant import config
 from assistant.errors import InputError
 from assistant.service_hub import CallHub, record_from_stored, stored_status
@@ -41,55 +41,14 @@ class DemoBody(BaseModel):
     sample: str | None = None
 
 
-def _iso(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, dt.date | dt.datetime) else value
-
-
 def call_row(call: Any, status: str | None = None) -> dict[str, Any]:
-    """The `assistant calls list --json` row plus status."""
-    return {
-        "call_id": call.call_id,
-        "started_at": _iso(call.started_at),
-        "channel": call.channel,
-        "language": call.language,
-        "duration": call.duration,
-        "outcome": call.outcome,
-        "status": status or stored_status(call),
-    }
+    """The `assistant calls list --json` row plus status (live, complete or interrupted)."""
+    return calls_json.call_row(call, status or stored_status(call))
 
 
 def call_detail(call: Any, status: str | None = None) -> dict[str, Any]:
     """The `assistant calls show --json` shape plus status."""
-    return {
-        **call_row(call, status),
-        "utterances": [
-            {
-                "speaker": u.speaker,
-                "start": u.start,
-                "end": u.end,
-                "text": u.text,
-                "language": u.language,
-                "translation": u.translation,
-                "machine_translated": u.machine_translated,
-            }
-            for u in call.utterances
-        ],
-        "suggestions": [
-            {
-                "suggestion_id": s.suggestion_id,
-                "article_id": s.article_id,
-                "title": s.article_title,
-                "score": s.score,
-                "abstained": s.abstained,
-                "utterance": s.query_text,
-            }
-            for s in call.suggestions
-        ],
-        "feedback": [
-            {"suggestion_id": f.suggestion_id, "kind": f.kind, "comment": f.comment} for f in call.feedback
-        ],
-        "summary": dict(call.summary_json or {}),
-    }
+    return calls_json.call_detail(call, status or stored_status(call))
 
 
 def stored_events(call: Any) -> list[dict[str, Any]]:
@@ -183,7 +142,7 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
         rows = [
             {
                 "call_id": c.call_id,
-                "started_at": _iso(c.started_at),
+                "started_at": calls_json.iso_time(c.started_at),
                 "channel": "voice",
                 "language": c.language.decision.language if c.language.decision else None,
                 "duration": round(c.duration, 2),
@@ -206,7 +165,7 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
         if call is None and live is not None:
             return {
                 "call_id": call_id,
-                "started_at": _iso(live.started_at),
+                "started_at": calls_json.iso_time(live.started_at),
                 "channel": "voice",
                 "language": None,
                 "duration": round(live.duration, 2),
@@ -240,7 +199,7 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
             "suggestion_id": fb.suggestion_id,
             "article_id": fb.article_id,
             "kind": fb.kind,
-            "created_at": _iso(fb.created_at),
+            "created_at": calls_json.iso_time(fb.created_at),
         }
 
     @app.post("/calls/{call_id}/outcome")
@@ -290,8 +249,8 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
                     "score": h.score,
                     "passage": h.passage,
                     "owner": h.owner,
-                    "effective": _iso(h.effective),
-                    "review_by": _iso(h.review_by),
+                    "effective": calls_json.iso_time(h.effective),
+                    "review_by": calls_json.iso_time(h.review_by),
                     "program": h.program,
                     "language": h.language,
                 }

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -53,10 +52,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     i.set_defaults(func=run_ingest)
 
 
-def _iso(value: Any) -> Any:
-    return value.isoformat() if hasattr(value, "isoformat") else value
-
-
 def run_process(args: argparse.Namespace) -> int:
     from assistant import storage
     from assistant.calls import CallOptions, CallProcessor, to_json
@@ -92,17 +87,9 @@ def run_list(args: argparse.Namespace) -> int:
         calls = storage.list_calls(con, limit=args.limit)
     finally:
         con.close()
-    rows = [
-        {
-            "call_id": c.call_id,
-            "started_at": _iso(c.started_at),
-            "channel": c.channel,
-            "language": c.language,
-            "duration": c.duration,
-            "outcome": c.outcome,
-        }
-        for c in calls
-    ]
+    from assistant.calls import call_row
+
+    rows = [call_row(c) for c in calls]
     if args.json:
         print(json.dumps(rows, ensure_ascii=False))
         return 0
@@ -125,41 +112,9 @@ def run_show(args: argparse.Namespace) -> int:
         con.close()
     if call is None:
         raise InputError(f"no stored call with id {args.call_id!r} (see 'assistant calls list')")
-    data = {
-        "call_id": call.call_id,
-        "started_at": _iso(call.started_at),
-        "channel": call.channel,
-        "language": call.language,
-        "duration": call.duration,
-        "outcome": call.outcome,
-        "utterances": [
-            {
-                "speaker": u.speaker,
-                "start": u.start,
-                "end": u.end,
-                "text": u.text,
-                "language": u.language,
-                "translation": u.translation,
-                "machine_translated": u.machine_translated,
-            }
-            for u in call.utterances
-        ],
-        "suggestions": [
-            {
-                "suggestion_id": s.suggestion_id,
-                "article_id": s.article_id,
-                "title": s.article_title,
-                "score": s.score,
-                "abstained": s.abstained,
-                "utterance": s.query_text,
-            }
-            for s in call.suggestions
-        ],
-        "feedback": [
-            {"suggestion_id": f.suggestion_id, "kind": f.kind, "comment": f.comment} for f in call.feedback
-        ],
-        "summary": dict(call.summary_json or {}),
-    }
+    from assistant.calls import call_detail
+
+    data = call_detail(call)
     if args.json:
         print(json.dumps(data, ensure_ascii=False, default=str))
         return 0
