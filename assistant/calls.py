@@ -341,6 +341,12 @@ class CallProcessor:
             spans=spans,
         )
         summary_json = summary.to_json()
+        caller_idx = [i for i, r in enumerate(records) if r.speaker != "agent"]
+        # The caller utterances (redacted, agent language) that moved the call's sentiment most.
+        summary_json["sentiment_drivers"] = [
+            {"utterance_idx": caller_idx[d.index], "text": d.text, "score": round(d.score, 3)}
+            for d in senti.drivers
+        ]
         cfg = config.get()
         if cfg.llm_url:
             from assistant.summary import llm_summary

@@ -104,6 +104,9 @@ def test_transcript_call_is_stored_redacted_with_suggestions(processor, tmp_path
     assert suggested[:2] == ["pt-pay-bill", "vote-register"]
     assert record.outcome == "resolved" and record.language == "en"
     assert "[CARD]" in text and "[SSN]" in text
+    drivers = record.summary_json["sentiment_drivers"]
+    assert drivers and all(record.utterances[d["utterance_idx"]].speaker == "caller" for d in drivers)
+    assert any("error" in d["text"] or "Thank you" in d["text"] for d in drivers)
 
 
 @pytest.mark.models
