@@ -36,7 +36,7 @@ class CallLimitReached(InputError):
 
 
 def stored_status(call: Any) -> str:
-    """live, complete or interrupted (storage keeps interrupted calls as failed + error)."""
+    """live, complete, interrupted or failed (older files kept interrupted calls as failed + error)."""
     if call.status == "failed" and (call.error or "").startswith("interrupted"):
         return "interrupted"
     return str(call.status)
@@ -173,7 +173,7 @@ class CallHub:
         for row in found:
             call = storage.get_call(con, row.call_id)
             if call is not None:
-                storage.save_call(con, record_from_stored(call, status="failed", error=INTERRUPTED))
+                storage.save_call(con, record_from_stored(call, status="interrupted", error=INTERRUPTED))
         return [c.call_id for c in found]
 
     # -- calls ---------------------------------------------------------------------------------
@@ -273,7 +273,7 @@ class CallHub:
         from assistant import storage
 
         try:
-            record = call.finish("failed" if interrupted else "complete")
+            record = call.finish("interrupted" if interrupted else "complete")
             if interrupted:
                 record = replace(record, error=INTERRUPTED)
             storage.save_call(self.cursor(), record)

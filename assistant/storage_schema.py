@@ -31,7 +31,7 @@ MEMORY = ":memory:"
 # CHECK constraint, so a new channel or outcome would otherwise need a table rebuild.
 CHANNELS = ("voice", "chat", "email")
 OUTCOMES = ("resolved", "follow-up", "transferred", "unknown")
-STATUSES = ("complete", "failed", "live")
+STATUSES = ("complete", "failed", "live", "interrupted")
 SPEAKERS = ("agent", "caller", "unknown")
 FEEDBACK_KINDS = ("helpful", "not_helpful", "used")
 
