@@ -23,7 +23,7 @@ from assistant.summary import SuggestedArticle, summarise
 
 if TYPE_CHECKING:
     from assistant.retrieval import Embedder, KnowledgeIndex
-    from assistant.storage import CallRecord
+    from assistant.storage import CallRecord, UtteranceRecord
     from assistant.transcription import Segment, Transcript
 
 # Words that carry no request: greetings, thanks, acknowledgements.
@@ -95,6 +95,33 @@ def merge_segments(segments: Sequence[Segment], gap: float = MERGE_GAP_SECONDS) 
         else:
             out.append(RawUtterance(seg.speaker, seg.start, seg.end, seg.text))
     return out
+
+
+def redacted_utterance(u: RawUtterance, language: str, context: str) -> tuple[UtteranceRecord, str]:
+    """The stored form of an utterance: text and translation redacted with the turns before as
+    context, caller sentiment scored. Also returns the redacted agent-language text that search,
+    sentiment and the summary use (the translation when there is one)."""
+    from assistant.redaction import redact_text
+    from assistant.sentiment import utterance_sentiment
+    from assistant.storage import UtteranceRecord
+
+    text = redact_text(u.text, context=context)
+    translation = redact_text(u.translation, context=context) if u.translation else None
+    english = translation or text
+    senti = utterance_sentiment(english) if u.speaker != "agent" else None
+    record = UtteranceRecord(
+        speaker=u.speaker,
+        start=u.start,
+        end=u.end,
+        text=text,
+        language=language,
+        translation=translation,
+        translation_engine=u.translation_engine if translation else None,
+        machine_translated=bool(translation),
+        sentiment=senti.score if senti else None,
+        sentiment_label=senti.label if senti else None,
+    )
+    return record, english
 
 
 class CallProcessor:
@@ -208,10 +235,9 @@ class CallProcessor:
     ) -> CallRecord:
         """Language, translation, redaction, sentiment, suggestions and summary for one call."""
         from assistant.language import CallLanguage
-        from assistant.redaction import redact_text
         from assistant.retrieval import SearchOptions, SearchResult, search_many
-        from assistant.sentiment import call_sentiment, utterance_sentiment
-        from assistant.storage import CallRecord, SuggestionRecord, UtteranceRecord
+        from assistant.sentiment import call_sentiment
+        from assistant.storage import CallRecord, SuggestionRecord
 
         if not call_id or not str(call_id).strip():
             raise InputError("a call needs a non-empty call_id")
@@ -239,26 +265,11 @@ class CallProcessor:
             translation, engine = u.translation, u.translation_engine
             if translation is None and u_lang != opts.agent_language and u.text.strip():
                 translation, engine = self._text_translation(u.text, u_lang)
-            ctx = " ".join(context[-2:])
-            text = redact_text(u.text, context=ctx)
-            red_translation = redact_text(translation, context=ctx) if translation else None
-            context.append(u.text)
-            english = red_translation or text
-            u_senti = utterance_sentiment(english) if u.speaker != "agent" else None
-            records.append(
-                UtteranceRecord(
-                    speaker=u.speaker,
-                    start=u.start,
-                    end=u.end,
-                    text=text,
-                    language=u_lang,
-                    translation=red_translation,
-                    translation_engine=engine if red_translation else None,
-                    machine_translated=bool(red_translation),
-                    sentiment=u_senti.score if u_senti else None,
-                    sentiment_label=u_senti.label if u_senti else None,
-                )
+            record, english = redacted_utterance(
+                replace(u, translation=translation, translation_engine=engine), u_lang, " ".join(context[-2:])
             )
+            context.append(u.text)
+            records.append(record)
             search_texts.append(english)
 
         # Suggestions for caller utterances that state a need; an article is suggested once per call.

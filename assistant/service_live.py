@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from assistant.calls import RawUtterance, states_need
+from assistant.calls import RawUtterance, redacted_utterance, states_need
 from assistant.errors import InputError
 
 if TYPE_CHECKING:
@@ -66,10 +66,6 @@ def answer_in_language(call: LiveCall, article: Any, language: str) -> dict[str,
 
 def final_steps(call: LiveCall, job: Job, result: Any, text: str) -> None:
     """One final utterance: record it (redacted), emit its events, suggest an article."""
-    from assistant.redaction import redact_text
-    from assistant.sentiment import utterance_sentiment
-    from assistant.storage import UtteranceRecord
-
     speaker = job.speaker
     evidence = call.language if speaker != "agent" else call.agent_language
     before = call.language.decision
@@ -90,24 +86,14 @@ def final_steps(call: LiveCall, job: Job, result: Any, text: str) -> None:
     u_lang = decided.language if decided else (info.language or call.processor.options.agent_language)
 
     translation, engine = _translation(call, text, u_lang, job.audio if speaker != "agent" else None, speaker)
-    context = call._context()
-    red_text = redact_text(text, context=context)
-    red_translation = redact_text(translation, context=context) if translation else None
-    call.raw.append(RawUtterance(speaker, round(job.start, 2), round(job.end, 2), text, translation, engine))
-    english = red_translation or red_text
-    senti = utterance_sentiment(english) if speaker != "agent" else None
-    record = UtteranceRecord(
-        speaker=speaker if speaker in ("agent", "caller") else "unknown",
-        start=round(job.start, 2),
-        end=round(job.end, 2),
-        text=red_text,
-        language=u_lang,
-        translation=red_translation,
-        translation_engine=engine if red_translation else None,
-        machine_translated=bool(red_translation),
-        sentiment=senti.score if senti else None,
-        sentiment_label=senti.label if senti else None,
+    raw = RawUtterance(speaker, round(job.start, 2), round(job.end, 2), text, translation, engine)
+    record, english = redacted_utterance(
+        replace(raw, speaker=speaker if speaker in ("agent", "caller") else "unknown"),
+        u_lang,
+        call._context(),
     )
+    call.raw.append(raw)
+    red_text, red_translation = record.text, record.translation
     call.records.append(record)
     call.emit(
         "caption",
@@ -122,8 +108,8 @@ def final_steps(call: LiveCall, job: Job, result: Any, text: str) -> None:
             "machine_translated": bool(red_translation),
         },
     )
-    if senti is not None:
-        call.emit("sentiment", {"label": senti.label, "score": senti.score})
+    if record.sentiment_label is not None:
+        call.emit("sentiment", {"label": record.sentiment_label, "score": record.sentiment})
         if states_need(english, call.processor.options.min_need_words):
             _suggest(
                 call, len(call.records) - 1, english, translated=red_translation is not None, lang=u_lang
