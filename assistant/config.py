@@ -80,6 +80,12 @@ SETTINGS: tuple[Setting, ...] = (
         "log_prob_threshold", -1.0, "With high no-speech probability, drop segments below this.", "float"
     ),
     Setting(
+        "speech_languages",
+        "-la",
+        "Languages Whisper may detect in speech: a list (en,es,vi) keeps only those, -xx drops one.",
+        "str",
+    ),
+    Setting(
         "agent_channel", "left", "Which stereo channel is the agent: left or right (caller the other).", "str"
     ),
     Setting("allow_network", False, "Allow downloading models not installed locally.", "bool"),
@@ -124,6 +130,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("endpoint_silence", 0.6, "Live: seconds of silence that end an utterance.", "float"),
     Setting("live_beam_size", 1, "Live: Whisper beam for final captions (1 = greedy, fastest).", "int"),
     Setting("partial_model", "tiny.en", "Live: Whisper for partials of English ('' = as finals).", "str"),
+    Setting("short_context", True, "Live: size Whisper's encoder window to the utterance, not 30 s.", "bool"),
+    Setting("first_partial", 0.7, "Live: seconds of utterance audio before its first partial.", "float"),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

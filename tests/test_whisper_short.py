@@ -1,0 +1,157 @@
+"""Whisper with an encoder window sized to the clip (assistant/whisper_short.py), on real models."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from conftest import EVAL_DIR, REPO
+from test_transcription import normalise, wer
+
+from assistant import audio, whisper_short
+from assistant.errors import InputError
+from assistant.transcription import TranscriptionOptions, load_transcriber
+
+SAMPLES = REPO / "samples"
+
+
+def turns(name: str) -> list[tuple[dict, np.ndarray]]:
+    """(scripted turn, that speaker's clip) for each turn of a sample call."""
+    meta = next(c for c in json.loads((SAMPLES / "calls.json").read_text()) if c["file"] == name)
+    data = audio.decode_file(SAMPLES / name, keep_channels=True)
+    channel = {speaker: 0 if side == "left" else 1 for side, speaker in meta["channels"].items()}
+    out = []
+    for turn in meta["turns"]:
+        lo, hi = int((turn["start"] - 0.2) * audio.SAMPLE_RATE), int((turn["end"] + 0.2) * audio.SAMPLE_RATE)
+        out.append((turn, data[channel[turn["speaker"]], lo:hi]))
+    return out
+
+
+@pytest.fixture(scope="module")
+def base():
+    return load_transcriber("faster-whisper", "base")
+
+
+def text_of(result) -> str:  # noqa: ANN001
+    return " ".join(s.text for s in result.segments)
+
+
+def test_short_path_is_only_for_short_clips_without_word_times():
+    opts = TranscriptionOptions(short_context=True)
+    assert whisper_short.fits(np.zeros(5 * audio.SAMPLE_RATE, np.float32), opts)
+    assert not whisper_short.fits(np.zeros(29 * audio.SAMPLE_RATE, np.float32), opts)
+    assert not whisper_short.fits(np.zeros(0, np.float32), opts)
+    assert not whisper_short.fits(
+        np.zeros(5 * audio.SAMPLE_RATE, np.float32), TranscriptionOptions(word_timestamps=True)
+    )
+    assert (
+        whisper_short.compression_ratio("one " * 40)
+        > 2.4
+        > whisper_short.compression_ratio("I lost my card.")
+    )
+
+
+def test_detection_keeps_to_the_allowed_languages():
+    heard = [("<|la|>", 0.70), ("<|es|>", 0.22), ("<|en|>", 0.05), ("<|it|>", 0.03)]
+    code, p = whisper_short.pick_language(heard, "-la")
+    assert code == "es" and p == pytest.approx(0.22 / 0.30)
+    assert whisper_short.pick_language(heard, "en,it")[0] == "en"
+    assert whisper_short.pick_language(heard, "")[0] == "la"
+    # nothing allowed was heard at all: the best is kept rather than silencing the caller
+    assert whisper_short.pick_language([("fi", 1.0)], "en,es") == ("fi", 1.0)
+    for bad in ("english", "e1", "-", "en;es"):
+        with pytest.raises(InputError, match="speech_languages"):
+            whisper_short.pick_language(heard, bad)
+
+
+@pytest.mark.models
+def test_short_window_hears_what_the_30s_window_hears(base, monkeypatch):
+    """English sample turns: the short window's words are the normal path's words, and every
+    turn is decoded with the short window except where its guard sends it back."""
+    calls = []
+    real = whisper_short.decode
+
+    def counting(model, clip, options):  # noqa: ANN001, ANN202
+        out = real(model, clip, options)
+        calls.append(out["ok"])
+        return out
+
+    monkeypatch.setattr(whisper_short, "decode", counting)
+    normal = TranscriptionOptions(beam_size=1, vad=False)
+    short = TranscriptionOptions(beam_size=1, vad=False, short_context=True)
+    errors = []
+    for turn, clip in turns("call-en-benefits.wav") + turns("call-en-payment-pii.wav"):
+        if any(ch.isdigit() for ch in text_of(base.transcribe(clip, normal))):
+            continue  # digit strings are compared in the test below
+        got = base.transcribe(clip, short, speaker=turn["speaker"])
+        assert got.info.language == "en"
+        assert got.segments and got.segments[0].speaker == turn["speaker"]
+        errors.append(wer(text_of(base.transcribe(clip, normal)), text_of(got)))
+    assert len(errors) >= 12
+    assert max(errors) <= 0.15 and sum(errors) / len(errors) <= 0.05
+    assert sum(calls) >= len(errors)  # the short window, not the fallback, produced them
+
+
+@pytest.mark.models
+def test_text_past_its_token_budget_is_refused_and_decoded_the_normal_way(base, monkeypatch):
+    """A loop is text running past the clip's token budget; with the budget cut to 10 tokens any
+    long sentence looks like one. Finals then get the 30 s path's text, partials get nothing."""
+    monkeypatch.setattr(whisper_short, "TOKENS_PER_SECOND", 0)
+    _, clip = next(t for t in turns("call-en-payment-pii.wav") if "register to vote" in t[0]["text"])
+    direct = whisper_short.decode(base._model, clip, TranscriptionOptions(beam_size=1, language="en"))
+    assert not direct["ok"] and direct["reason"] == "loop"
+    final = TranscriptionOptions(beam_size=1, vad=False, language="en", short_context=True)
+    normal = base.transcribe(clip, TranscriptionOptions(beam_size=1, vad=False, language="en"))
+    assert text_of(base.transcribe(clip, final)) == text_of(normal)
+    assert "register to vote" in normalise(text_of(normal))
+    partial = base.transcribe(clip, replace(final, short_fallback=False))
+    assert partial.segments == ()
+
+
+def test_text_of_segments_starting_in_the_padding_is_dropped():
+    eot, ts = 50257, 50364  # Whisper's end-of-text and first timestamp token ids
+    at = lambda seconds: ts + round(seconds / 0.02)  # noqa: E731
+    sequence = [at(0.0), 1, 2, at(1.5), at(1.5), 3, at(2.9), at(3.1), 4, 5, at(4.0), eot]
+    assert whisper_short.spoken_tokens(sequence, eot, ts, duration=3.0) == [1, 2, 3]
+    assert whisper_short.spoken_tokens(sequence, eot, ts, duration=5.0) == [1, 2, 3, 4, 5]
+    assert whisper_short.spoken_tokens([1, 2, eot], eot, ts, duration=1.0) == [1, 2]
+
+
+@pytest.mark.models
+def test_refused_short_result_uses_the_normal_path(base, monkeypatch):
+    real = whisper_short.decode
+    monkeypatch.setattr(whisper_short, "decode", lambda *a: {**real(*a), "ok": False})
+    samples = audio.decode_file(EVAL_DIR / "jfk.flac")[0]
+    got = base.transcribe(samples, TranscriptionOptions(beam_size=1, vad=False, short_context=True))
+    assert wer((EVAL_DIR / "jfk.txt").read_text(), text_of(got)) <= 0.05
+
+
+@pytest.mark.models
+def test_short_window_detects_language_and_translates(base):
+    samples = audio.decode_file(EVAL_DIR / "jfk.flac")[0]
+    result = base.transcribe(samples, TranscriptionOptions(beam_size=1, vad=False, short_context=True))
+    assert result.info.language == "en" and result.info.language_probability > 0.5
+    assert wer((EVAL_DIR / "jfk.txt").read_text(), text_of(result)) <= 0.05
+    _, clip = turns("call-es-license.wav")[1]  # "Necesito renovar mi licencia de conducir."
+    spanish = base.transcribe(clip, TranscriptionOptions(beam_size=1, vad=False, short_context=True))
+    assert spanish.info.language == "es"
+    assert "renovar" in normalise(text_of(spanish))
+    english = base.transcribe(
+        clip,
+        TranscriptionOptions(beam_size=1, vad=False, language="es", task="translate", short_context=True),
+    )
+    assert "renew" in normalise(text_of(english)) and "license" in normalise(text_of(english))
+
+
+@pytest.mark.models
+@pytest.mark.parametrize("kind", ["silence", "white-noise"])
+def test_short_window_invents_nothing_on_no_speech(base, kind):
+    n = 4 * audio.SAMPLE_RATE
+    rng = np.random.default_rng(11)
+    samples = (
+        np.zeros(n, np.float32) if kind == "silence" else (0.1 * rng.standard_normal(n)).astype(np.float32)
+    )
+    result = base.transcribe(samples, TranscriptionOptions(beam_size=1, vad=False, short_context=True))
+    assert result.segments == ()
