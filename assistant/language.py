@@ -180,9 +180,14 @@ class CallLanguageOptions:
             one's evidence ...
         switch_margin: ... and at least this much more to take over.
         min_probability: evidence below this probability is ignored (noise from tiny utterances).
+        settle_utterances: and no call settles on fewer utterances than this: Whisper's language
+            ID on one short telephone utterance can be confidently wrong (an English greeting
+            over mu-law heard as Finnish, p = 0.67), and a settled language is then forced on
+            every later utterance of that speaker.
     """
 
     settle_evidence: float = 1.5
+    settle_utterances: int = 2
     switch_ratio: float = 1.5
     switch_margin: float = 2.0
     min_probability: float = 0.05
@@ -205,6 +210,7 @@ class CallLanguage:
         self._current: str | None = None
         self._settled = False
         self._override: str | None = None
+        self._utterances = 0
 
     def add(self, language: str, probability: float, weight: float) -> LanguageGuess | None:
         """Add one piece of evidence: `weight` is its length in seconds. Returns the decision."""
@@ -212,11 +218,17 @@ class CallLanguage:
             raise InputError(f"probability must be between 0 and 1, not {probability}")
         if weight < 0:
             raise InputError(f"evidence weight must not be negative, not {weight}")
+        if self._take(language, probability, weight):
+            self._utterances += 1
+            self._reconsider()
+        return self.decision
+
+    def _take(self, language: str, probability: float, weight: float) -> bool:
         code = normalize_code(language)
         if probability >= self.options.min_probability and weight > 0:
             self._scores[code] = self._scores.get(code, 0.0) + probability * weight
-            self._reconsider()
-        return self.decision
+            return True
+        return False
 
     def add_speech(self, language: str, probability: float, duration: float) -> LanguageGuess | None:
         """Evidence from Whisper's language ID for an utterance `duration` seconds long."""
@@ -231,15 +243,20 @@ class CallLanguage:
         if not text or letter_count(text) == 0:
             return self.decision
         weight = letter_count(text) / LETTERS_PER_SECOND
-        for guess in detect_all(text):
-            self.add(guess.language, guess.probability, weight)
+        taken = [self._take(g.language, g.probability, weight) for g in detect_all(text)]
+        if any(taken):
+            self._utterances += 1
+            self._reconsider()
         return self.decision
 
     def _reconsider(self) -> None:
         leader = max(self._scores, key=lambda c: self._scores[c])
         if not self._settled or self._current is None:
             self._current = leader
-            self._settled = self._scores[leader] >= self.options.settle_evidence
+            self._settled = (
+                self._scores[leader] >= self.options.settle_evidence
+                and self._utterances >= self.options.settle_utterances
+            )
             return
         if leader == self._current:
             return

@@ -66,8 +66,8 @@ def turns_for(sample: Path, duration: float, seconds: float) -> list[dict]:
     return out
 
 
-def measure(result, turns: list[dict]) -> dict[str, list]:  # noqa: ANN001
-    """Latencies of one call's events against the scripted turns."""
+def measure(result, turns: list[dict], trace: bool = False) -> dict[str, list]:  # noqa: ANN001
+    """Latencies of one call's events against the scripted turns (`trace`: print each one)."""
     finals, suggestions, first_partial, final_at = [], [], [], []
     seen_partial: set[int] = set()
     last_caller_turn = None
@@ -86,11 +86,17 @@ def measure(result, turns: list[dict]) -> dict[str, list]:  # noqa: ANN001
         data = event["data"]
         if event["type"] == "caption":
             i = turn_of(data)
-            if i is None:
+            if i is None:  # audio past the last whole turn (the loop cut mid-turn)
+                if data["final"] and data["speaker"] == "caller":
+                    last_caller_turn = None  # so its suggestion is not charged to an earlier turn
                 continue
             if not data["final"] and i not in seen_partial:
                 seen_partial.add(i)
                 first_partial.append(seen - (result.t0 + turns[i]["start"]))
+            if trace:
+                kind = "final" if data["final"] else "partial"
+                print(f"  {seen - result.t0:7.2f}s {kind:7} turn {i} [{turns[i]['start']:.1f}-{turns[i]['end']:.1f}]"
+                      f" {data['speaker']}: {data['text'][:60]}")  # fmt: skip
             if data["final"]:
                 latency = seen - (result.t0 + turns[i]["end"])
                 finals.append(latency)
@@ -99,6 +105,9 @@ def measure(result, turns: list[dict]) -> dict[str, list]:  # noqa: ANN001
                     last_caller_turn = i
         elif event["type"] == "suggestion" and last_caller_turn is not None:
             suggestions.append(seen - (result.t0 + turns[last_caller_turn]["end"]))
+            if trace:
+                print(f"  {seen - result.t0:7.2f}s suggest after turn {last_caller_turn}: "
+                      f"{data['article_id'] or 'no answer'} ({data['utterance'][:50]})")  # fmt: skip
     return {
         "finals": finals,
         "suggestions": suggestions,
@@ -113,6 +122,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=180.0)
     parser.add_argument("--port", type=int, default=8731)
     parser.add_argument("--sample", default=str(SAMPLE))
+    parser.add_argument("--trace", action="store_true", help="print every caption's arrival time")
     args = parser.parse_args()
 
     from assistant.service_sim import SimOptions, load_frames, simulate_many
@@ -149,7 +159,7 @@ def main() -> int:
             wall = time.monotonic() - wall0
             m: dict[str, list] = {"finals": [], "suggestions": [], "first_partial": [], "final_at": []}
             for r in results:
-                for key, values in measure(r, turns).items():
+                for key, values in measure(r, turns, args.trace).items():
                     m[key].extend(values)
             early = [lat for at, lat in m["final_at"] if at <= 60]
             late = [lat for at, lat in m["final_at"] if at >= args.seconds - 60]

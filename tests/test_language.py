@@ -225,3 +225,13 @@ def test_cli_detect_lines_file_not_utf8(tmp_path: Path, capsys: pytest.CaptureFi
     path.write_bytes("Olá, não recebi".encode("latin-1"))
     assert cli.main(["detect", "--lines-file", str(path)]) == 2
     assert "UTF-8" in capsys.readouterr().err
+
+
+def test_one_confident_utterance_does_not_settle_a_call() -> None:
+    """Whisper heard a telephone English greeting as Finnish (p = 0.67): that alone must not pin
+    the speaker's language, or every later utterance would be decoded as Finnish."""
+    call = CallLanguage()
+    call.add_speech("fi", 0.67, 4.8)
+    assert call.decision is not None and call.decision.language == "fi" and not call.settled
+    call.add_speech("en", 0.94, 4.6)
+    assert call.decision is not None and call.decision.language == "en" and call.settled

@@ -229,7 +229,9 @@ def test_partial_model_used_for_english_partials_only(monkeypatch) -> None:  # n
     monkeypatch.setattr(transcription, "load_transcriber", lambda model=None, engine=None: small)
     processor = fake_processor()
     call = LiveCall("p-1", processor, ArticleCatalog(), LiveOptions(partial_model="tiny.en"))
-    feed_call(call, conversation())
-    # the first utterance of each track is heard before its language is known: the main model
+    twice = {speaker: np.concatenate([audio, audio]) for speaker, audio in conversation().items()}
+    feed_call(call, twice)
+    # a track's first two utterances are heard before its language is settled: the main model
+    assert call.agent_language.settled and call.language.settled
     assert small.calls and all(beam == 1 for _, _, beam in small.calls)
     assert len(processor.transcriber.calls) >= 4  # every final, and the partials before English was known
