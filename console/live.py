@@ -31,13 +31,13 @@ def apply_events(state: dict[str, Any], events: Iterable[dict[str, Any]], next_c
         kind = ev.get("type")
         if kind == "caption":
             captions = state["captions"]
-            # A partial caption is replaced by the next partial or the final text of the same speaker.
-            if (
-                captions
-                and not captions[-1].get("final", True)
-                and captions[-1].get("speaker") == data.get("speaker")
-            ):
-                captions.pop()
+            # A partial caption is replaced by the next partial or the final text of the same
+            # speaker, even when the other speaker's captions came in between (cross-talk).
+            for i in range(len(captions) - 1, max(-1, len(captions) - 6), -1):
+                if captions[i].get("speaker") == data.get("speaker"):
+                    if not captions[i].get("final", True):
+                        del captions[i]
+                    break
             captions.append(dict(data))
             if data.get("final", True):
                 who = "Caller" if data.get("speaker") == "caller" else "Agent"

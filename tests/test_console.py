@@ -196,6 +196,19 @@ def test_partial_captions_are_replaced_by_the_final_text():
     assert state["cursor"] == 2 and state["latest"] == "Caller: I need help."
 
 
+def test_a_partial_is_replaced_even_when_the_other_speaker_talks_in_between():
+    state = live.new_state("c1")
+    events = [
+        {"type": "caption", "data": {"speaker": "agent", "text": "Let me", "final": False}},
+        {"type": "caption", "data": {"speaker": "caller", "text": "Sorry", "final": False}},
+        {"type": "caption", "data": {"speaker": "agent", "text": "Let me check.", "final": True}},
+        {"type": "caption", "data": {"speaker": "caller", "text": "Sorry, go on.", "final": True}},
+        {"type": "caption", "data": {"speaker": "agent", "text": "Your claim", "final": False}},
+    ]
+    live.apply_events(state, events, 5)
+    assert [c["text"] for c in state["captions"]] == ["Let me check.", "Sorry, go on.", "Your claim"]
+
+
 def test_long_call_captions_are_paged(fake):
     captions = [{"speaker": "caller", "text": f"line {i}", "start": i, "final": True} for i in range(95)]
     fake.calls["call-20260302-1140-b7"]["utterances"] = captions
