@@ -131,6 +131,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("live_beam_size", 1, "Live: Whisper beam for final captions (1 = greedy, fastest).", "int"),
     Setting("partial_model", "tiny.en", "Live: Whisper for partials of English ('' = as finals).", "str"),
     Setting("short_context", True, "Live: size Whisper's encoder window to the utterance, not 30 s.", "bool"),
+    Setting(
+        "console_refresh", 0.5, "Console: seconds between live-call updates (captions, suggestions).", "float"
+    ),
     Setting("first_partial", 0.7, "Live: seconds of utterance audio before its first partial.", "float"),
 )
 

@@ -6,6 +6,10 @@ WCAG 2.0/2.1/2.2 A and AA rules (zero serious or critical violations; minor ones
 keyboard-only pass that tabs to the page's main action and activates it. The Live call page also runs
 a demo call and marks its suggestion helpful.
 
+One test (marked `models`) runs `assistant up` itself, on the real service and bundled models: a demo
+call's captions and approved answer on the page, an axe scan mid-call, and "Helpful" read back from
+the service's database. How soon captions appear is measured by `bench/console.py`, not asserted.
+
 Set-up (scripts/setup.sh does it): apt-get install chromium; pip install playwright (the `test`
 extra); npm install --prefix tests/js axe-core@4. `playwright install` is not used: it downloads a
 browser, and the machine is offline.
@@ -14,6 +18,8 @@ browser, and the machine is offline.
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import signal
 import socket
@@ -59,26 +65,54 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def console_url():
-    port = _free_port()
-    cmd = [sys.executable, "-m", "assistant", "up", "--fake", "--no-browser", "--port", str(port)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+def _start_up(args: list[str], env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+    """`assistant up ARGS --no-browser`; returns the process and the console URL once it answers."""
+    cmd = [sys.executable, "-m", "assistant", "up", "--no-browser", *args]
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     lines = []
     assert proc.stdout is not None
     for line in proc.stdout:  # `up` prints the URL once the console answers its health check
         lines.append(line)
         if line.startswith("Console: "):
-            break
-    else:
-        pytest.fail("assistant up --fake stopped before the console was ready:\n" + "".join(lines))
-    yield line.split(" ", 1)[1].strip()
+            return proc, line.split(" ", 1)[1].strip()
+    pytest.fail(f"{' '.join(cmd[2:])} stopped before the console was ready:\n" + "".join(lines))
+
+
+def _stop_up(proc: subprocess.Popen) -> None:
     proc.send_signal(signal.SIGINT)
     try:
         proc.wait(timeout=30)
     except subprocess.TimeoutExpired:
         proc.kill()
     assert proc.returncode == 0, "Ctrl-C stops both processes cleanly"
+
+
+@pytest.fixture(scope="module")
+def console_url():
+    proc, url = _start_up(["--fake", "--port", str(_free_port())])
+    yield url
+    _stop_up(proc)
+
+
+@pytest.fixture(scope="module")
+def real_up(tmp_path_factory):
+    """`assistant up` on the real service and models, in a home of its own; (console, service) URLs."""
+    from conftest import _session_model_cache
+
+    env = {
+        **os.environ,
+        "ASSISTANT_HOME": str(tmp_path_factory.mktemp("up-home")),
+        "ASSISTANT_MODEL_CACHE": str(_session_model_cache(tmp_path_factory)),
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+    }
+    env.pop("ASSISTANT_CONFIG", None)
+    service_port = _free_port()
+    proc, url = _start_up(["--port", str(_free_port()), "--service-port", str(service_port)], env)
+    yield url, f"http://127.0.0.1:{service_port}"
+    _stop_up(proc)
 
 
 @pytest.fixture(scope="module")
@@ -172,6 +206,40 @@ def test_live_call_demo_captions_suggestion_helpful(page, console_url):
     page.screenshot(path=str(ARTIFACTS / "live-call-320px.png"), full_page=True)
     overflow = page.evaluate("() => document.documentElement.scrollWidth")
     assert overflow <= 340, f"the page scrolls sideways at 320 px ({overflow} px wide)"
+
+
+@pytest.mark.models
+def test_real_service_demo_call_shows_captions_and_a_suggestion_and_stores_feedback(browser, real_up):
+    """The README's run command on the bundled models: a demo call streams the sample call through
+    the service; captions for both speakers and an approved answer appear on the page, and
+    "Helpful" is stored against that suggestion in the service's database."""
+    import urllib.request
+
+    url, service = real_up
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    pg.set_default_timeout(90_000)
+    try:
+        open_page(pg, url, "")
+        pg.get_by_role("button", name="Start demo call").click()
+        pg.get_by_text(re.compile(r"^Agent \[00:0\d\]: Thank you for calling")).first.wait_for()
+        pg.get_by_text(re.compile(r"^Caller \[\d\d:\d\d\]: I want to pay my property")).first.wait_for()
+        pg.get_by_text("Confidence:").first.wait_for()  # an approved answer, not an abstention
+        main = pg.inner_text("main")
+        call_id = re.search(r"Call (demo-[0-9a-f]+)", main)
+        assert call_id, main[:500]
+        pg.get_by_role("button", name="Helpful", exact=True).first.click()
+        pg.get_by_text("Feedback saved: helpful").wait_for()
+        pg.screenshot(path=str(ARTIFACTS / "live-call-real-service.png"), full_page=True)
+        axe_scan(pg, "live-call-real-service")  # mid-call, with captions and a suggestion on screen
+        with urllib.request.urlopen(f"{service}/calls/{call_id.group(1)}", timeout=10) as r:
+            stored = json.load(r)
+        kinds = [f["kind"] for f in stored["feedback"]]
+        assert kinds == ["helpful"], stored["feedback"]
+        rated = {s["suggestion_id"]: s for s in stored["suggestions"]}[stored["feedback"][0]["suggestion_id"]]
+        assert rated["article_id"] and not rated["abstained"]
+    finally:
+        context.close()
 
 
 @pytest.mark.parametrize("path", ["calls", "digest", "knowledge"])

@@ -11,7 +11,8 @@ from console import exports, live
 OUTCOMES = ("resolved", "follow-up", "transferred", "unknown")
 
 st.title("Live call")
-st.caption("Captions and approved answers while you talk. Updates arrive every second.")
+REFRESH = min(10.0, max(0.25, config.get().console_refresh))  # faster would only load the machine
+st.caption(f"Captions and approved answers while you talk. Updates arrive every {REFRESH:g} seconds.")
 
 if "live" not in st.session_state:
     st.session_state.live = live.new_state(None)
@@ -45,7 +46,7 @@ polling = bool(state["call_id"]) and not paused and not live.is_over(state)
 
 
 # ---------------------------------------------------------------- updates (fragment: no full rerun)
-@st.fragment(run_every=1.0 if polling else None)
+@st.fragment(run_every=REFRESH if polling else None)
 def updates() -> None:
     state = st.session_state.live
     announce = st.empty()  # first element of the fragment, always: the live region keeps its DOM node
