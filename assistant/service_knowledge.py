@@ -45,23 +45,12 @@ def article_json(article: Any, usage: Any = None) -> dict[str, Any]:
 
 
 def knowledge_gaps(con: Any, limit: int = 50) -> list[dict[str, Any]]:
-    """Queries that found no approved answer or whose answer was rated not helpful, most frequent first."""
-    found = con.execute(
-        """
-        SELECT q AS query, count(*) AS count, max(t) AS last_seen FROM (
-            SELECT s.query_text AS q, s.created_at AS t FROM suggestions s
-            JOIN calls c ON c.call_id = s.call_id WHERE s.abstained AND s.query_text IS NOT NULL
-            UNION ALL
-            SELECT s.query_text, f.created_at FROM feedback f
-            JOIN suggestions s ON s.suggestion_id = f.suggestion_id
-            WHERE f.kind = 'not_helpful' AND s.query_text IS NOT NULL
-        ) GROUP BY q ORDER BY count DESC, last_seen DESC LIMIT ?
-        """,
-        [limit],
-    ).fetchall()
+    """The gap queue as JSON: questions with no approved answer or a not-helpful one."""
+    from assistant import storage
+
     return [
-        {"query": q, "count": n, "last_seen": _iso(t.replace(tzinfo=dt.UTC) if t is not None else None)}
-        for q, n, t in found
+        {"query": q.query, "count": q.count, "last_seen": _iso(q.last_seen)}
+        for q in storage.open_questions(con, limit)
     ]
 
 

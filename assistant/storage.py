@@ -15,7 +15,7 @@
 - Text arrives redacted; redaction is the pipeline's job (ARCHITECTURE invariant 3).
 
 Layers: `storage_schema` (open, migrations, helpers), `storage_records` (dataclasses), `storage_calls` (calls, feedback, ingest
-errors), `storage_digest` (digests, topic registry, per-day reads, article usage).
+errors), `storage_digest` (digests, topic registry, per-day reads, article usage, open questions).
 """
 
 from __future__ import annotations
@@ -34,12 +34,14 @@ from assistant.storage_calls import (
 from assistant.storage_digest import (
     ArticleUsage,
     DigestTopic,
+    OpenQuestion,
     RegisteredTopic,
     StoredDigest,
     article_usage,
     calls_for_day,
     get_digest,
     list_digest_dates,
+    open_questions,
     registered_topics,
     save_digest,
 )
@@ -82,6 +84,7 @@ __all__ = [
     "DigestTopic",
     "Feedback",
     "IngestError",
+    "OpenQuestion",
     "RegisteredTopic",
     "StoredCall",
     "StoredDigest",
@@ -102,6 +105,7 @@ __all__ = [
     "list_ingest_errors",
     "migrate",
     "open_db",
+    "open_questions",
     "record_ingest_error",
     "registered_topics",
     "save_call",

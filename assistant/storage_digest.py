@@ -349,8 +349,40 @@ def article_usage(con: Connection, since: datetime | None = None) -> list[Articl
     return [ArticleUsage(**{**r, "last_suggested": from_db(r["last_suggested"])}) for r in found]
 
 
+@dataclass(frozen=True)
+class OpenQuestion:
+    """A caller question the knowledge base did not answer: no approved article matched it, or
+    the article suggested for it was rated not helpful. `count` counts both."""
+
+    query: str
+    count: int
+    last_seen: datetime | None
+
+
+def open_questions(con: Connection, limit: int = 50) -> list[OpenQuestion]:
+    """Unanswered questions (the knowledge managers' gap queue), most frequent first."""
+    if limit < 1:
+        raise InputError(f"limit must be at least 1, not {limit}")
+    found = rows(
+        con,
+        """
+        SELECT q AS query, count(*) AS count, max(t) AS last_seen FROM (
+            SELECT s.query_text AS q, s.created_at AS t FROM suggestions s
+            JOIN calls c ON c.call_id = s.call_id WHERE s.abstained AND s.query_text IS NOT NULL
+            UNION ALL
+            SELECT s.query_text, f.created_at FROM feedback f
+            JOIN suggestions s ON s.suggestion_id = f.suggestion_id
+            WHERE f.kind = 'not_helpful' AND s.query_text IS NOT NULL
+        ) GROUP BY q ORDER BY count DESC, last_seen DESC LIMIT ?
+        """,
+        [limit],
+    )
+    return [OpenQuestion(r["query"], int(r["count"]), from_db(r["last_seen"])) for r in found]
+
+
 __all__ = [
     "ArticleUsage",
+    "OpenQuestion",
     "DigestTopic",
     "RegisteredTopic",
     "StoredDigest",
@@ -358,6 +390,7 @@ __all__ = [
     "calls_for_day",
     "get_digest",
     "list_digest_dates",
+    "open_questions",
     "registered_topics",
     "save_digest",
 ]

@@ -594,6 +594,20 @@ def test_article_usage_counts_suggestions_and_feedback(con: duckdb.DuckDBPyConne
     assert storage.article_usage(con, since=datetime.now(UTC) + timedelta(days=1)) == []
 
 
+def test_open_questions_are_abstained_and_unhelpful_answers(con: duckdb.DuckDBPyConnection) -> None:
+    assert storage.open_questions(con) == []
+    storage.save_call(con, make_call("c1"))
+    storage.save_call(con, make_call("c2", started_at=T0 + timedelta(days=1)))
+    storage.add_feedback(con, "c1", "c1:0", "helpful")  # a helpful answer is not a gap
+    storage.add_feedback(con, "c2", "c2:0", "not_helpful")
+    got = storage.open_questions(con)
+    assert [(q.query, q.count) for q in got] == [("weird question", 2), ("renew licence", 1)]
+    assert all(q.last_seen is not None and q.last_seen.tzinfo is UTC for q in got)
+    assert [q.query for q in storage.open_questions(con, limit=1)] == ["weird question"]
+    with pytest.raises(InputError, match="limit"):
+        storage.open_questions(con, limit=0)
+
+
 # ---------------------------------------------------------------- concurrency and crash safety
 
 
