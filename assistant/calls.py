@@ -209,8 +209,9 @@ class CallProcessor:
             if self._has_text_route(info.language, target):
                 continue  # a text pack is preferred when installed; process_utterances uses it
             # Each utterance's own audio is translated: exact alignment, and Whisper translates a
-            # short clip better than a long track full of pauses.
-            options = replace(topts, task="translate", language=info.language, vad=False)
+            # short clip better than a long track full of pauses; and a short clip takes the
+            # short encoder window (assistant/whisper_short.py), about 5x cheaper than 30 s.
+            options = replace(topts, task="translate", language=info.language, vad=False, short_context=True)
             for i, u in enumerate(out):
                 if u.speaker != track.speaker or u.start is None or u.end is None:
                     continue
