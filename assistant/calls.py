@@ -22,8 +22,8 @@ from assistant.errors import InputError
 from assistant.summary import SuggestedArticle, summarise
 
 if TYPE_CHECKING:
-    from assistant.retrieval import Embedder, KnowledgeIndex
-    from assistant.storage import CallRecord, UtteranceRecord
+    from assistant.retrieval import Embedder, KnowledgeIndex, SearchResult
+    from assistant.storage import CallRecord, SuggestionRecord, UtteranceRecord
     from assistant.transcription import Segment, Transcript
 
 # Words that carry no request: greetings, thanks, acknowledgements.
@@ -95,6 +95,45 @@ def merge_segments(segments: Sequence[Segment], gap: float = MERGE_GAP_SECONDS) 
         else:
             out.append(RawUtterance(seg.speaker, seg.start, seg.end, seg.text))
     return out
+
+
+def search_language(translated: bool, language: str | None, agent_language: str) -> str | None:
+    """Which articles a caller's need is searched in: text in the agent's language (said so, or
+    translated) searches the agent-language articles; untranslated text searches every language,
+    so a native article in the caller's language can match."""
+    return agent_language if translated or language == agent_language else None
+
+
+def suggestion_record(
+    result: SearchResult, query: str, idx: int, seen: set[str], created_at: datetime | None = None
+) -> SuggestionRecord | None:
+    """The suggestion one search makes: an abstention, a new article (added to `seen`), or None
+    when its article was already suggested in this call (an article is suggested once per call).
+    Shared by batch calls and live calls so both record the same thing."""
+    from assistant.storage import SuggestionRecord
+
+    top = result.hits[0] if result.hits else None
+    if result.abstained or top is None:
+        return SuggestionRecord(
+            query,
+            None,
+            score=top.score if top else None,
+            abstained=True,
+            utterance_idx=idx,
+            created_at=created_at,
+        )
+    if top.article_id in seen:
+        return None
+    seen.add(top.article_id)
+    return SuggestionRecord(
+        query,
+        top.article_id,
+        article_title=top.title,
+        article_version=top.effective.isoformat() if top.effective else None,
+        score=round(top.score, 4),
+        utterance_idx=idx,
+        created_at=created_at,
+    )
 
 
 def redacted_utterance(u: RawUtterance, language: str, context: str) -> tuple[UtteranceRecord, str]:
@@ -236,9 +275,9 @@ class CallProcessor:
     ) -> CallRecord:
         """Language, translation, redaction, sentiment, suggestions and summary for one call."""
         from assistant.language import CallLanguage
-        from assistant.retrieval import SearchOptions, SearchResult, search_many
+        from assistant.retrieval import SearchOptions, search_many
         from assistant.sentiment import call_sentiment
-        from assistant.storage import CallRecord, SuggestionRecord
+        from assistant.storage import CallRecord
 
         if not call_id or not str(call_id).strip():
             raise InputError("a call needs a non-empty call_id")
@@ -286,7 +325,9 @@ class CallProcessor:
             # Text in the agent's language searches the agent-language articles; untranslated text
             # searches every language, so a caller's native article can still match.
             in_agent_lang = [
-                i for i in need_idx if records[i].translation or records[i].language == opts.agent_language
+                i
+                for i in need_idx
+                if search_language(bool(records[i].translation), records[i].language, opts.agent_language)
             ]
             other = [i for i in need_idx if i not in in_agent_lang]
             by_idx: dict[int, SearchResult] = {}
@@ -299,35 +340,14 @@ class CallProcessor:
                         embedder=embedder,
                     )
                     by_idx.update(zip(group, found, strict=True))
-            results = [by_idx[i] for i in need_idx]
             seen: set[str] = set()
-            for i, result in zip(need_idx, results, strict=True):
-                top = result.hits[0] if result.hits else None
-                if result.abstained or top is None:
-                    suggestions.append(
-                        SuggestionRecord(
-                            query_text=search_texts[i],
-                            article_id=None,
-                            score=top.score if top else None,
-                            abstained=True,
-                            utterance_idx=i,
-                        )
-                    )
+            for i in need_idx:
+                made = suggestion_record(by_idx[i], search_texts[i], i, seen)
+                if made is None:
                     continue
-                if top.article_id in seen:
-                    continue
-                seen.add(top.article_id)
-                suggestions.append(
-                    SuggestionRecord(
-                        query_text=search_texts[i],
-                        article_id=top.article_id,
-                        article_title=top.title,
-                        article_version=top.effective.isoformat() if top.effective else None,
-                        score=round(top.score, 4),
-                        utterance_idx=i,
-                    )
-                )
-                articles.append(SuggestedArticle(top.article_id, top.title, round(top.score, 4)))
+                suggestions.append(made)
+                if made.article_id is not None and made.score is not None:
+                    articles.append(SuggestedArticle(made.article_id, made.article_title or "", made.score))
 
         caller = [r for r in records if r.speaker != "agent"]
         caller_english = [search_texts[i] for i, r in enumerate(records) if r.speaker != "agent"]

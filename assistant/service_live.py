@@ -117,37 +117,21 @@ def final_steps(call: LiveCall, job: Job, result: Any, text: str) -> None:
 
 
 def _suggest(call: LiveCall, idx: int, english: str, *, translated: bool, lang: str) -> None:
+    from assistant.calls import search_language, suggestion_record
     from assistant.live import confidence_word
     from assistant.retrieval import SearchOptions, search_many
-    from assistant.storage import SuggestionRecord, suggestion_id
+    from assistant.storage import suggestion_id
 
     opts = call.processor.options
     embedder, index = call.processor.search_engine()
-    # Agent-language text searches agent-language articles; untranslated text searches all, so a
-    # caller's native article can match.
-    language = opts.agent_language if translated or lang == opts.agent_language else None
+    language = search_language(translated, lang, opts.agent_language)
     found = search_many(
         [english], SearchOptions(k=opts.k, language=language), index=index, embedder=embedder
     )[0]
     top = found.hits[0] if found.hits else None
-    now = datetime.now(UTC)
-    if found.abstained or top is None:
-        record = SuggestionRecord(
-            english, None, score=top.score if top else None, abstained=True, utterance_idx=idx, created_at=now
-        )
-    elif top.article_id in call._seen_articles:
-        return  # an article is suggested once per call
-    else:
-        call._seen_articles.add(top.article_id)
-        record = SuggestionRecord(
-            english,
-            top.article_id,
-            article_title=top.title,
-            article_version=top.effective.isoformat() if top.effective else None,
-            score=round(top.score, 4),
-            utterance_idx=idx,
-            created_at=now,
-        )
+    record = suggestion_record(found, english, idx, call._seen_articles, created_at=datetime.now(UTC))
+    if record is None:
+        return  # this article was already suggested in this call
     call.suggestions.append(record)
     data: dict[str, Any] = {
         "suggestion_id": suggestion_id(call.call_id, len(call.suggestions) - 1),
