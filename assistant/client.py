@@ -2,7 +2,7 @@
 
 Errors: a service that cannot be reached raises `ServiceUnavailable`; a request the service
 rejects as bad input (HTTP 400/422) raises `InputError` with its message (for an article, the
-offending field first); 404 on a digest is None.
+offending field first); 404 on a digest is None, on a digest export an `InputError`.
 """
 
 from __future__ import annotations
@@ -46,7 +46,9 @@ class ServiceClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _call(self, method: str, path: str, *, none_on_404: bool = False, **kwargs: Any) -> Any:
+    def _call(
+        self, method: str, path: str, *, none_on_404: bool = False, text: bool = False, **kwargs: Any
+    ) -> Any:
         import httpx
 
         try:
@@ -64,7 +66,7 @@ class ServiceClient:
             raise InputError("the service refused the API token", hint="set ASSISTANT_API_TOKEN")
         if response.status_code >= 400:
             raise ServiceUnavailable(f"the service answered {response.status_code}: {_message(response)}")
-        return response.json()
+        return response.text if text else response.json()
 
     # -- calls ---------------------------------------------------------------------------------
     def health(self) -> dict[str, Any]:
@@ -126,6 +128,10 @@ class ServiceClient:
 
     def digest(self, date: str) -> dict[str, Any] | None:
         return self._call("GET", f"/digests/{date}", none_on_404=True)
+
+    def digest_export(self, date: str, fmt: str = "markdown") -> str:
+        """The stored digest as a Markdown or CSV file's text, laid out as `assistant digest --format`."""
+        return self._call("GET", f"/digests/{date}/export", params={"format": fmt}, text=True)
 
 
 def _message(response: Any) -> str:

@@ -1,10 +1,17 @@
-"""The digest in words: the short plain-language text, Markdown and CSV exports."""
+"""The digest in words: the short plain-language text, Markdown and CSV exports.
+
+`export` is the one entry point for a digest file: the CLI, the service (and through it the
+console) all call it, so a supervisor gets the same file whichever way they download it.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from assistant.errors import InputError
 
 if TYPE_CHECKING:
     from assistant.digest import Digest, Topic
@@ -140,3 +147,40 @@ def to_csv(d: Digest) -> str:
             ]
         )
     return buf.getvalue()
+
+
+# format -> (file extension, media type)
+EXPORT_FORMATS: dict[str, tuple[str, str]] = {
+    "markdown": ("md", "text/markdown"),
+    "csv": ("csv", "text/csv"),
+}
+
+
+@dataclass(frozen=True)
+class DigestExport:
+    """A rendered digest file.
+
+    Attributes:
+        text: the file's content; ends with exactly one newline.
+        media_type: its MIME type, without charset (the text is UTF-8).
+        file_name: the suggested name, `digest-YYYY-MM-DD.<ext>`.
+    """
+
+    text: str
+    media_type: str
+    file_name: str
+
+
+def check_format(fmt: str) -> None:
+    """InputError unless `fmt` is an export format."""
+    if fmt not in EXPORT_FORMATS:
+        raise InputError(f"unknown digest export format {fmt!r}; use one of: {', '.join(EXPORT_FORMATS)}")
+
+
+def export(d: Digest, fmt: str) -> DigestExport:
+    """The digest as a file in `fmt` ("markdown" or "csv"); InputError for any other format."""
+    check_format(fmt)
+    ext, media_type = EXPORT_FORMATS[fmt]
+    text = markdown(d) if fmt == "markdown" else to_csv(d)
+    # One trailing newline, so the CLI's printed output and a downloaded file are byte for byte equal.
+    return DigestExport(text.rstrip("\n") + "\n", media_type, f"digest-{d.date.isoformat()}.{ext}")

@@ -133,8 +133,8 @@ def add_knowledge_routes(app: Any, hub: CallHub) -> None:
     def digest_dates() -> list[str]:
         return [d.isoformat() for d in storage.list_digest_dates(hub.cursor())]
 
-    @app.get("/digests/{day}")
-    def digest(day: str) -> dict[str, Any]:
+    def stored_digest(day: str) -> Any:
+        """The stored digest of `day` as a `Digest`; 400 for a malformed date, 404 when none is stored."""
         from assistant.digest import from_stored
 
         try:
@@ -143,5 +143,24 @@ def add_knowledge_routes(app: Any, hub: CallHub) -> None:
             raise InputError(f"{day!r} is not a date (YYYY-MM-DD)") from None
         found = storage.get_digest(hub.cursor(), when)
         if found is None:
-            raise HTTPException(404, f"no digest for {day}")
-        return from_stored(found).to_json()
+            raise HTTPException(404, f"no digest for {day}; build it with: assistant digest --date {day}")
+        return from_stored(found)
+
+    @app.get("/digests/{day}")
+    def digest(day: str) -> dict[str, Any]:
+        return stored_digest(day).to_json()
+
+    @app.get("/digests/{day}/export")
+    def digest_export(day: str, format: str = "markdown") -> Any:
+        """The digest as a file (Markdown or CSV), rendered exactly as `assistant digest --format`."""
+        from fastapi.responses import Response
+
+        from assistant.digest_render import check_format, export
+
+        check_format(format)  # first: a bad format is wrong whatever the date
+        file = export(stored_digest(day), format)
+        return Response(
+            file.text,
+            media_type=f"{file.media_type}; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{file.file_name}"'},
+        )

@@ -1,12 +1,11 @@
-"""Downloads the console offers: captions as WebVTT and text, a digest as Markdown and CSV.
+"""Downloads the console builds itself: captions as WebVTT and text, and a topic's trend in words.
 
-Built from the JSON the service returns, so a download never needs a second request.
+Built from the JSON the service returns, so a download never needs a second request. Digest files
+are not here: the service renders them (`assistant.digest_render`), the same as the CLI.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from typing import Any
 
@@ -70,65 +69,3 @@ def trend_words(t: dict[str, Any]) -> str:
     if ratio <= 0.67:
         return f"down, {ratio:.1f} times the 7-day mean ({prev:.0f})"
     return f"steady (7-day mean {prev:.0f})"
-
-
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{round(100 * x)}%"
-
-
-def digest_markdown(d: dict[str, Any]) -> str:
-    """The digest as a Markdown report."""
-    topics = d.get("topics") or []
-    by_id = {t["topic_id"]: t for t in topics}
-    lines = [f"# Daily digest {d['date']}", "", d.get("digest_text") or "", ""]
-    lines += [f"Calls: {d.get('total_calls', 0)}. No approved answer: {_pct(d.get('no_answer_share'))}.", ""]
-    lines += [
-        "## Top topics",
-        "",
-        "| rank | topic | calls | share | trend |",
-        "| --- | --- | --- | --- | --- |",
-    ]
-    lines += [
-        f"| {t.get('rank')} | {t['label']} | {t['calls']} | {_pct(t.get('share'))} | {trend_words(t)} |"
-        for t in topics
-    ]
-    for title, ids in (("Emerging topics", d.get("emerging")), ("Knowledge gaps", d.get("knowledge_gaps"))):
-        lines += ["", f"## {title}", ""]
-        lines += [f"- {by_id[i]['label']}" for i in ids or [] if i in by_id] or ["- none"]
-    lines += ["", "## Languages", ""]
-    lines += [f"- {code}: {n}" for code, n in (d.get("languages") or {}).items()] or ["- none"]
-    lines += ["", "## Representative quotes", ""]
-    lines += [f'- {t["label"]}: "{q}"' for t in topics for q in t.get("quotes") or []] or ["- none"]
-    return "\n".join(lines) + "\n"
-
-
-CSV_COLUMNS = (
-    "date",
-    "rank",
-    "topic_id",
-    "label",
-    "calls",
-    "share",
-    "trend",
-    "emerging",
-    "knowledge_gap",
-    "languages",
-    "quotes",
-)
-
-
-def digest_csv(d: dict[str, Any]) -> str:
-    """One row per topic."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CSV_COLUMNS)
-    for t in d.get("topics") or []:
-        w.writerow(
-            [
-                d["date"], t.get("rank"), t["topic_id"], t["label"], t["calls"], t.get("share"), trend_words(t),
-                t.get("emerging"), t.get("knowledge_gap"),
-                ";".join(f"{k}:{v}" for k, v in (t.get("languages") or {}).items()),
-                " | ".join(t.get("quotes") or []),
-            ]
-        )  # fmt: skip
-    return buf.getvalue()

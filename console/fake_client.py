@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import copy
 import itertools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.errors import InputError
+
+if TYPE_CHECKING:
+    from assistant.digest import Digest
 
 _FOOD = {
     "id": "food-snap-apply",
@@ -193,6 +196,28 @@ def _sample_digest() -> dict[str, Any]:
         "knowledge_gaps": ["t3"],
         "digest_text": "Monday 02 March 2026: 40 calls. Top problems: applying for food assistance (14 calls).",
     }
+
+
+def _as_digest(d: dict[str, Any]) -> Digest:
+    """The sample digest as the service sees it: a stored row whose payload is the JSON, then the
+    service's own conversion, so exports here go through the real renderer the same way."""
+    import datetime as dt
+
+    from assistant.digest import from_stored
+    from assistant.storage import StoredDigest
+
+    stored = StoredDigest(
+        digest_date=dt.date.fromisoformat(d["date"]),
+        method_version=d["method_version"],
+        created_at=dt.datetime.fromisoformat(d["date"]).replace(tzinfo=dt.UTC),
+        total_calls=d["total_calls"],
+        no_answer_share=d.get("no_answer_share"),
+        languages=d.get("languages") or {},
+        digest_text=d.get("digest_text"),
+        payload=d,
+        topics=(),  # the export reads topics from the payload, as the service does
+    )
+    return from_stored(stored)
 
 
 class FakeClient:
@@ -432,3 +457,13 @@ class FakeClient:
         self._check()
         found = self.digests.get(date)
         return copy.deepcopy(found) if found else None
+
+    def digest_export(self, date: str, fmt: str = "markdown") -> str:
+        self._check()
+        from assistant.digest_render import check_format, export
+
+        check_format(fmt)
+        found = self.digests.get(date)
+        if found is None:
+            raise InputError(f"no digest for {date}; build it with: assistant digest --date {date}")
+        return export(_as_digest(found), fmt).text

@@ -69,6 +69,21 @@ def test_knowledge_and_digests(pair) -> None:  # noqa: ANN001
         client.search("  ")
 
 
+def test_digest_export(pair) -> None:  # noqa: ANN001
+    from test_service import store_digest
+
+    from assistant.digest_render import export
+
+    tc, client = pair
+    digest = store_digest(tc)
+    assert client.digest_export("2026-03-02") == export(digest, "markdown").text
+    assert client.digest_export("2026-03-02", "csv") == export(digest, "csv").text
+    with pytest.raises(InputError, match="unknown digest export format 'xlsx'"):
+        client.digest_export("2026-03-02", "xlsx")
+    with pytest.raises(InputError, match="^no digest for 2024-01-01"):
+        client.digest_export("2024-01-01")
+
+
 def test_article_validation_error_names_field(pair, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
     from assistant import config
 

@@ -277,6 +277,53 @@ def test_digest_topics_chart_table_and_sections(fake):
     assert labels == ["Digest (Markdown)", "Topics (CSV)"]
 
 
+class ExportSpy(FakeClient):
+    """Records each digest export asked for; `fail` makes it raise instead."""
+
+    def __init__(self, fail: Exception | None = None) -> None:
+        super().__init__()
+        self.fail = fail
+        self.exports: list[tuple[str, str]] = []
+
+    def digest_export(self, date: str, fmt: str = "markdown") -> str:
+        self.exports.append((date, fmt))
+        if self.fail is not None:
+            raise self.fail
+        return super().digest_export(date, fmt)
+
+
+def with_client(client: FakeClient, name: str) -> AppTest:
+    console.set_client(client)
+    try:
+        return page(name)
+    finally:
+        console.set_client(None)
+
+
+def test_digest_downloads_come_from_the_service_export():
+    spy = ExportSpy()
+    at = with_client(spy, "digest")
+    assert spy.exports == [("2026-03-02", "markdown"), ("2026-03-02", "csv")]
+    urls = [d.proto.url for d in at.get("download_button")]
+    assert [u.rsplit(".", 1)[1] for u in urls] == ["md", "csv"]
+
+
+def test_digest_export_error_is_a_banner_not_a_traceback():
+    at = with_client(ExportSpy(InputError("no digest for 2026-03-02")), "digest")
+    assert "Error: no digest for 2026-03-02" in [e.value for e in at.error]
+    assert not at.get("download_button")
+    assert "Top topics" in texts(at)  # the rest of the page still shows
+
+
+def test_digest_export_service_down_shows_one_banner():
+    from console import ServiceUnavailable
+
+    spy = ExportSpy(ServiceUnavailable("the assistant service is not reachable"))
+    at = with_client(spy, "digest")
+    assert len(spy.exports) == 1 and len(at.error) == 1
+    assert "Service down" in at.error[0].value and not at.get("download_button")
+
+
 def test_digest_date_without_data(fake):
     at = page("digest")
     at.date_input(key="digest_date").set_value(exports_date("2026-01-01")).run()
@@ -418,15 +465,27 @@ def test_webvtt_and_text_exports():
     )
 
 
-def test_digest_markdown_and_csv():
-    d = FakeClient().digest("2026-03-02")
-    md = exports.digest_markdown(d)
-    assert (
-        md.startswith("# Daily digest 2026-03-02")
-        and "## Knowledge gaps\n\n- Property tax payment plans" in md
-    )
-    csv_text = exports.digest_csv(d)
-    assert csv_text.splitlines()[0].startswith("date,rank,topic_id") and len(csv_text.splitlines()) == 4
+def test_fake_digest_export_uses_the_cli_renderer():
+    from assistant.digest_render import CSV_COLUMNS, markdown, to_csv
+    from console.fake_client import _as_digest
+
+    client = FakeClient()
+    d = _as_digest(client.digests["2026-03-02"])
+    md = client.digest_export("2026-03-02", "markdown")
+    assert md == markdown(d).rstrip("\n") + "\n"
+    assert md.startswith("# Daily digest 2026-03-02\n") and "| 3 | Property tax payment plans | 6 |" in md
+    csv_text = client.digest_export("2026-03-02", "csv")
+    assert csv_text == to_csv(d)
+    lines = csv_text.splitlines()
+    assert lines[0] == ",".join(CSV_COLUMNS) and len(lines) == 4
+
+
+def test_fake_digest_export_bad_format_and_missing_date():
+    client = FakeClient()
+    with pytest.raises(InputError, match="unknown digest export format 'pdf'; use one of: markdown, csv"):
+        client.digest_export("2026-03-02", "pdf")
+    with pytest.raises(InputError, match="no digest for 2026-01-01"):
+        client.digest_export("2026-01-01", "markdown")
 
 
 def _luminance(hex_colour: str) -> float:

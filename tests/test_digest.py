@@ -17,6 +17,7 @@ from assistant.cli import main
 from assistant.digest import DigestOptions, build_digest, run_digest
 from assistant.digest_cluster import clean_problem, group_texts
 from assistant.digest_stats import call_problems
+from assistant.errors import InputError
 from assistant.storage import CallRecord, SuggestionRecord, UtteranceRecord
 
 DAY = date(2026, 3, 10)
@@ -240,6 +241,51 @@ def test_stored_digest_without_one_is_a_clear_error(capsys, tmp_path):
     storage.open_db(db).close()
     code, _, err = _cli(capsys, "--date", "2026-01-04", "--db", str(db), "--stored")
     assert code == 2 and "no digest is stored" in err
+
+
+# ---------------------------------------------------------------- exports
+
+
+def test_export_names_types_and_one_trailing_newline(con):
+    from assistant.digest_render import CSV_COLUMNS, export
+
+    _fill(con, DAY, {"dl": 4, "site": 3}, "x")
+    digest = run_digest(con, DAY, WordEmbedder(), DigestOptions(min_topic_calls=2))
+    md = export(digest, "markdown")
+    assert (md.file_name, md.media_type) == ("digest-2026-03-10.md", "text/markdown")
+    assert md.text.startswith("# Daily digest 2026-03-10\n") and "| 1 | " in md.text
+    assert md.text.endswith("\n") and not md.text.endswith("\n\n")
+    csv_file = export(digest, "csv")
+    assert (csv_file.file_name, csv_file.media_type) == ("digest-2026-03-10.csv", "text/csv")
+    lines = csv_file.text.splitlines()
+    assert lines[0] == ",".join(CSV_COLUMNS) and len(lines) == 1 + len(digest.topics) == 3
+    assert csv_file.text.endswith("\n") and not csv_file.text.endswith("\n\n")
+
+
+def test_export_of_an_empty_day_and_a_bad_format(con):
+    from assistant.digest_render import export
+
+    digest = run_digest(con, DAY, WordEmbedder())
+    assert export(digest, "markdown").text.startswith("# Daily digest 2026-03-10\n\nNo calls were recorded")
+    assert export(digest, "csv").text.count("\n") == 1  # the header row only
+    for bad in ("pdf", "", "Markdown"):
+        with pytest.raises(InputError, match="unknown digest export format .*; use one of: markdown, csv"):
+            export(digest, bad)
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "csv"])
+def test_cli_stored_export_is_the_service_file(capsys, tmp_path, fmt):
+    from assistant.digest import from_stored
+    from assistant.digest_render import export
+
+    db = tmp_path / "a.duckdb"
+    c = storage.open_db(db)
+    _fill(c, DAY, {"dl": 3, "water": 2}, "e")
+    run_digest(c, DAY, WordEmbedder(), DigestOptions(min_topic_calls=2))
+    served = export(from_stored(storage.get_digest(c, DAY)), fmt).text  # what GET .../export returns
+    c.close()
+    code, out, _ = _cli(capsys, "--date", DAY.isoformat(), "--db", str(db), "--stored", "--format", fmt)
+    assert code == 0 and out == served
 
 
 # ---------------------------------------------------------------- real MiniLM, synthetic history

@@ -392,6 +392,54 @@ def test_gaps_and_digests(client: TestClient) -> None:
     assert client.get("/digests/yesterday").status_code == 400
 
 
+def store_digest(c: TestClient, day: str = "2026-03-02"):  # noqa: ANN201
+    """Store a one-topic digest through the service's connection; returns the `Digest`."""
+    import datetime as dt
+
+    from assistant.digest import Digest, Topic, save
+
+    topic = Topic(
+        topic_id="t1", label="Lost EBT card", calls=3, share=0.75, change=None, previous_mean=None,
+        emerging=True, knowledge_gap=0.67, gap_calls=2, sentiment=-0.2, resolved_share=0.33,
+        median_handle_time=180.0, languages={"en": 2, "es": 1}, rank=1,
+        quotes=('I lost my card, it said "blocked"',),  # a comma and quotes: CSV must escape them
+    )  # fmt: skip
+    digest = Digest(
+        date=dt.date.fromisoformat(day), method_version="test-1", total_calls=4, no_answer_share=0.5,
+        languages={"en": 3, "es": 1}, topics=(topic,), text="Four calls, mostly about a lost EBT card.",
+    )  # fmt: skip
+    save(hub(c).cursor(), digest, [])
+    return digest
+
+
+def test_digest_export_is_the_cli_file(client: TestClient) -> None:
+    from assistant.digest_render import export
+
+    digest = store_digest(client)
+    for fmt, media_type, name in (("markdown", "text/markdown", "digest-2026-03-02.md"),
+                                  ("csv", "text/csv", "digest-2026-03-02.csv")):  # fmt: skip
+        r = client.get("/digests/2026-03-02/export", params={"format": fmt})
+        assert r.status_code == 200 and r.text == export(digest, fmt).text
+        assert r.headers["content-type"] == f"{media_type}; charset=utf-8"
+        assert r.headers["content-disposition"] == f'attachment; filename="{name}"'
+    assert client.get("/digests/2026-03-02/export").text.startswith("# Daily digest 2026-03-02\n")
+    assert (
+        '"I lost my card, it said ""blocked"""'
+        in client.get("/digests/2026-03-02/export", params={"format": "csv"}).text
+    )
+
+
+def test_digest_export_bad_format_missing_and_malformed_date(client: TestClient) -> None:
+    store_digest(client)
+    bad = client.get("/digests/2026-03-02/export", params={"format": "pdf"})
+    assert bad.status_code == 400
+    assert bad.json()["detail"] == "unknown digest export format 'pdf'; use one of: markdown, csv"
+    missing = client.get("/digests/2024-01-01/export", params={"format": "csv"})
+    assert missing.status_code == 404 and missing.json()["detail"].startswith("no digest for 2024-01-01")
+    malformed = client.get("/digests/yesterday/export")
+    assert malformed.status_code == 400 and "not a date" in malformed.json()["detail"]
+
+
 def test_demo_call_bad_sample(client: TestClient) -> None:
     bad = client.post("/demo-calls", json={"sample": "../secrets.wav"})
     assert bad.status_code == 400 and "no bundled sample" in bad.json()["detail"]

@@ -50,14 +50,13 @@ def _open(db: str | None):
 
 
 def render(digest, args: argparse.Namespace) -> str:
-    from assistant.digest_render import markdown, to_csv
+    from assistant.digest_render import export
 
     if args.json:
         return json.dumps(digest.to_json(), ensure_ascii=False)
-    if args.format == "markdown":
-        return markdown(digest)
-    if args.format == "csv":
-        return to_csv(digest).rstrip("\n")
+    if args.format in ("markdown", "csv"):
+        # print() adds the final newline back: the output equals the service's download.
+        return export(digest, args.format).text.rstrip("\n")
     return digest.text
 
 

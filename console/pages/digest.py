@@ -88,9 +88,16 @@ if not quotes:
     st.write("No quotes.")
 
 st.header("Download")
-a, b = st.columns(2)
+st.caption("The same files as 'assistant digest --format markdown' and '--format csv'.")
 day = digest["date"]
-a.download_button("Digest (Markdown)", exports.digest_markdown(digest), file_name=f"digest-{day}.md",
-                  mime="text/markdown", on_click="ignore")  # fmt: skip
-b.download_button("Topics (CSV)", exports.digest_csv(digest), file_name=f"digest-{day}.csv", mime="text/csv",
-                  on_click="ignore")  # fmt: skip
+# The service renders the files, so the console and the CLI share one layout.
+markdown_file = ui.call("digest_export", day, "markdown")
+# After a failure, one banner is enough (and a second one would repeat its button's key).
+csv_file = ui.call("digest_export", day, "csv") if markdown_file is not None else None
+a, b = st.columns(2)
+if markdown_file is not None:
+    a.download_button("Digest (Markdown)", markdown_file, file_name=f"digest-{day}.md", mime="text/markdown",
+                      on_click="ignore")  # fmt: skip
+if csv_file is not None:
+    b.download_button("Topics (CSV)", csv_file, file_name=f"digest-{day}.csv", mime="text/csv",
+                      on_click="ignore")  # fmt: skip
