@@ -45,7 +45,8 @@ class LiveOptions:
         partial_interval: re-decode the growing utterance for a partial caption at most this often
             (seconds of audio).
         first_partial: the first partial of an utterance comes after this much audio, so a caption
-            appears soon after a person starts speaking.
+            appears soon after a person starts speaking; until a partial has shown text, the next
+            ones come at this pace too (the start of a word can decode to nothing).
         endpoint_silence: this much silence after speech ends an utterance (the hangover).
         min_speech: shorter bursts (clicks, breaths) are not utterances.
         max_utterance: an utterance is cut (and finalised) at this length.
@@ -144,6 +145,7 @@ class TrackStream:
         self._last_speech = 0
         self._partial_at = 0  # utterance length (samples) at the last partial request
         self.partial_pending = False
+        self.partial_shown = False  # this utterance has had a partial caption
 
     @property
     def speaking(self) -> bool:
@@ -168,6 +170,7 @@ class TrackStream:
                 self._utt_start = pos - FRAME * len(self._pre)
                 self._last_speech = self.samples_seen
                 self._partial_at = 0
+                self.partial_shown = False
             elif self._utt:
                 self._utt.append(frame)
                 if self.endpointer.silent_frames == 0:
@@ -179,7 +182,9 @@ class TrackStream:
                     self.endpointer.in_speech = False
             self._pre.append(frame)
             length = len(self._utt) * FRAME
-            gap = self.options.partial_interval if self._partial_at else self.options.first_partial
+            # until a partial has shown text (a first word can decode to nothing), keep the
+            # first-partial pace, so a caption appears soon after speech starts
+            gap = self.options.partial_interval if self.partial_shown else self.options.first_partial
             due = length - self._partial_at >= gap * SAMPLE_RATE
             if self._utt and due and self.endpointer.silent_frames == 0:  # not during the hangover
                 self._partial_at = length
@@ -379,6 +384,7 @@ class LiveCall:
         text = " ".join(s.text for s in result.segments).strip()
         self.partials_done += 1
         if text:
+            track.partial_shown = True
             self.emit(
                 "caption",
                 {

@@ -122,13 +122,26 @@ def test_endpointer_finds_start_and_end_after_hangover() -> None:
 
 
 def test_track_cuts_utterances_and_requests_partials() -> None:
-    track = TrackStream("caller", LiveOptions(partial_interval=1.0))
+    track = TrackStream("caller", LiveOptions(partial_interval=1.0, first_partial=0.7))
     audio = np.concatenate([np.zeros(8000, np.float32), tone(400, 2.5), np.zeros(16000, np.float32)])
-    actions = track.feed(audio)
+    actions = track.feed(audio[:16000])  # 0.5 s of silence, then 0.5 s of speech
+    assert actions == []
+    actions = track.feed(audio[16000:19200])  # 0.7 s of utterance audio (with its pre-roll)
+    assert [k for k, _ in actions] == ["partial"]
+    track.partial_shown = True  # that partial showed text: from now on one a second
+    actions = track.feed(audio[19200:])
     kinds = [k for k, _ in actions]
-    assert kinds.count("partial") == 2 and kinds[-1] == "final"
+    assert kinds == ["partial", "final"]  # at 1.7 s; 2.7 s falls in the hangover after speech
     clip, start, end = actions[-1][1]
     assert start == pytest.approx(0.5 - 0.2, abs=0.1) and end - start == pytest.approx(2.5 + 0.4, abs=0.15)
+
+
+def test_partials_keep_the_first_pace_until_one_shows_text() -> None:
+    """A first partial over a breath or half a word can decode to nothing; the next one must not
+    wait a whole partial interval, or the caption shows up late."""
+    track = TrackStream("caller", LiveOptions(partial_interval=1.0, first_partial=0.5))
+    actions = track.feed(np.concatenate([np.zeros(8000, np.float32), tone(400, 2.1)]))
+    assert [k for k, _ in actions] == ["partial"] * 4  # at 0.5, 1.0, 1.5 and 2.0 s of utterance audio
 
 
 def test_clicks_are_not_utterances() -> None:
