@@ -359,8 +359,14 @@ class LiveCall:
         hint = self._lang_hint(speaker)
         opts = TranscriptionOptions.from_config(language=hint, beam_size=beam, vad=False, task=task)
         # A partial the short window cannot decode cleanly (a digit string looping) is skipped,
-        # never re-decoded the slow way: the final will be.
-        opts = replace(opts, short_context=self.options.short_context, short_fallback=not partial)
+        # never re-decoded the slow way: the final will be. A final that is re-decoded gets one
+        # greedy 30 s pass, not Whisper's sampling fallback (up to 5 more passes, 9-14 s here).
+        opts = replace(
+            opts,
+            short_context=self.options.short_context,
+            short_fallback=not partial,
+            temperature_fallback=False,
+        )
         engine = self.processor.transcriber
         if partial and self.options.partial_model and hint == "en":  # English-only models hear English only
             engine = load_transcriber(model=self.options.partial_model)

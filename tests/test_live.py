@@ -33,10 +33,12 @@ class FakeTranscriber:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, float, int]] = []
+        self.options: list = []
 
     def transcribe(self, audio: np.ndarray, options, speaker: str = "unknown") -> Transcript:  # noqa: ANN001
         duration = len(audio) / RATE
         self.calls.append((speaker, duration, options.beam_size))
+        self.options.append(options)
         text = ""
         if len(audio) and float(np.abs(audio).max()) > 0.01:
             spectrum = np.abs(np.fft.rfft(audio))
@@ -233,6 +235,14 @@ def test_partials_hide_every_number() -> None:
     assert redact_partial("my card is four one one one one", "") == "my card is …"
     assert redact_partial("call me at 555-123-4567", "") == "call me at [PHONE]"
     assert redact_partial("I want to pay my bill", "") == "I want to pay my bill"
+
+
+def test_live_decodes_use_the_short_window_and_never_the_sampling_fallback(call: LiveCall) -> None:
+    feed_call(call, conversation())
+    used = call.processor.transcriber.options
+    assert used and all(o.short_context and not o.temperature_fallback and not o.vad for o in used)
+    # partials never fall back to the 30 s window; finals do
+    assert {o.short_fallback for o in used} == {True, False}
 
 
 def test_partial_model_used_for_english_partials_only(monkeypatch) -> None:  # noqa: ANN001
