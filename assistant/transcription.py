@@ -270,19 +270,19 @@ class FasterWhisperTranscriber:
         with self._lock:
             out = whisper_short.decode(self._model, audio, options)
         duration = len(audio) / SAMPLE_RATE
-        info = TranscriptionInfo(out["language"], out["language_probability"], duration)
-        if not out["ok"] and (options.short_fallback or out["reason"] == "loop"):
+        info = TranscriptionInfo(out.language, out.language_probability, duration)
+        if not out.ok and (options.short_fallback or out.reason == "loop"):
             # a final is decoded again the normal way; a partial that loops shows nothing, and
             # an unsure partial shows its text (the final decides)
-            return (None if options.short_fallback else Transcript((), info)), info, out["reason"]
+            return (None if options.short_fallback else Transcript((), info)), info, out.reason
         seg = Segment(
             start=0.0,
             end=duration,
             speaker=speaker,
-            text=out["text"],
-            avg_logprob=out["avg_logprob"],
-            no_speech_prob=out["no_speech_prob"],
-            compression_ratio=out["compression_ratio"],
+            text=out.text,
+            avg_logprob=out.avg_logprob,
+            no_speech_prob=out.no_speech_prob,
+            compression_ratio=out.compression_ratio,
         )
         return Transcript((seg,) if keep_segment(seg, options) else (), info), info, None
 

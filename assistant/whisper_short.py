@@ -18,6 +18,7 @@ low mean log-probability over audio that is not silence. On the sample calls the
 from __future__ import annotations
 
 import zlib
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -93,13 +94,30 @@ def fits(audio: np.ndarray, options: TranscriptionOptions) -> bool:
     return 0 < len(audio) <= MAX_SECONDS * SAMPLE_RATE and not options.word_timestamps
 
 
-def decode(model: Any, audio: np.ndarray, options: TranscriptionOptions) -> dict[str, Any]:
-    """Decode `audio` (16 kHz float32) with a faster-whisper `WhisperModel`.
+@dataclass(frozen=True)
+class ShortDecode:
+    """What the short window heard.
 
-    Returns text, language, language_probability, avg_logprob, no_speech_prob,
-    compression_ratio, `ok`: False when the text fails the quality guard (use the 30 s path, or
-    for a partial caption, show nothing), and `reason`: loop or unsure when not ok.
+    Attributes:
+        ok: False when the text fails the quality guard (use the 30 s path, or for a partial
+            caption, show nothing).
+        reason: `loop` or `unsure` when not ok, else None.
+        text, language, language_probability, avg_logprob, no_speech_prob, compression_ratio:
+            as in `transcription.Segment` and `TranscriptionInfo`.
     """
+
+    ok: bool
+    reason: str | None
+    text: str
+    language: str
+    language_probability: float
+    avg_logprob: float
+    no_speech_prob: float
+    compression_ratio: float
+
+
+def decode(model: Any, audio: np.ndarray, options: TranscriptionOptions) -> ShortDecode:
+    """Decode `audio` (16 kHz float32) with a faster-whisper `WhisperModel`."""
     import ctranslate2
     from faster_whisper.tokenizer import Tokenizer
 
@@ -144,13 +162,13 @@ def decode(model: Any, audio: np.ndarray, options: TranscriptionOptions) -> dict
     looped = len(sequence) >= budget or ratio > options.compression_ratio_threshold
     # unsure over what may be speech: the 30 s path with its temperature fallback decides
     unsure = avg_logprob < options.log_prob_threshold and no_speech <= options.no_speech_threshold
-    return {
-        "ok": not (looped or unsure),
-        "reason": "loop" if looped else "unsure" if unsure else None,
-        "text": text,
-        "language": language,
-        "language_probability": probability,
-        "avg_logprob": avg_logprob,
-        "no_speech_prob": no_speech,
-        "compression_ratio": ratio,
-    }
+    return ShortDecode(
+        ok=not (looped or unsure),
+        reason="loop" if looped else "unsure" if unsure else None,
+        text=text,
+        language=language,
+        language_probability=probability,
+        avg_logprob=avg_logprob,
+        no_speech_prob=no_speech,
+        compression_ratio=ratio,
+    )

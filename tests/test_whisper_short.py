@@ -75,7 +75,7 @@ def test_short_window_hears_what_the_30s_window_hears(base, monkeypatch):
 
     def counting(model, clip, options):  # noqa: ANN001, ANN202
         out = real(model, clip, options)
-        calls.append(out["ok"])
+        calls.append(out.ok)
         return out
 
     monkeypatch.setattr(whisper_short, "decode", counting)
@@ -101,7 +101,7 @@ def test_text_past_its_token_budget_is_refused_and_decoded_the_normal_way(base, 
     monkeypatch.setattr(whisper_short, "TOKENS_PER_SECOND", 0)
     _, clip = next(t for t in turns("call-en-payment-pii.wav") if "register to vote" in t[0]["text"])
     direct = whisper_short.decode(base._model, clip, TranscriptionOptions(beam_size=1, language="en"))
-    assert not direct["ok"] and direct["reason"] == "loop"
+    assert not direct.ok and direct.reason == "loop"
     final = TranscriptionOptions(beam_size=1, vad=False, language="en", short_context=True)
     normal = base.transcribe(clip, TranscriptionOptions(beam_size=1, vad=False, language="en"))
     assert text_of(base.transcribe(clip, final)) == text_of(normal)
@@ -122,7 +122,7 @@ def test_text_of_segments_starting_in_the_padding_is_dropped():
 @pytest.mark.models
 def test_refused_short_result_uses_the_normal_path(base, monkeypatch):
     real = whisper_short.decode
-    monkeypatch.setattr(whisper_short, "decode", lambda *a: {**real(*a), "ok": False})
+    monkeypatch.setattr(whisper_short, "decode", lambda *a: replace(real(*a), ok=False))
     samples = audio.decode_file(EVAL_DIR / "jfk.flac")[0]
     got = base.transcribe(samples, TranscriptionOptions(beam_size=1, vad=False, short_context=True))
     assert wer((EVAL_DIR / "jfk.txt").read_text(), text_of(got)) <= 0.05
