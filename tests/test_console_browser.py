@@ -229,7 +229,8 @@ def test_real_service_demo_call_shows_captions_and_a_suggestion_and_stores_feedb
         call_id = re.search(r"Call (demo-[0-9a-f]+)", main)
         assert call_id, main[:500]
         pg.get_by_role("button", name="Helpful", exact=True).first.click()
-        pg.get_by_text("Feedback saved: helpful").wait_for()
+        # the card says it, and so may the polite live region until the next caption replaces it
+        pg.get_by_text("Feedback saved: helpful").first.wait_for()
         pg.screenshot(path=str(ARTIFACTS / "live-call-real-service.png"), full_page=True)
         axe_scan(pg, "live-call-real-service")  # mid-call, with captions and a suggestion on screen
         with urllib.request.urlopen(f"{service}/calls/{call_id.group(1)}", timeout=10) as r:
