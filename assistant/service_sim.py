@@ -7,17 +7,21 @@ Used by `assistant simulate-call` and `bench/live.py`.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
 
-from assistant.errors import InputError
+from assistant.errors import AssistantError, InputError
+
+UNREACHABLE_WAIT = 15.0  # after the call: how long an unreachable service is waited for
 
 
 @dataclass
@@ -94,7 +98,7 @@ def simulate(
     path: str, options: SimOptions, call_id: str | None = None, frames: dict | None = None
 ) -> SimResult:
     """Stream one call and collect its events until the service has stored it."""
-    from websockets.sync.client import connect
+    from websockets.exceptions import ConnectionClosed
 
     from assistant import config
     from assistant.audio import encode_mulaw
@@ -112,11 +116,18 @@ def simulate(
 
     def watch() -> None:
         cursor = 0
+        unreachable_since = None
         while True:
             try:
                 events, cursor = client.events(call_id, cursor)
-            except (InputError, ServiceUnavailable):
+                unreachable_since = None
+            except InputError:
                 events = []  # not started yet
+            except ServiceUnavailable:
+                events = []
+                unreachable_since = unreachable_since or time.monotonic()
+                if done.is_set() and time.monotonic() - unreachable_since > UNREACHABLE_WAIT:
+                    return  # the service went away after the call: get_call below says so
             now = time.monotonic()
             for e in events:
                 result.events.append((now, e))
@@ -133,13 +144,8 @@ def simulate(
     speakers = list(frames)
     length = len(frames[speakers[0]])
     target = url + (f"?call_id={call_id}&channels=2" if raw else "")
-    try:
-        ws = connect(target, additional_headers=headers, max_size=2**20, open_timeout=10)
-    except OSError as exc:
-        raise ServiceUnavailable(
-            f"cannot connect to {url}: {exc}", hint="start it with 'assistant serve'"
-        ) from None
-    with ws:
+    ws = _connect(target, url, headers)
+    with ws, _lost_service(url, call_id):
         if not raw:
             ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
             ws.send(
@@ -189,6 +195,10 @@ def simulate(
         ws.send(json.dumps({"event": "stop", "streamSid": call_id}) if not raw else '{"event": "stop"}')
         try:
             ws.recv(timeout=30)
+        except ConnectionClosed as exc:
+            if exc.rcvd is None:  # no close frame: the connection dropped, the service did not close it
+                raise
+            result.close = str(exc)
         except Exception as exc:  # noqa: BLE001 - the close is the answer we wait for
             result.close = str(exc)
     done.set()
@@ -197,10 +207,61 @@ def simulate(
     try:
         stored = client.get_call(call_id)
         result.stored = stored.get("status") == "complete" and bool(stored.get("summary"))
-    except (InputError, ServiceUnavailable):
+    except InputError:
         result.stored = False
-    client.close()
+    except ServiceUnavailable as exc:
+        raise ServiceUnavailable(
+            f"call {call_id} was sent, but the service stopped answering before it was stored: {exc}"
+        ) from None
+    finally:
+        client.close()
     return result
+
+
+def _connect(target: str, url: str, headers: dict[str, str]) -> Any:
+    """Open the media socket; a refused or failed opening is a one-line error, not a traceback."""
+    from websockets.exceptions import InvalidStatus, InvalidURI, WebSocketException
+    from websockets.sync.client import connect
+
+    from assistant.client import ServiceUnavailable
+
+    try:
+        return connect(target, additional_headers=headers, max_size=2**20, open_timeout=10)
+    except InvalidURI:
+        raise InputError(f"{url} is not a WebSocket address (ws://host:port/media)") from None
+    except InvalidStatus as exc:
+        status = exc.response.status_code
+        if status in (401, 403):
+            raise InputError(
+                f"the service at {url} refused the API token (HTTP {status})", hint="set ASSISTANT_API_TOKEN"
+            ) from None
+        raise ServiceUnavailable(f"{url} answered HTTP {status} instead of opening a media socket") from None
+    except (OSError, WebSocketException) as exc:
+        raise ServiceUnavailable(
+            f"cannot connect to {url}: {str(exc) or type(exc).__name__}",
+            hint="start it with 'assistant serve'",
+        ) from None
+
+
+@contextlib.contextmanager
+def _lost_service(url: str, call_id: str) -> Iterator[None]:
+    """A socket that breaks mid-call (the service stopped or was killed) is a one-line error."""
+    from websockets.exceptions import ConnectionClosed
+
+    from assistant.client import ServiceUnavailable
+
+    try:
+        yield
+    except ConnectionClosed as exc:
+        if exc.rcvd is not None:  # the service closed the call itself, and said why
+            reason = f"{exc.rcvd.code}" + (f": {exc.rcvd.reason}" if exc.rcvd.reason else "")
+            raise AssistantError(f"the service closed call {call_id} ({reason})") from None
+        raise ServiceUnavailable(
+            f"the connection to {url} broke during call {call_id}: the service stopped or was stopped",
+            hint="see the service's output; what it stored of the call so far is kept",
+        ) from None
+    except OSError as exc:
+        raise ServiceUnavailable(f"the connection to {url} broke during call {call_id}: {exc}") from None
 
 
 def simulate_many(path: str, options: SimOptions, n: int) -> list[SimResult]:
