@@ -5,12 +5,12 @@ both answer their health checks, prints the URLs, opens a browser when there is 
 both on Ctrl-C (or SIGTERM, or the terminal closing). `--fake` runs the console alone on in-memory
 sample data (no service, no models): for a quick look and for the browser test.
 
-Neither child ever waits on input: stdin is /dev/null and Streamlit always runs headless (a
-first-time user's Streamlit otherwise asks for an e-mail address, and nothing is written into
-~/.streamlit). Each child's output goes to a log file under `<home>/logs/` and a buffer of its last
-lines, so when a child dies `up` says which one and shows why. A service that dies is started again
-(with a growing pause) while the console stays up and shows its "Service down" banner; a console
-that dies stops everything.
+Neither child ever waits on input: their stdin is /dev/null, and Streamlit always runs headless, so a
+first-time user is not asked for an e-mail address and nothing is written into ~/.streamlit. Each
+child's output goes to a log file under `<home>/logs/` and a buffer of its last lines, so when a
+child dies `up` says which one and shows why. A service that dies is started again (with a growing
+pause) while the console stays up and shows its "Service down" banner; a console that dies stops
+everything.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import subprocess
 import sys
 import threading
 import time
-import webbrowser
 from pathlib import Path
 from typing import IO
 
@@ -273,6 +272,8 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def _open_browser(url: str) -> None:
+    import webbrowser
+
     try:
         webbrowser.open(url, new=2)
     except Exception as exc:  # noqa: BLE001 - a missing browser must not stop the product
