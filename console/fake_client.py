@@ -8,6 +8,7 @@ Used by the AppTest tests, the browser test and `ASSISTANT_CONSOLE_FAKE=1` (see 
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import itertools
 from typing import TYPE_CHECKING, Any
 
@@ -234,8 +235,6 @@ def _sample_digest() -> dict[str, Any]:
 def _as_digest(d: dict[str, Any]) -> Digest:
     """The sample digest as the service sees it: a stored row whose payload is the JSON, then the
     service's own conversion, so exports here go through the real renderer the same way."""
-    import datetime as dt
-
     from assistant.digest import from_stored
     from assistant.storage import StoredDigest
 
@@ -267,8 +266,17 @@ class FakeClient:
             []
             if empty
             else [
-                {"query": "Can I pay my property tax in parts?", "count": 5, "last_seen": "2026-03-02"},
-                {"query": "Where do I renew a fishing licence?", "count": 2, "last_seen": "2026-03-01"},
+                # last_seen as the service sends it: UTC, with microseconds
+                {
+                    "query": "Can I pay my property tax in parts?",
+                    "count": 5,
+                    "last_seen": "2026-03-02T14:05:31.482913+00:00",
+                },
+                {
+                    "query": "Where do I renew a fishing licence?",
+                    "count": 2,
+                    "last_seen": "2026-03-01T09:12:03.000417+00:00",
+                },
             ]
         )
         self.feedback_log: list[dict[str, Any]] = []
@@ -448,7 +456,8 @@ class FakeClient:
         abstained = not hits or hits[0]["score"] < 0.45
         reason = "no approved article is close enough to the question" if abstained else None
         if abstained:
-            self.gaps.insert(0, {"query": text, "count": 1, "last_seen": "2026-03-03"})
+            now = dt.datetime.now(dt.UTC).isoformat()
+            self.gaps.insert(0, {"query": text, "count": 1, "last_seen": now})
         return {"query": text, "abstained": abstained, "reason": reason, "hits": [] if abstained else hits}
 
     def articles(self) -> list[dict[str, Any]]:

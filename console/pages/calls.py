@@ -69,11 +69,16 @@ SORTS = {
 }
 PAGE_SIZE = 25
 s1, s2 = st.columns(2)
-sort = s1.selectbox("Sort by", list(SORTS), key="calls_sort")
+# A new order starts on its first page.
+sort = s1.selectbox(
+    "Sort by", list(SORTS), key="calls_sort", on_change=lambda: st.session_state.pop("calls_page", None)
+)
 key, reverse = SORTS[sort]
 ordered = sorted(shown, key=key, reverse=reverse)
 pages = max(1, -(-len(ordered) // PAGE_SIZE))
 labels = [f"Page {i} of {pages}" for i in range(1, pages + 1)]
+if st.session_state.get("calls_page") not in labels:  # the filters changed the number of pages
+    st.session_state.pop("calls_page", None)
 page_label = s2.selectbox("Page", labels, key="calls_page") if pages > 1 else labels[0]
 page_no = labels.index(page_label) if page_label in labels else 0
 rows_here = ordered[page_no * PAGE_SIZE : (page_no + 1) * PAGE_SIZE]
