@@ -572,7 +572,9 @@ class FakeClient:
         languages: dict[str, int] = {}
         for c in calls:
             languages[c["language"]] = languages.get(c["language"], 0) + 1
-        top = ", ".join(f"{t['label'].lower()} ({t['calls']} call{'s' if t['calls'] != 1 else ''})" for t in topics[:3])
+        top = ", ".join(
+            f"{t['label'].lower()} ({t['calls']} call{'s' if t['calls'] != 1 else ''})" for t in topics[:3]
+        )
         built = {
             "date": day.isoformat(), "method_version": "fake-1", "total_calls": len(calls),
             "no_answer_share": round(no_answer / len(calls), 4) if calls else None, "languages": languages,
