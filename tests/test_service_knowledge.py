@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from test_live import FakeTranscriber
 from test_retrieval import FakeEmbedder
-from test_service import hub, make_app, run_call, twilio_messages
+from test_service import hub, make_app, run_call, stop, twilio_messages, wait_for
 
 from assistant import config
 from assistant.calls import CallOptions, CallProcessor
@@ -125,6 +125,21 @@ def test_outcome_change_restates_the_stored_summary(tmp_path: Path) -> None:
         assert after["outcome"] == "follow-up" and after["summary"]["outcome"] == "follow-up"
         assert "Outcome: follow-up." in after["summary"]["text"]
         assert after["summary"]["text"].count("Outcome:") == 1
+
+
+def test_outcome_set_during_a_call_is_in_its_stored_summary(tmp_path: Path) -> None:
+    with TestClient(make_app(tmp_path)) as c:
+        with c.websocket_connect("/media") as ws:
+            for m in twilio_messages():
+                ws.send_text(m)
+            wait_for(lambda: hub(c).calls.get("CA1"))
+            live = c.post("/calls/CA1/outcome", json={"outcome": "transferred"}).json()
+            assert live["status"] == "live"
+            ws.send_text(stop())
+        assert hub(c).drain(30)
+        detail = wait_for(lambda: (d := c.get("/calls/CA1").json()).get("status") == "complete" and d)
+        assert detail["outcome"] == "transferred" and detail["summary"]["outcome"] == "transferred"
+        assert "Outcome: transferred." in detail["summary"]["text"]
 
 
 def test_with_outcome_adds_the_sentence_when_missing() -> None:
