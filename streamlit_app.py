@@ -11,7 +11,11 @@ from pathlib import Path
 
 import streamlit as st
 
+from console.components import keyboard_helpers
+
 PAGES = Path(__file__).resolve().parent / "console" / "pages"
+# A bundled file: an icon named ":material/...:" makes the browser fetch the favicon from the internet.
+FAVICON = Path(__file__).resolve().parent / "console" / "favicon.svg"
 
 # Focus must stay visible for keyboard users whatever the widget library draws.
 st.markdown(
@@ -22,16 +26,17 @@ st.markdown(
     "align-items:center;justify-content:center}</style>",
     unsafe_allow_html=True,
 )
+# Enter applies a date typed into a date field (Streamlit applies it only when focus leaves the field).
+keyboard_helpers()
 page = st.navigation(
     [
-        st.Page(PAGES / "live_call.py", title="Live call", icon=":material/call:", default=True),
-        st.Page(PAGES / "calls.py", title="Calls", icon=":material/history:", url_path="calls"),
-        st.Page(PAGES / "digest.py", title="Daily digest", icon=":material/insights:", url_path="digest"),
-        st.Page(PAGES / "knowledge.py", title="Knowledge", icon=":material/menu_book:", url_path="knowledge"),
+        # No page icons: the browser would fetch each page's icon (its favicon) from the internet.
+        st.Page(PAGES / "live_call.py", title="Live call", default=True),
+        st.Page(PAGES / "calls.py", title="Calls", url_path="calls"),
+        st.Page(PAGES / "digest.py", title="Daily digest", url_path="digest"),
+        st.Page(PAGES / "knowledge.py", title="Knowledge", url_path="knowledge"),
     ]
 )
 # The browser tab names the page first (WCAG 2.4.2), then the product.
-st.set_page_config(
-    page_title=f"{page.title} - Contact Assistant", page_icon=":material/support_agent:", layout="wide"
-)
+st.set_page_config(page_title=f"{page.title} - Contact Assistant", page_icon=str(FAVICON), layout="wide")
 page.run()

@@ -1,7 +1,7 @@
 """The console's client of the service: one method per action, one HTTP call per method.
 
 Errors: a service that cannot be reached raises `ServiceUnavailable`; a request the service
-rejects as bad input (HTTP 400/422) raises `InputError` with its message (for an article, the
+rejects as bad input (HTTP 400/409/422) raises `InputError` with its message (for an article, the
 offending field first); 404 on a digest is None, on a digest export an `InputError`.
 """
 
@@ -107,7 +107,14 @@ class ServiceClient:
     def articles(self) -> list[dict[str, Any]]:
         return self._call("GET", "/articles")
 
+    def create_article(self, article: dict[str, Any]) -> dict[str, Any]:
+        """A new article; an id already in use is an `InputError` ("id: ... already exists")."""
+        if not article.get("id"):
+            raise InputError("id: an article needs an id")
+        return self._call("POST", "/articles", json=article)
+
     def save_article(self, article: dict[str, Any]) -> dict[str, Any]:
+        """An edit of the existing article with this id (an `InputError` when there is none)."""
         article_id = article.get("id")
         if not article_id:
             raise InputError("id: an article needs an id")
@@ -128,6 +135,10 @@ class ServiceClient:
 
     def digest(self, date: str) -> dict[str, Any] | None:
         return self._call("GET", f"/digests/{date}", none_on_404=True)
+
+    def build_digest(self, date: str) -> dict[str, Any]:
+        """Build (or rebuild) and store the digest of `date`; returns it as `digest()` would."""
+        return self._call("POST", f"/digests/{date}", timeout=600.0)
 
     def digest_export(self, date: str, fmt: str = "markdown") -> str:
         """The stored digest as a Markdown or CSV file's text, laid out as `assistant digest --format`."""

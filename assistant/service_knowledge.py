@@ -54,11 +54,39 @@ def knowledge_gaps(con: Any, limit: int = 50) -> list[dict[str, Any]]:
     ]
 
 
+def refresh_search(hub: CallHub) -> dict[str, Any]:
+    """Make live search and suggestions use the articles on disk now: update the index (only new or
+    changed passages are embedded) and reload the service's copy of the published articles."""
+    from assistant.kb_index import build_index
+    from assistant.knowledge import load_articles
+
+    embedder, _ = hub.processor.search_engine()
+    found, problems = load_articles(config.get().kb_dir)
+    index, report = build_index(found, config.get().index_dir, embedder)
+    hub.swap_index(index)
+    hub.reload_catalog()
+    return {
+        "articles": report.articles,
+        "added": report.added,
+        "changed": report.changed,
+        "removed": report.removed,
+        "embedded": report.embedded,
+        "index_kind": report.index_kind,
+        "head": report.head,
+        "problems": len(problems),
+    }
+
+
 def add_knowledge_routes(app: Any, hub: CallHub) -> None:
+    import threading
+
     from fastapi import Body, HTTPException
 
     from assistant import storage
     from assistant.knowledge import article_from_mapping, load_articles, write_article
+
+    # One change to the knowledge base at a time: check, write and re-index together.
+    lock = threading.RLock()
 
     def kb_dir() -> str:
         return str(config.get().kb_dir)
@@ -70,26 +98,53 @@ def add_knowledge_routes(app: Any, hub: CallHub) -> None:
                 return a
         raise HTTPException(404, f"no article {article_id!r}")
 
+    def parsed(article: dict[str, Any], article_id: str) -> Any:
+        """The request body as a validated `Article` (ArticleError names the bad field)."""
+        data = {k: v for k, v in article.items() if k not in ("body", "grade", "usage", "path")}
+        data["id"] = article_id if data.get("id") in (None, "") else data["id"]
+        if data["id"] != article_id:
+            raise InputError(f"the body's id {data['id']!r} does not match the URL's {article_id!r}")
+        data = {k: v for k, v in data.items() if v is not None}
+        return article_from_mapping(data, str(article.get("body") or ""))
+
     @app.get("/articles")
     def articles() -> list[dict[str, Any]]:
         found, _ = load_articles(kb_dir())
         usage = {u.article_id: u for u in storage.article_usage(hub.cursor())}
         return [article_json(a, usage.get(a.id)) for a in found]
 
+    @app.post("/articles", status_code=201)
+    def create_article(article: dict[str, Any] = Body(...)) -> dict[str, Any]:  # noqa: B008
+        """A new article; an id that is already used (by an article or a file) is 409, nothing written."""
+        from pathlib import Path
+
+        article_id = article.get("id")
+        if not isinstance(article_id, str) or not article_id.strip():
+            raise HTTPException(422, [{"field": "id", "message": "is required"}])
+        new = parsed(article, article_id)
+        with lock:
+            existing, _ = load_articles(kb_dir())
+            if any(a.id == new.id for a in existing) or (Path(kb_dir()) / f"{new.id}.md").exists():
+                message = (
+                    f"an article with id {new.id!r} already exists; open it to edit it, or choose another id"
+                )
+                raise HTTPException(409, [{"field": "id", "message": message}])
+            write_article(kb_dir(), new)
+            refresh_search(hub)
+        return article_json(new)
+
     @app.put("/articles/{article_id}")
     def save_article(article_id: str, article: dict[str, Any] = Body(...)) -> dict[str, Any]:  # noqa: B008
-        data = {k: v for k, v in article.items() if k not in ("body", "grade", "usage", "path")}
-        data["id"] = article_id if data.get("id") in (None, "") else data["id"]
-        if data["id"] != article_id:
-            raise InputError(f"the body's id {data['id']!r} does not match the URL's {article_id!r}")
-        data = {k: v for k, v in data.items() if v is not None}
-        new = article_from_mapping(data, str(article.get("body") or ""))
-        existing, _ = load_articles(kb_dir())
-        old = next((a for a in existing if a.id == article_id), None)
-        if old is not None:
+        """An edit of an existing article (404 when there is none: create it with POST /articles)."""
+        new = parsed(article, article_id)
+        with lock:
+            existing, _ = load_articles(kb_dir())
+            old = next((a for a in existing if a.id == article_id), None)
+            if old is None:
+                raise HTTPException(404, f"no article {article_id!r}; create it with POST /articles")
             new = replace(new, path=old.path)
-        write_article(kb_dir(), new)
-        hub.reload_catalog()
+            write_article(kb_dir(), new)
+            refresh_search(hub)
         return article_json(new)
 
     @app.post("/articles/{article_id}/status")
@@ -99,29 +154,16 @@ def add_knowledge_routes(app: Any, hub: CallHub) -> None:
         status = body.get("status")
         if status not in STATUSES:
             raise InputError(f"unknown article status {status!r}; use one of: {', '.join(STATUSES)}")
-        article = replace(find(article_id), status=status)
-        write_article(kb_dir(), article)
-        hub.reload_catalog()
+        with lock:
+            article = replace(find(article_id), status=status)
+            write_article(kb_dir(), article)
+            refresh_search(hub)
         return article_json(article)
 
     @app.post("/index/rebuild")
     def rebuild() -> dict[str, Any]:
-        from assistant.kb_index import build_index
-
-        embedder, _ = hub.processor.search_engine()
-        found, problems = load_articles(kb_dir())
-        index, report = build_index(found, config.get().index_dir, embedder)
-        hub.swap_index(index)
-        return {
-            "articles": report.articles,
-            "added": report.added,
-            "changed": report.changed,
-            "removed": report.removed,
-            "embedded": report.embedded,
-            "index_kind": report.index_kind,
-            "head": report.head,
-            "problems": len(problems),
-        }
+        with lock:
+            return refresh_search(hub)
 
     @app.get("/gaps")
     def gaps(limit: int = 50) -> list[dict[str, Any]]:
@@ -150,6 +192,8 @@ def add_knowledge_routes(app: Any, hub: CallHub) -> None:
     def digest(day: str) -> dict[str, Any]:
         return stored_digest(day).to_json()
 
+    add_digest_build_route(app, hub, stored_digest)
+
     @app.get("/digests/{day}/export")
     def digest_export(day: str, format: str = "markdown") -> Any:
         """The digest as a file (Markdown or CSV), rendered exactly as `assistant digest --format`."""
@@ -164,3 +208,29 @@ def add_knowledge_routes(app: Any, hub: CallHub) -> None:
             media_type=f"{file.media_type}; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{file.file_name}"'},
         )
+
+
+def add_digest_build_route(app: Any, hub: CallHub, stored_digest: Any) -> None:
+    """`POST /digests/{date}`: build (or rebuild) and store a day's digest; returns its JSON, the
+    same as `GET /digests/{date}` afterwards. The service owns the database, so while it runs this
+    is how a digest gets built (the console's "Build the digest" button)."""
+    import threading
+
+    from assistant.digest import DigestOptions, LazyEmbedder, parse_day, run_digest
+
+    class ServiceEmbedder(LazyEmbedder):
+        """The service's loaded embedder, fetched only when a day has problems to embed."""
+
+        def real(self) -> Any:
+            if self._embedder is None:
+                self._embedder, _ = hub.processor.search_engine()
+            return self._embedder
+
+    lock = threading.Lock()
+
+    @app.post("/digests/{day}")
+    def build(day: str) -> dict[str, Any]:
+        when = parse_day(day, "the date")
+        with lock:
+            run_digest(hub.cursor(), when, ServiceEmbedder(), DigestOptions.from_config())
+        return stored_digest(when.isoformat()).to_json()

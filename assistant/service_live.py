@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.calls import RawUtterance, redacted_utterance, states_need
 from assistant.errors import InputError
+from assistant.summary import with_outcome
 
 if TYPE_CHECKING:
     from assistant.live import Job, LiveCall
@@ -203,7 +204,7 @@ def finish_call(call: LiveCall, status: str = "complete") -> Any:
     else:
         record = replace(live_record(call, status), ended_at=ended)
     if call.outcome:
-        record = replace(record, outcome=call.outcome)
+        record = with_outcome(record, call.outcome)
     if call.language.overridden and call.language.decision:
         record = replace(record, language=call.language.decision.language)
     call.final_record = record

@@ -11,6 +11,7 @@ from assistant import calls as calls_json
 from assistant import config
 from assistant.errors import InputError
 from assistant.service_hub import CallHub, record_from_stored, stored_status
+from assistant.summary import with_outcome
 
 
 class SearchBody(BaseModel):
@@ -211,7 +212,7 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
             live.outcome = body.outcome  # applied when the call is stored at its end
             return {"call_id": call_id, "outcome": body.outcome, "status": "live"}
         call = stored(call_id)
-        storage.save_call(hub.cursor(), record_from_stored(call, outcome=body.outcome))
+        storage.save_call(hub.cursor(), with_outcome(record_from_stored(call), body.outcome))
         return {"call_id": call_id, "outcome": body.outcome, "status": stored_status(call)}
 
     @app.post("/calls/{call_id}/language")

@@ -151,6 +151,30 @@ def summarise(
     )
 
 
+_OUTCOME_SENTENCE = re.compile(r"Outcome: [a-z-]+\.")
+
+
+def restate_outcome(text: str, outcome: str) -> str:
+    """A summary text whose "Outcome: ..." sentence says `outcome` (added when missing)."""
+    sentence = f"Outcome: {outcome}."
+    text, found = _OUTCOME_SENTENCE.subn(sentence, text, count=1)
+    return text if found else f"{text.rstrip()} {sentence}".lstrip()
+
+
+def with_outcome(record: Any, outcome: str) -> Any:
+    """`record` (a CallRecord) with `outcome`, and its stored summary (text and JSON) saying the same:
+    an agent's correction must not leave "Outcome: resolved" in the summary."""
+    from dataclasses import replace
+
+    text = restate_outcome(record.summary_text, outcome) if record.summary_text else record.summary_text
+    summary_json = dict(record.summary_json) if record.summary_json else record.summary_json
+    if summary_json:
+        summary_json["outcome"] = outcome
+        if summary_json.get("text"):
+            summary_json["text"] = restate_outcome(summary_json["text"], outcome)
+    return replace(record, outcome=outcome, summary_text=text, summary_json=summary_json)
+
+
 LLM_PROMPT = (
     "You summarise contact-center calls for a public service line. Write at most three short, plain "
     "sentences: what the caller needed, what the agent did, and what happens next. Placeholders such "

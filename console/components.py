@@ -6,7 +6,9 @@ confidence is written as a word and a number.
 
 from __future__ import annotations
 
+import datetime as dt
 import html
+import json
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -47,6 +49,78 @@ def confidence_text(confidence: str | None, score: float | None) -> str:
     """'high (0.81)': the word first, for readers who skip numbers; the number for those who want it."""
     word = confidence or ("high" if (score or 0) >= 0.7 else "medium" if (score or 0) >= 0.5 else "low")
     return f"{word} ({score:.2f})" if score is not None else word
+
+
+def readable_time(value: str | None, empty: str = "-") -> str:
+    """An ISO date or timestamp as people read it, in the viewer's time zone: '02 Mar 2026, 14:05 CET'.
+
+    The browser's zone when Streamlit knows it, else this machine's; a bare date stays a date."""
+    if not value:
+        return empty
+    text = str(value)
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    if len(text) <= 10:  # a date without a time
+        return f"{when:%d %b %Y}"
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    zone: Any = None
+    try:
+        from zoneinfo import ZoneInfo
+
+        name = st.context.timezone
+        zone = ZoneInfo(name) if name else None
+    except Exception:  # no browser session (tests), or a zone this machine does not know
+        zone = None
+    local = when.astimezone(zone)
+    return f"{local:%d %b %Y, %H:%M} {local.tzname() or ''}".rstrip()
+
+
+def bring_into_view(selector: str, request: int) -> None:
+    """Scroll the element matching the CSS `selector` into view and move keyboard focus to it.
+
+    Draw it right after that element, once per `request` (a counter the caller increases): the
+    script runs when its element first appears, so an unchanged request does nothing on reruns."""
+    script = (
+        f"<script>/* request {int(request)} */(() => {{ let tries = 0; const go = () => {{"
+        f" const el = document.querySelector({json.dumps(selector)});"
+        " if (!el) { if (tries++ < 50) setTimeout(go, 100); return; }"
+        " if (!el.matches('input, textarea, button, select, a[href], [tabindex]')) el.setAttribute('tabindex', '-1');"
+        " el.scrollIntoView({block: 'start'}); el.focus({preventScroll: true}); };"
+        " setTimeout(go, 50); })();</script>"
+    )
+    st.html(script, unsafe_allow_javascript=True)
+
+
+# Streamlit's date fields apply a typed date only when focus leaves the field; Enter applies it here
+# (focus moves away for a moment, then comes back to the same part of the date).
+ENTER_APPLIES_DATES = """<script>
+if (!window.assistantEnterAppliesDates) {
+  window.assistantEnterAppliesDates = true;
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Enter" || event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    const part = event.target.closest && event.target.closest('[data-testid="stDateInputField"] [role="spinbutton"]');
+    if (!part) return;
+    event.preventDefault();
+    let away = document.getElementById("assistant-date-commit");
+    if (!away) {
+      away = document.createElement("span");
+      away.id = "assistant-date-commit";
+      away.tabIndex = -1;
+      document.body.appendChild(away);
+    }
+    away.focus();
+    setTimeout(() => part.isConnected && part.focus(), 0);
+  }, true);
+}
+</script>"""
+
+
+def keyboard_helpers() -> None:
+    """Scripts every page needs for keyboard use (drawn once by the app shell)."""
+    st.html(ENTER_APPLIES_DATES, unsafe_allow_javascript=True)
 
 
 # ---------------------------------------------------------------- calling the service

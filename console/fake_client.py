@@ -8,10 +8,12 @@ Used by the AppTest tests, the browser test and `ASSISTANT_CONSOLE_FAKE=1` (see 
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import itertools
 from typing import TYPE_CHECKING, Any
 
 from assistant.errors import InputError
+from assistant.summary import restate_outcome
 
 if TYPE_CHECKING:
     from assistant.digest import Digest
@@ -163,7 +165,35 @@ def _sample_calls() -> dict[str, dict[str, Any]]:
               suggestions=[{"suggestion_id": "call-20260301-1602-c3-s1", "article_id": None, "title": None,
                             "score": 0.31, "abstained": True, "utterance": "Can I pay my property tax in parts?"}]),
     ]  # fmt: skip
+    calls += _history_calls()
     return {c["call_id"]: c for c in calls}
+
+
+_HISTORY = (
+    # reason, language, outcome, what the caller said (already redacted), its English translation
+    ("a lost EBT card", "en", "resolved", "I lost my EBT card at the store.", None),
+    ("applying for food assistance", "es", "follow-up", "Quiero solicitar ayuda para comprar comida.",
+     "I want to apply for help buying food."),
+    ("a property tax payment plan", "en", "transferred", "Can I pay my property tax in parts?", None),
+    ("renewing a fishing licence", "en", "unknown", "Where do I renew a fishing licence?", None),
+    ("a parking permit for a new address", "vi", "resolved", "Tôi cần giấy phép đậu xe cho địa chỉ mới.",
+     "I need a parking permit for my new address."),
+)  # fmt: skip
+
+
+def _history_calls(n: int = 30) -> list[dict[str, Any]]:
+    """Older calls (February 2026), enough to page the Calls list and build a digest of a past day."""
+    out = []
+    for i in range(n):
+        reason, language, outcome, said, english = _HISTORY[i % len(_HISTORY)]
+        day, hour, minute = 16 + i % 13, 8 + (i * 7) % 9, (i * 13) % 60
+        call_id = f"call-202602{day:02d}-{hour:02d}{minute:02d}-h{i:02d}"
+        out.append(
+            _call(call_id, f"2026-02-{day:02d}T{hour:02d}:{minute:02d}:00+00:00", language, outcome, reason,
+                  duration=float(60 + (i * 37) % 540), channel="chat" if i % 4 == 3 else "phone",
+                  lines=(("caller", 0.5, 3.0, said, language, english),))
+        )  # fmt: skip
+    return out
 
 
 def _sample_digest() -> dict[str, Any]:
@@ -183,6 +213,10 @@ def _sample_digest() -> dict[str, Any]:
     ]  # fmt: skip
     for rank, t in enumerate(topics, 1):
         t["rank"] = rank
+    # Only the calls this sample holds (the figures above are a bigger day's).
+    topics[0]["call_ids"] = ["call-20260302-0915-a1"]
+    topics[1]["call_ids"] = ["call-20260302-1140-b7"]
+    topics[2]["call_ids"] = []
     return {
         "date": "2026-03-02",
         "method_version": "fake-1",
@@ -201,8 +235,6 @@ def _sample_digest() -> dict[str, Any]:
 def _as_digest(d: dict[str, Any]) -> Digest:
     """The sample digest as the service sees it: a stored row whose payload is the JSON, then the
     service's own conversion, so exports here go through the real renderer the same way."""
-    import datetime as dt
-
     from assistant.digest import from_stored
     from assistant.storage import StoredDigest
 
@@ -234,8 +266,17 @@ class FakeClient:
             []
             if empty
             else [
-                {"query": "Can I pay my property tax in parts?", "count": 5, "last_seen": "2026-03-02"},
-                {"query": "Where do I renew a fishing licence?", "count": 2, "last_seen": "2026-03-01"},
+                # last_seen as the service sends it: UTC, with microseconds
+                {
+                    "query": "Can I pay my property tax in parts?",
+                    "count": 5,
+                    "last_seen": "2026-03-02T14:05:31.482913+00:00",
+                },
+                {
+                    "query": "Where do I renew a fishing licence?",
+                    "count": 2,
+                    "last_seen": "2026-03-01T09:12:03.000417+00:00",
+                },
             ]
         )
         self.feedback_log: list[dict[str, Any]] = []
@@ -243,6 +284,7 @@ class FakeClient:
         self._scripts: dict[str, list[list[dict[str, Any]]]] = {}
         self._released: dict[str, list[dict[str, Any]]] = {}
         self._ids = itertools.count(1)
+        self._agent_outcome: dict[str, str] = {}
 
     def _check(self) -> None:
         if self.down:
@@ -347,6 +389,8 @@ class FakeClient:
             call["summary"] = dict(data)
             call["outcome"] = data["outcome"]
             call["duration"] = data.get("duration")
+            if call["call_id"] in self._agent_outcome:
+                self._restate(call, self._agent_outcome[call["call_id"]])
         elif ev["type"] == "status" and data["state"] != "live":
             call["status"] = "complete" if data["state"] == "ended" else "interrupted"
 
@@ -370,8 +414,17 @@ class FakeClient:
             raise InputError(f"outcome {outcome!r} is not one of resolved, follow-up, transferred, unknown")
         call = self._need_call(call_id)
         call["outcome"] = outcome
+        if call["status"] == "live":  # applied to the summary when the call ends, as the service does
+            self._agent_outcome[call_id] = outcome
+        else:
+            self._restate(call, outcome)
+        return {"call_id": call_id, "outcome": outcome, "status": call["status"]}
+
+    @staticmethod
+    def _restate(call: dict[str, Any], outcome: str) -> None:
+        call["outcome"] = outcome
         call["summary"]["outcome"] = outcome
-        return {"call_id": call_id, "outcome": outcome}
+        call["summary"]["text"] = restate_outcome(call["summary"].get("text") or "", outcome)
 
     def set_language(self, call_id: str, language: str) -> dict[str, Any]:
         self._check()
@@ -403,17 +456,16 @@ class FakeClient:
         abstained = not hits or hits[0]["score"] < 0.45
         reason = "no approved article is close enough to the question" if abstained else None
         if abstained:
-            self.gaps.insert(0, {"query": text, "count": 1, "last_seen": "2026-03-03"})
+            now = dt.datetime.now(dt.UTC).isoformat()
+            self.gaps.insert(0, {"query": text, "count": 1, "last_seen": now})
         return {"query": text, "abstained": abstained, "reason": reason, "hits": [] if abstained else hits}
 
     def articles(self) -> list[dict[str, Any]]:
         self._check()
         return [copy.deepcopy(a) for a in sorted(self.articles_by_id.values(), key=lambda a: a["id"])]
 
-    def save_article(self, article: dict[str, Any]) -> dict[str, Any]:
-        self._check()
+    def _parsed_article(self, article: dict[str, Any]) -> Any:
         from assistant.knowledge import article_from_mapping
-        from assistant.readability import flesch_kincaid_grade
 
         meta = {
             k: v for k, v in article.items() if k not in ("body", "grade", "usage") and v not in (None, "")
@@ -421,28 +473,53 @@ class FakeClient:
         parsed = article_from_mapping(meta, article.get("body", ""))  # raises ArticleError (an InputError)
         if not parsed.body.strip():
             raise InputError("body: the answer text is empty")
-        old = self.articles_by_id.get(parsed.id, {})
-        saved = {**old, **article, "id": parsed.id, "grade": flesch_kincaid_grade(parsed.body)}
-        saved.setdefault(
-            "usage", {"suggested": 0, "helpful": 0, "not_helpful": 0, "used": 0, "last_suggested": None}
-        )
+        return parsed
+
+    def _store_article(self, article: dict[str, Any], parsed: Any) -> dict[str, Any]:
+        # The service's own JSON shape of an article; the usage figures of an edited one are kept.
+        from assistant.service_knowledge import article_json
+
+        saved = article_json(parsed)
+        if parsed.id in self.articles_by_id:
+            saved["usage"] = self.articles_by_id[parsed.id]["usage"]
         self.articles_by_id[parsed.id] = saved
         return copy.deepcopy(saved)
+
+    def create_article(self, article: dict[str, Any]) -> dict[str, Any]:
+        self._check()
+        if not article.get("id"):
+            raise InputError("id: an article needs an id")
+        parsed = self._parsed_article(article)
+        if parsed.id in self.articles_by_id:
+            raise InputError(
+                f"id: an article with id {parsed.id!r} already exists; open it to edit it, or choose another id"
+            )
+        return self._store_article(article, parsed)
+
+    def save_article(self, article: dict[str, Any]) -> dict[str, Any]:
+        self._check()
+        if not article.get("id"):
+            raise InputError("id: an article needs an id")
+        parsed = self._parsed_article(article)
+        if parsed.id not in self.articles_by_id:
+            raise InputError(f"no article {parsed.id!r}; create it with POST /articles")
+        return self._store_article(article, parsed)
 
     def set_article_status(self, article_id: str, status: str) -> dict[str, Any]:
         self._check()
         if article_id not in self.articles_by_id:
-            raise InputError(f"no article with id {article_id!r}")
+            raise InputError(f"no article {article_id!r}")
         if status not in ("published", "draft", "retired"):
-            raise InputError(f"status {status!r} is not one of published, draft, retired")
+            raise InputError(f"unknown article status {status!r}; use one of: published, draft, retired")
         self.articles_by_id[article_id]["status"] = status
-        return {"id": article_id, "status": status}
+        return copy.deepcopy(self.articles_by_id[article_id])
 
     def rebuild_index(self) -> dict[str, Any]:
         self._check()
         self.rebuilds += 1
         published = sum(1 for a in self.articles_by_id.values() if a["status"] == "published")
-        return {"articles": published, "passages": published * 3, "skipped": 0}
+        return {"articles": published, "added": 0, "changed": 0, "removed": 0, "embedded": 0,
+                "index_kind": "flat", "head": False, "problems": 0}  # fmt: skip
 
     def knowledge_gaps(self, limit: int = 50) -> list[dict[str, Any]]:
         self._check()
@@ -457,6 +534,57 @@ class FakeClient:
         self._check()
         found = self.digests.get(date)
         return copy.deepcopy(found) if found else None
+
+    def build_digest(self, date: str) -> dict[str, Any]:
+        """A day's digest from the calls held here: one topic per call reason (the service clusters)."""
+        from assistant.digest import check_not_future, parse_day
+
+        self._check()
+        day = parse_day(date, "the date")
+        check_not_future(day)
+        calls = [c for c in self.calls.values() if c["started_at"][:10] == day.isoformat()]
+        by_reason: dict[str, list[dict[str, Any]]] = {}
+        for c in calls:
+            by_reason.setdefault(c["reason"], []).append(c)
+        topics = []
+        for rank, (reason, members) in enumerate(sorted(by_reason.items(), key=lambda kv: -len(kv[1])), 1):
+            gap = sum(1 for c in members if any(x["abstained"] for x in c["suggestions"]))
+            langs: dict[str, int] = {}
+            for c in members:
+                langs[c["language"]] = langs.get(c["language"], 0) + 1
+            quotes = [
+                u["translation"] or u["text"]
+                for c in members
+                for u in c["utterances"]
+                if u["speaker"] == "caller"
+            ]
+            topics.append({
+                "topic_id": f"T{day:%Y%m%d}-{rank:02d}", "label": reason[:1].upper() + reason[1:],
+                "calls": len(members), "share": round(len(members) / len(calls), 4), "change": None,
+                "previous_mean": None, "emerging": False, "knowledge_gap": round(gap / len(members), 4),
+                "gap_calls": gap, "sentiment": None,
+                "resolved_share": round(sum(c["outcome"] == "resolved" for c in members) / len(members), 4),
+                "median_handle_time": None, "languages": langs, "quotes": quotes[:2], "article_id": None,
+                "rank": rank, "knowledge_gap_flag": gap > 0 and gap / len(members) >= 0.5,
+                "call_ids": [c["call_id"] for c in members],
+            })  # fmt: skip
+        no_answer = sum(1 for c in calls if any(x["abstained"] for x in c["suggestions"]))
+        languages: dict[str, int] = {}
+        for c in calls:
+            languages[c["language"]] = languages.get(c["language"], 0) + 1
+        top = ", ".join(
+            f"{t['label'].lower()} ({t['calls']} call{'s' if t['calls'] != 1 else ''})" for t in topics[:3]
+        )
+        built = {
+            "date": day.isoformat(), "method_version": "fake-1", "total_calls": len(calls),
+            "no_answer_share": round(no_answer / len(calls), 4) if calls else None, "languages": languages,
+            "skipped_calls": 0, "unassigned_calls": 0, "topics": topics, "emerging": [],
+            "knowledge_gaps": [t["topic_id"] for t in topics if t["knowledge_gap_flag"]],
+            "digest_text": f"{day:%A %d %B %Y}: {len(calls)} calls."
+            + (f" Top problems: {top}." if top else ""),
+        }  # fmt: skip
+        self.digests[day.isoformat()] = built
+        return copy.deepcopy(built)
 
     def digest_export(self, date: str, fmt: str = "markdown") -> str:
         self._check()

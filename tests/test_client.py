@@ -92,13 +92,56 @@ def test_article_validation_error_names_field(pair, tmp_path: Path, monkeypatch)
     config.reset()
     _, client = pair
     with pytest.raises(InputError, match="^status: "):
-        client.save_article({"id": "x-1", "title": "T", "status": "pending", "body": "b"})
+        client.create_article({"id": "x-1", "title": "T", "status": "pending", "body": "b"})
     assert list((tmp_path / "kb").iterdir()) == []
-    saved = client.save_article({"id": "x-1", "title": "T", "body": "Pay online."})
+    with pytest.raises(InputError, match="no article 'x-1'"):
+        client.save_article({"id": "x-1", "title": "T", "body": "Pay online."})  # an edit needs an article
+    saved = client.create_article({"id": "x-1", "title": "T", "body": "Pay online."})
     assert saved["id"] == "x-1" and client.articles()[0]["id"] == "x-1"
+    with pytest.raises(InputError, match="^id: an article with id 'x-1' already exists"):
+        client.create_article({"id": "x-1", "title": "Other", "body": "Other text."})
+    assert client.articles()[0]["title"] == "T"
+    assert client.save_article({"id": "x-1", "title": "T2", "body": "Pay online."})["title"] == "T2"
     assert client.set_article_status("x-1", "retired")["status"] == "retired"
     with pytest.raises(InputError, match="id"):
         client.save_article({"title": "no id"})
+    with pytest.raises(InputError, match="id"):
+        client.create_article({"title": "no id"})
+
+
+def test_fake_and_real_client_agree_on_shapes(pair, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """The console's FakeClient returns what the service returns (same keys), for the calls the
+    Knowledge and Daily digest pages make."""
+    import datetime as dt
+    import sys
+
+    from assistant import config
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from console.fake_client import FakeClient
+
+    (tmp_path / "kb").mkdir()
+    monkeypatch.setenv("ASSISTANT_KB_DIR", str(tmp_path / "kb"))
+    config.reset()
+    tc, real = pair
+    fake = FakeClient()
+    article = {"id": "x-2", "title": "T", "body": "Pay online.", "status": "published"}
+    assert set(real.create_article(article)) == set(fake.create_article(article))
+    assert set(real.save_article(article)) == set(fake.save_article(article))
+    assert set(real.set_article_status("x-2", "draft")) == set(fake.set_article_status("x-2", "draft"))
+    assert set(real.rebuild_index()) == set(fake.rebuild_index())
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    built, sample = real.build_digest(today), fake.build_digest("2026-02-16")
+    assert set(built) == set(sample)
+    assert real.digest(today) == built
+    with tc.websocket_connect("/media?token=tok") as ws:
+        for m in twilio_messages():
+            ws.send_text(m)
+        ws.send_text('{"event": "stop"}')
+    assert tc.app.state.hub.drain(30)
+    assert set(real.set_outcome("CA1", "follow-up")) == set(
+        fake.set_outcome("call-20260302-0915-a1", "follow-up")
+    )
 
 
 def test_wrong_token_and_unreachable_service(tmp_path: Path) -> None:

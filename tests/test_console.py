@@ -187,6 +187,21 @@ def test_language_override_and_outcome(fake):
     assert "outcome saved as follow-up" in texts(at)
 
 
+def test_changed_outcome_is_restated_in_the_summary(fake):
+    at = run_demo(page("live_call"))
+    call_id = at.session_state.live["call_id"]
+    assert "Outcome: resolved." in texts(at)
+    at.selectbox(key="live_outcome").set_value("follow-up").run()
+    button(at, "Save outcome").click().run()
+    assert "Outcome: follow-up." in texts(at) and "Outcome: resolved." not in texts(at)
+    assert "outcome saved as follow-up" in texts(at)
+    assert "Outcome: follow-up." in fake.calls[call_id]["summary"]["text"]
+    calls = page("calls")
+    calls.query_params["call"] = call_id
+    calls.run()
+    assert "Outcome: follow-up." in texts(calls) and "Outcome: resolved." not in texts(calls)
+
+
 def test_partial_captions_are_replaced_by_the_final_text():
     state = live.new_state("c1")
     cap = {"speaker": "caller", "text": "I need", "final": False}
@@ -223,14 +238,18 @@ def test_long_call_captions_are_paged(fake):
 # ---------------------------------------------------------------- calls
 
 
+def found(at: AppTest) -> int:
+    return int(re.search(r"Calls found: (\d+)", texts(at)).group(1))
+
+
 def test_calls_filters_and_open(fake):
     at = page("calls")
-    assert "Calls found: 3" in texts(at)
+    assert found(at) == len(fake.calls) == 33
     at.selectbox[0].set_value("es").run()
-    assert "Calls found: 1" in texts(at)
+    assert found(at) == sum(c["language"] == "es" for c in fake.calls.values()) == 7
     at.selectbox[0].set_value("any").run()
     at.text_input(key="calls_topic").input("EBT").run()
-    assert "Calls found: 1" in texts(at)
+    assert found(at) == sum("EBT" in c["reason"] for c in fake.calls.values()) == 7
     at.text_input(key="calls_topic").input("").run()
     at.selectbox(key="calls_pick").set_value("call-20260302-0915-a1").run()
     button(at, "Open call").click().run()
@@ -254,6 +273,46 @@ def test_calls_outcome_without_match(fake):
     at.date_input(key="calls_from").set_value(exports_date("2026-03-02")).run()
     at.selectbox[1].set_value("transferred").run()
     assert "No call matches these filters" in texts(at)
+
+
+def html_scripts(at: AppTest) -> str:
+    return "\n".join(h.proto.body for h in at.get("html"))
+
+
+def test_calls_list_is_paged_and_sorted(fake):
+    at = page("calls")
+    table = at.dataframe[0].value
+    newest = sorted(fake.calls.values(), key=lambda c: c["started_at"], reverse=True)
+    assert len(table) == 25 and list(table["Call"]) == [c["call_id"] for c in newest[:25]]
+    assert "Showing calls 1 to 25 of 33." in texts(at)
+    at.selectbox(key="calls_page").set_value("Page 2 of 2").run()
+    assert list(at.dataframe[0].value["Call"]) == [c["call_id"] for c in newest[25:]]
+    assert "Showing calls 26 to 33 of 33." in texts(at)
+    at.selectbox(key="calls_sort").set_value("Longest first").run()
+    longest = sorted(fake.calls.values(), key=lambda c: c["duration"] or 0, reverse=True)
+    assert list(at.dataframe[0].value["Call"]) == [c["call_id"] for c in longest[:25]]
+    at.selectbox(key="calls_sort").set_value("Oldest first").run()
+    assert at.dataframe[0].value["Call"][0] == newest[-1]["call_id"]
+    assert at.selectbox(key="calls_pick").options == list(at.dataframe[0].value["Call"])
+
+
+def test_an_opened_call_is_in_the_address_and_brought_into_view(fake):
+    at = page("calls")
+    at.selectbox(key="calls_pick").set_value("call-20260302-1140-b7").run()
+    button(at, "Open call").click().run()
+    assert at.query_params["call"] == "call-20260302-1140-b7"
+    assert "Call call-20260302-1140-b7" in texts(at)
+    assert "#opened-call" in html_scripts(at) and "scrollIntoView" in html_scripts(at)
+    at.run()  # a rerun for something else does not scroll again
+    assert "#opened-call" not in html_scripts(at)
+
+
+def test_a_link_with_a_call_id_opens_that_call(fake):
+    at = AppTest.from_file(str(PAGES / "calls.py"), default_timeout=60)
+    at.query_params["call"] = "call-20260216-0800-h00"
+    at.run()
+    assert not at.exception
+    assert "Call call-20260216-0800-h00" in texts(at) and "#opened-call" in html_scripts(at)
 
 
 def exports_date(text: str):
@@ -328,6 +387,67 @@ def test_digest_date_without_data(fake):
     at = page("digest")
     at.date_input(key="digest_date").set_value(exports_date("2026-01-01")).run()
     assert "No digest for 01 January 2026" in texts(at)
+    assert "assistant digest" not in texts(at)  # a CLI command that cannot run beside the service
+
+
+def test_a_days_digest_is_built_from_the_page(fake):
+    at = page("digest")
+    at.date_input(key="digest_date").set_value(exports_date("2026-02-16")).run()
+    assert "No digest for 16 February 2026 yet" in texts(at)
+    button(at, "Build the digest for 2026-02-16").click().run()
+    assert not at.exception
+    assert "2026-02-16" in fake.digests
+    body = texts(at)
+    assert "Done: digest of 2026-02-16 built from 3 calls" in body and "No digest for" not in body
+    assert "**Calls:** 3" in body and "Top topics" in body
+    at.run()  # the stored digest now shows without building again
+    assert "Rebuild the digest for 2026-02-16" in [b.label for b in at.button]
+
+
+def test_a_digest_is_rebuilt_from_the_page(fake):
+    at = page("digest")
+    assert "**Calls:** 40" in texts(at)  # the sample digest
+    button(at, "Rebuild the digest for 2026-03-02").click().run()
+    assert "**Calls:** 2" in texts(at)  # rebuilt from the two calls held for that day
+    assert fake.digests["2026-03-02"]["total_calls"] == 2
+
+
+def test_digest_chart_has_whole_number_ticks_and_full_labels(fake):
+    import json
+
+    import pyarrow as pa
+
+    long_label = "Your parking permit renewal form asks for an address that is no longer valid"
+    fake.digests["2026-03-02"]["topics"][0]["label"] = long_label
+    at = page("digest")
+    spec = json.loads(at.get("vega_lite_chart")[0].proto.spec)
+    x, y = spec["encoding"]["x"], spec["encoding"]["y"]
+    assert x["axis"]["format"] == "d" and x["axis"]["tickMinStep"] == 1
+    assert y["axis"]["labelLimit"] == 0 and "split(datum.label" in y["axis"]["labelExpr"]
+    chart = at.get("vega_lite_chart")[0].proto
+    labels = list(pa.ipc.open_stream(chart.data.data).read_pandas()[y["field"]])
+    assert long_label in [" ".join(label.split("\n")) for label in labels]
+    assert all(len(line) <= 28 for label in labels for line in label.split("\n"))
+
+
+def test_digest_topics_link_to_their_calls(fake):
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
+    at.run()
+    at.switch_page(str(PAGES / "digest.py")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    links = at.get("page_link")
+    assert [(link.proto.label, link.proto.query_string) for link in links] == [
+        ("Open call call\\-20260302\\-0915\\-a1", "call=call-20260302-0915-a1"),
+        ("Open call call\\-20260302\\-1140\\-b7", "call=call-20260302-1140-b7"),
+    ]
+    assert all(link.proto.page == "calls" for link in links)
+
+
+def test_digest_without_call_ids_says_so(fake):
+    for t in fake.digests["2026-03-02"]["topics"]:
+        del t["call_ids"]
+    at = page("digest")
+    assert "This digest does not list its calls" in texts(at)
 
 
 def test_digest_empty():
@@ -397,7 +517,7 @@ def test_service_side_validation_error_lands_on_its_field(fake, monkeypatch):
     def reject(article):
         raise InputError("owner: no such team")
 
-    monkeypatch.setattr(fake, "save_article", reject)
+    monkeypatch.setattr(fake, "create_article", reject)
     at = page("knowledge")
     at.text_input(key="kb_f_id").input("x-1")
     at.text_input(key="kb_f_title").input("X")
@@ -422,7 +542,60 @@ def test_gap_queue_starts_a_draft_and_rebuild_index(fake):
     assert at.text_input(key="kb_f_title").value == "Can I pay my property tax in parts"
     assert at.text_area(key="kb_f_questions").value == "Can I pay my property tax in parts?"
     button(at, "Rebuild the index").click().run()
-    assert fake.rebuilds == 1 and "index rebuilt: articles 3" in texts(at)
+    assert fake.rebuilds == 1 and "index rebuilt from the articles on disk: articles 3" in texts(at)
+
+
+def test_a_new_article_with_a_used_id_is_refused_and_the_published_one_kept(fake):
+    before = dict(fake.articles_by_id["food-ebt-card-replace"])
+    at = page("knowledge")
+    assert at.selectbox(key="kb_pick").value == "(new article)"
+    at.text_input(key="kb_f_id").input("food-ebt-card-replace")
+    at.text_input(key="kb_f_title").input("Something else")
+    at.text_area(key="kb_f_body").input("Other text.")
+    button(at, "Save article").click().run()
+    assert any(
+        e.value.startswith(
+            "Problem with article id: an article with id 'food-ebt-card-replace' already exists"
+        )
+        for e in at.error
+    )
+    assert fake.articles_by_id["food-ebt-card-replace"] == before
+
+
+def test_editing_an_article_is_explicit_and_replaces_it(fake):
+    at = page("knowledge")
+    at.selectbox(key="kb_pick").set_value("food-ebt-card-replace").run()
+    button(at, "Edit in the editor").click().run()
+    assert "Editing the published file of food-ebt-card-replace" in texts(at)
+    at.text_input(key="kb_f_title").input("Replace a lost, stolen or damaged EBT card")
+    button(at, "Save article").click().run()
+    saved = fake.articles_by_id["food-ebt-card-replace"]
+    assert saved["title"] == "Replace a lost, stolen or damaged EBT card" and saved["status"] == "published"
+    assert saved["usage"]["suggested"] == 17  # the same article, edited
+    assert "saved; search and suggestions use it now" in texts(at)
+    # the same id under "new article" mode is refused again
+    at.selectbox(key="kb_pick").set_value("(new article)").run()
+    button(at, "Edit in the editor").click().run()
+    assert "A new article: saving creates it" in texts(at)
+
+
+def test_gap_last_seen_is_a_readable_local_time(fake):
+    import datetime as dt
+
+    at = page("knowledge")
+    shown = list(at.table[1].value["Last seen"])
+    expected = dt.datetime.fromisoformat(fake.gaps[0]["last_seen"]).astimezone()
+    assert shown[0] == f"{expected:%d %b %Y, %H:%M} {expected.tzname()}".rstrip()
+    assert not any("T" in v.split(",")[0] or "." in v for v in shown)
+
+
+def test_starting_a_draft_from_a_gap_says_so_and_brings_the_editor_into_view(fake):
+    at = page("knowledge")
+    assert "#article-editor" not in html_scripts(at)  # nothing jumps on a first visit
+    button(at, "Start a draft article from this gap").click().run()
+    assert "Done: Draft started from the gap \u201cCan I pay my property tax in parts?\u201d" in texts(at)
+    assert "#article-editor" in html_scripts(at) and "focus" in html_scripts(at)
+    assert "A new article: saving creates it" in texts(at)
 
 
 def test_knowledge_empty():

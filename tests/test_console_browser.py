@@ -22,7 +22,9 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from up_util import Up, free_port, start_up, stop_up
@@ -276,6 +278,149 @@ def test_keyboard_knowledge_rebuilds_the_index(page, console_url):
     tab_to(page, "Rebuild the index", limit=300)
     page.keyboard.press("Enter")
     page.get_by_text("index rebuilt").wait_for()
+
+
+def in_view_and_focused(pg: Page, selector: str) -> tuple[bool, bool]:
+    """(the element's top is inside the viewport, it has keyboard focus)."""
+    return tuple(
+        pg.evaluate(
+            """sel => { const e = document.querySelector(sel); if (!e) return [false, false];
+            const r = e.getBoundingClientRect();
+            return [r.top >= 0 && r.top < window.innerHeight, document.activeElement === e]; }""",
+            selector,
+        )
+    )
+
+
+def wait_in_view(pg: Page, selector: str) -> None:
+    pg.wait_for_function(
+        """sel => { const e = document.querySelector(sel); if (!e) return false;
+        const r = e.getBoundingClientRect(); return r.top >= 0 && r.top < window.innerHeight
+        && document.activeElement === e; }""",
+        arg=selector,
+    )
+
+
+def test_console_makes_no_request_beyond_this_machine(page, console_url):
+    """Offline first: no font, icon or script from the internet on any page, also after actions."""
+    seen: list[str] = []
+    page.context.on("request", lambda r: seen.append(r.url))
+    for path in ("", "digest", "knowledge", "calls"):
+        open_page(page, console_url, path)
+    page.get_by_role("button", name="Open call").click()
+    page.get_by_role("heading", name="Transcript").wait_for()
+    open_page(page, console_url, "")
+    page.get_by_role("button", name="Start demo call").click()
+    page.get_by_role("heading", name="Call summary").wait_for()
+    settle(page)
+    outside = sorted(
+        {
+            u
+            for u in seen
+            if urlsplit(u).scheme not in ("data", "blob", "about")
+            and urlsplit(u).hostname not in ("127.0.0.1", "localhost")
+        }
+    )
+    assert len(seen) > 20 and not outside, f"requests beyond this machine: {outside}"
+
+
+def test_a_row_opens_its_call_in_view(page, console_url):
+    sys.path.insert(0, str(ROOT))
+    from console.fake_client import FakeClient
+
+    # Oldest first: demo calls other tests start are the newest, so these rows stay put.
+    third = sorted(FakeClient().calls.values(), key=lambda c: c["started_at"])[2]["call_id"]
+    open_page(page, console_url, "calls")
+    page.locator('input[aria-label="Sort by"]').click()
+    page.get_by_role("option", name="Oldest first").click()
+    settle(page)
+    grid = page.locator('[data-testid="stDataFrame"]')
+    grid.scroll_into_view_if_needed()
+    grid.locator("canvas").first.wait_for()
+    settle(page)
+    box = grid.bounding_box()
+    assert box is not None and box["height"] < 1100, "one page of calls, not every call"
+    # The row marker (check box) of the third row: the header and each row are 35 px high.
+    x, y = box["x"] + 16, box["y"] + 35 + 2 * 35 + 17
+    page.mouse.move(x, y)
+    page.mouse.click(x, y)
+    page.wait_for_url(re.compile(f"call={third}"))
+    page.get_by_role("heading", name=f"Call {third}").wait_for()
+    wait_in_view(page, "#opened-call")
+    page.get_by_role("heading", name="Transcript").wait_for()
+
+
+def test_keyboard_calls_page_two_and_opened_call_in_view(page, console_url):
+    open_page(page, console_url, "calls")
+    page.locator('input[aria-label="Page"]').click()
+    page.get_by_role("option", name="Page 2 of 2").click()
+    page.get_by_text(re.compile(r"Showing calls 26 to \d+ of \d+\.")).wait_for()
+    settle(page)
+    tab_to(page, "Open call")
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Transcript").wait_for()
+    wait_in_view(page, "#opened-call")
+
+
+def type_digest_date(pg: Page, digits: str) -> None:
+    """Keyboard only: Tab into the date, type it, press Enter (no Tab out of the field)."""
+    tab_to(pg, "year, Digest date")
+    pg.keyboard.type(digits)
+    pg.keyboard.press("Enter")
+
+
+def test_typed_digest_date_applies_on_enter_and_the_day_is_built(page, console_url):
+    open_page(page, console_url, "digest")
+    type_digest_date(page, "20260216")
+    page.get_by_text("No digest for 16 February 2026 yet").wait_for()
+    assert "Digest date" in (page.evaluate("document.activeElement.getAttribute('aria-label')") or "")
+    settle(page)
+    tab_to(page, "Build the digest for 2026-02-16")
+    page.keyboard.press("Enter")
+    page.get_by_text("Done: digest of 2026-02-16 built from 3 calls").wait_for()
+    page.get_by_role("heading", name="Top topics").wait_for()
+    settle(page)
+    axe_scan(page, "digest-built")
+
+
+def test_digest_chart_labels_are_whole_and_ticks_are_whole_numbers(page, console_url):
+    open_page(page, console_url, "digest")
+    type_digest_date(page, "20260217")
+    page.get_by_text("No digest for 17 February 2026 yet").wait_for()
+    settle(page)
+    tab_to(page, "Build the digest for 2026-02-17")
+    page.keyboard.press("Enter")
+    page.get_by_text("Done: digest of 2026-02-17").wait_for()
+    settle(page)
+    texts = page.locator('[data-testid="stVegaLiteChart"] svg').evaluate(
+        "svg => [...svg.querySelectorAll('.role-axis-label text')].map(t => t.textContent)"
+    )
+    labels = " ".join(texts)
+    assert "A parking permit for a new" in labels and "address" in labels, texts
+    assert "…" not in labels and "..." not in labels, texts
+    ticks = [t for t in texts if re.fullmatch(r"[0-9.]+", t)]
+    assert ticks and all(t.isdigit() for t in ticks), ticks
+    page.screenshot(path=str(ARTIFACTS / "digest-chart.png"), full_page=True)
+
+
+def test_a_topic_opens_its_call(page, console_url):
+    open_page(page, console_url, "digest")
+    page.get_by_text("Calls by topic").wait_for()
+    page.get_by_text("Lost or stolen EBT card: 1 call").click()
+    page.get_by_role("link", name="Open call call-20260302-1140-b7").click()
+    page.get_by_role("heading", name="Call call-20260302-1140-b7").wait_for()
+    wait_in_view(page, "#opened-call")
+
+
+def test_gap_draft_says_so_and_moves_to_the_editor(page, console_url):
+    open_page(page, console_url, "knowledge")
+    last_seen = page.locator('[data-testid="stTable"]').nth(1).inner_text()
+    assert "2026-03-02T" not in last_seen and ".482913" not in last_seen
+    assert re.search(r"02 Mar 2026, \d\d:\d\d", last_seen), last_seen
+    page.get_by_role("button", name="Start a draft article from this gap").click()
+    page.get_by_text("Draft started from the gap").wait_for()
+    wait_in_view(page, "#article-editor")
+    assert page.get_by_label("Title", exact=True).input_value() == "Can I pay my property tax in parts"
 
 
 def test_artifacts_folder_is_ignored_by_git():

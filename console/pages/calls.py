@@ -58,6 +58,52 @@ st.header(f"Calls found: {len(shown)}")
 if not shown:
     st.info("No call matches these filters. Widen the dates or choose Any.", icon=":material/filter_alt_off:")
     st.stop()
+
+SORTS = {
+    "Newest first": (lambda r: str(r.get("started_at") or ""), True),
+    "Oldest first": (lambda r: str(r.get("started_at") or ""), False),
+    "Longest first": (lambda r: r.get("duration") or 0.0, True),
+    "Shortest first": (lambda r: r.get("duration") or 0.0, False),
+    "Language": (lambda r: ui.language_name(r.get("language")), False),
+    "Outcome": (lambda r: r.get("outcome") or "", False),
+}
+PAGE_SIZE = 25
+s1, s2 = st.columns(2)
+# A new order starts on its first page.
+sort = s1.selectbox(
+    "Sort by", list(SORTS), key="calls_sort", on_change=lambda: st.session_state.pop("calls_page", None)
+)
+key, reverse = SORTS[sort]
+ordered = sorted(shown, key=key, reverse=reverse)
+pages = max(1, -(-len(ordered) // PAGE_SIZE))
+labels = [f"Page {i} of {pages}" for i in range(1, pages + 1)]
+if st.session_state.get("calls_page") not in labels:  # the filters changed the number of pages
+    st.session_state.pop("calls_page", None)
+page_label = s2.selectbox("Page", labels, key="calls_page") if pages > 1 else labels[0]
+page_no = labels.index(page_label) if page_label in labels else 0
+rows_here = ordered[page_no * PAGE_SIZE : (page_no + 1) * PAGE_SIZE]
+first = page_no * PAGE_SIZE + 1
+st.caption(
+    f"Showing calls {first} to {first + len(rows_here) - 1} of {len(ordered)}. "
+    "Choose a row to open that call, or pick it in the list under the table."
+)
+
+
+def open_call(call_id: str) -> None:
+    """Open `call_id` below the list (also in the address, so the link can be shared) and bring it into view."""
+    st.query_params["call"] = call_id
+    st.session_state.calls_scroll = st.session_state.get("calls_scroll", 0) + 1
+
+
+table_key = f"calls_table_{sort}_{page_no}"  # a new list (sort, page) starts with no row chosen
+
+
+def row_chosen() -> None:
+    chosen = st.session_state[table_key].selection.rows
+    if chosen:
+        open_call(rows_here[chosen[0]]["call_id"])
+
+
 table = [
     {
         "Call": r["call_id"],
@@ -69,21 +115,28 @@ table = [
         "Status": r.get("status") or "-",
         "Reason": r.get("reason") or "-",
     }
-    for r in shown
+    for r in rows_here
 ]
-st.table(table)
+st.dataframe(
+    table, key=table_key, on_select=row_chosen, selection_mode="single-row", hide_index=True, height="content"
+)
 
-ids = [r["call_id"] for r in shown]
+ids = [r["call_id"] for r in rows_here]
 picked = st.selectbox("Call to open", ids, key="calls_pick")
-if st.button("Open call", type="primary", icon=":material/open_in_full:"):
-    st.session_state.calls_open = picked
+if st.button("Open call", type="primary", icon=":material/open_in_full:") and picked:
+    open_call(picked)
 
-call_id = st.session_state.get("calls_open")
+call_id = st.query_params.get("call")
 if call_id:
     data = ui.call("get_call", call_id)
     if data is None:
         st.stop()
-    st.header(f"Call {call_id}")
+    st.header(f"Call {call_id}", anchor="opened-call")
+    # Bring the call into view once per opening (a row, the button, or a link to ?call=ID).
+    request = (call_id, st.session_state.get("calls_scroll", 0))
+    if st.session_state.get("calls_in_view") != request:
+        st.session_state.calls_in_view = request
+        ui.bring_into_view("#opened-call", request[1])
     summary = data.get("summary") or {}
     st.subheader("Summary")
     st.write(summary.get("text") or "No summary stored.")

@@ -3,12 +3,55 @@
 from __future__ import annotations
 
 import datetime as dt
+import textwrap
+from pathlib import Path
 
 import altair as alt
 import streamlit as st
+from streamlit.errors import StreamlitPageNotFoundError
 
 from console import components as ui
 from console import exports
+
+CALLS_PAGE = str(Path(__file__).resolve().parent / "calls.py")
+
+
+def topics_chart(rows: list[dict]) -> alt.Chart:
+    """Calls per topic as horizontal bars: whole-number ticks, and every label in full (wrapped)."""
+    values = [{**r, "Label": textwrap.fill(r["Topic"], 28)} for r in rows]
+    most = max((r["Calls"] for r in rows), default=1)
+    return (
+        alt.Chart(alt.Data(values=values), title="Calls per topic", height=alt.Step(40),
+                  description="Bar chart of calls per topic; the same figures are in the table below.")
+        .mark_bar(color="#1f4e79")
+        .encode(
+            x=alt.X("Calls:Q", title="Calls", scale=alt.Scale(domainMin=0, nice=False),
+                    axis=alt.Axis(format="d", tickMinStep=1, tickCount=min(most, 10))),
+            y=alt.Y("Label:N", sort="-x", title=None,
+                    axis=alt.Axis(labelLimit=0, labelExpr="split(datum.label, '\\n')")),
+            tooltip=["Topic:N", "Calls:Q", "Trend:N"],
+        )
+    )  # fmt: skip
+
+
+def topic_calls(topics: list[dict]) -> None:
+    """Each topic's calls, as links that open the call on the Calls page."""
+    listed = [t for t in topics if t.get("call_ids")]
+    if not listed:
+        if not any("call_ids" in t for t in topics):
+            st.caption("This digest does not list its calls; rebuild it to link each topic to its calls.")
+        return
+    st.subheader("Calls by topic")
+    for t in listed:
+        ids = t["call_ids"]
+        with st.expander(f"{ui.md_escape(t['label'])}: {len(ids)} call{'s' if len(ids) != 1 else ''}"):
+            for call_id in ids:
+                try:
+                    st.page_link(CALLS_PAGE, label=f"Open call {ui.md_escape(call_id)}", query_params={"call": call_id},
+                                 icon=":material/call:")  # fmt: skip
+                except StreamlitPageNotFoundError:  # this page run on its own, without the others
+                    st.text(call_id)
+
 
 st.title("Daily digest")
 st.caption("What callers asked about on one day, and where the knowledge base had no answer.")
@@ -17,19 +60,45 @@ dates = ui.call("digest_dates")
 if dates is None:
     st.stop()
 latest = dt.date.fromisoformat(max(dates)) if dates else dt.date.today() - dt.timedelta(days=1)
-picked = st.date_input("Digest date", value=latest, format="YYYY-MM-DD", key="digest_date")
+picked = st.date_input(
+    "Digest date",
+    value=latest,
+    format="YYYY-MM-DD",
+    key="digest_date",
+    help="Type the date and press Enter, or choose it in the calendar.",
+)
 if dates:
     st.caption("Days with a digest: " + ", ".join(sorted(dates, reverse=True)[:14]))
-digest = ui.call("digest", picked.isoformat())
+day = picked.isoformat()
+
+
+def build(label: str, *, primary: bool) -> dict | None:
+    """A button that builds (or rebuilds) the day's digest in the service; returns the new digest."""
+    if not st.button(label, type="primary" if primary else "secondary", icon=":material/build:"):
+        return None
+    with st.spinner(f"Building the digest of {day} from its calls ..."):
+        built = ui.call("build_digest", day)
+    if built is not None:
+        ui.done_banner(f"digest of {day} built from {built.get('total_calls', 0)} calls")
+    return built
+
+
+digest = ui.call("digest", day)
 if digest is None:
     if st.session_state.get(ui.DOWN_KEY):
         st.stop()
-    st.info(
-        f"No digest for {picked:%d %B %Y}: no calls were recorded that day, or the digest has not run yet "
-        "('assistant digest --date YYYY-MM-DD' builds it).",
+    note = st.empty()
+    note.info(
+        f"No digest for {picked:%d %B %Y} yet. Build it now from the calls stored for that day "
+        "(it takes a few seconds; a day without calls gives an empty digest).",
         icon=":material/event_busy:",
     )
-    st.stop()
+    digest = build(f"Build the digest for {day}", primary=True)
+    if digest is None:
+        st.stop()
+    note.empty()
+else:
+    digest = build(f"Rebuild the digest for {day}", primary=False) or digest
 
 topics = digest.get("topics") or []
 by_id = {t["topic_id"]: t for t in topics}
@@ -45,14 +114,10 @@ if not topics:
     st.write("No topic had enough calls to report.")
 else:
     rows = [{"Topic": t["label"], "Calls": t["calls"], "Trend": exports.trend_words(t)} for t in topics]
-    chart = (
-        alt.Chart(alt.Data(values=rows), title="Calls per topic", description="Bar chart of calls per topic; the same figures are in the table below.")
-        .mark_bar(color="#1f4e79")
-        .encode(x=alt.X("Calls:Q", title="Calls"), y=alt.Y("Topic:N", sort="-x", title=None), tooltip=["Topic:N", "Calls:Q", "Trend:N"])
-    )  # fmt: skip
-    st.altair_chart(chart, width="stretch")
+    st.altair_chart(topics_chart(rows), width="stretch")
     st.caption("Table: the chart's figures with each topic's trend against the previous 7 days.")
     st.table(rows)
+    topic_calls(topics)
 
 st.header("Emerging topics")
 emerging = [by_id[i] for i in digest.get("emerging") or [] if i in by_id]
@@ -89,7 +154,7 @@ if not quotes:
 
 st.header("Download")
 st.caption("The same files as 'assistant digest --format markdown' and '--format csv'.")
-day = digest["date"]
+day = digest.get("date") or day
 # The service renders the files, so the console and the CLI share one layout.
 markdown_file = ui.call("digest_export", day, "markdown")
 # After a failure, one banner is enough (and a second one would repeat its button's key).

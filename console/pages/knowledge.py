@@ -43,30 +43,56 @@ def helpful_rate(usage: dict[str, Any]) -> str:
     return "no ratings" if not rated else f"{round(100 * usage['helpful'] / rated)}% of {rated}"
 
 
-def load_form(values: dict[str, str]) -> None:
-    """Callback: fill the editor (runs before the widgets are drawn, so their keys may be set)."""
+def load_form(values: dict[str, str], editing: str | None = None, note: str | None = None) -> None:
+    """Callback: fill the editor (runs before the widgets are drawn, so their keys may be set).
+
+    `editing` is the id of the article being edited; None starts a new article, and saving a new
+    article never replaces an existing one. `note` is said above the editor, which comes into view."""
     for f, v in values.items():
         st.session_state[form.PREFIX + f] = v
+    st.session_state.kb_editing = editing
     st.session_state.kb_errors = {}
     st.session_state.kb_saved = None
+    st.session_state.kb_note = note
+    st.session_state.kb_focus = st.session_state.get("kb_focus", 0) + 1
 
 
 def load_selected() -> None:
     pick = st.session_state.get("kb_pick")
     chosen = next((a for a in st.session_state.get("kb_articles", []) if a["id"] == pick), None)
-    load_form(form.from_article(chosen) if chosen else form.blank())
+    if chosen:
+        load_form(form.from_article(chosen), chosen["id"], f"Editing article {chosen['id']}.")
+    else:
+        load_form(form.blank(), None, "New article: the editor is empty.")
+
+
+def load_gap(query: str) -> None:
+    load_form(
+        form.from_gap(query),
+        None,
+        f"Draft started from the gap \u201c{query}\u201d: title and caller question are filled in. "
+        "Add an id and the answer, then save.",
+    )
 
 
 def save() -> None:
-    """Callback: validate, then one save_article call; problems go next to their fields."""
+    """Callback: validate, then create a new article or save the edited one; problems go next to
+    their fields. Creating refuses an id that is already used, so nothing published is replaced."""
     values = {f: st.session_state.get(form.PREFIX + f, "") for f in form.FIELDS}
     errors = form.validate(values)
     st.session_state.kb_saved = None
     st.session_state.kb_save_error = None
+    st.session_state.kb_note = None
+    editing = st.session_state.get("kb_editing")
+    payload = form.to_payload(values)
     if not errors:
         try:
-            saved = get_client().save_article(form.to_payload(values))
+            if editing is not None and payload["id"] == editing:
+                saved = get_client().save_article(payload)
+            else:  # a new article, or an edited one saved under a new id: a copy, never a replacement
+                saved = get_client().create_article(payload)
             st.session_state.kb_saved = saved.get("id") or values["id"]
+            st.session_state.kb_editing = st.session_state.kb_saved
         except ServiceUnavailable as exc:
             st.session_state.kb_save_error = f"Service down: {exc}. Nothing was saved; try again."
         except InputError as exc:
@@ -114,7 +140,7 @@ else:
                 "Status": a.get("status"),
                 "Times suggested": (a.get("usage") or {}).get("suggested", 0),
                 "Helpful rate": helpful_rate(a.get("usage") or {}),
-                "Last used": (a.get("usage") or {}).get("last_suggested") or "never",
+                "Last used": ui.readable_time((a.get("usage") or {}).get("last_suggested"), empty="never"),
                 "Review": review_status(a.get("review_by")),
             }
             for a in shown
@@ -131,12 +157,25 @@ for col, (status, label) in zip(
 ):
     clicked = col.button(label, disabled=pick == NEW, key=f"kb_status_{status}")
     if clicked and ui.call("set_article_status", pick, status) is not None:
-        ui.done_banner(f"{pick} is now {status}. Rebuild the index to update search.")
+        ui.done_banner(f"{pick} is now {status}; search and suggestions use the change now.")
 
 # ---------------------------------------------------------------- editor
-st.header("Edit an article")
+st.header("Edit an article", anchor="article-editor")
 if form.PREFIX + "id" not in st.session_state:
     load_form(form.blank())
+    st.session_state.kb_focus = st.session_state.kb_done_focus = 0  # nothing to bring into view yet
+if st.session_state.get("kb_note"):
+    ui.done_banner(st.session_state.kb_note)
+editing = st.session_state.get("kb_editing")
+st.caption(
+    f"Editing the published file of {editing}: saving replaces it. A different id saves a new article."
+    if editing
+    else "A new article: saving creates it, and an id that is already used is refused "
+    "(to change an article, choose it above and press Edit in the editor)."
+)
+if st.session_state.get("kb_done_focus") != st.session_state.get("kb_focus"):
+    st.session_state.kb_done_focus = st.session_state.get("kb_focus")
+    ui.bring_into_view("#article-editor", st.session_state.kb_focus)
 errors: dict[str, str] = st.session_state.get("kb_errors") or {}
 
 
@@ -179,7 +218,7 @@ if errors:
 elif st.session_state.get("kb_save_error"):
     st.error(st.session_state.kb_save_error, icon=":material/cloud_off:")
 elif st.session_state.get("kb_saved"):
-    ui.done_banner(f"article {st.session_state.kb_saved} saved. Rebuild the index to update search.")
+    ui.done_banner(f"article {st.session_state.kb_saved} saved; search and suggestions use it now.")
 
 # ---------------------------------------------------------------- gaps
 st.header("Gap queue")
@@ -188,23 +227,30 @@ gaps = ui.call("knowledge_gaps")
 if gaps:
     st.table(
         [
-            {"Question": g["query"], "Times asked": g.get("count", 1), "Last seen": g.get("last_seen") or "-"}
+            {"Question": g["query"], "Times asked": g.get("count", 1), "Last seen": ui.readable_time(g.get("last_seen"))}
             for g in gaps
         ]
-    )
+    )  # fmt: skip
     queries = [g["query"] for g in gaps]
     gap = st.selectbox("Gap", queries, key="kb_gap")
     st.button(
         "Start a draft article from this gap",
-        on_click=lambda: load_form(form.from_gap(st.session_state.kb_gap)),
+        on_click=lambda: load_gap(st.session_state.kb_gap),
+        help="Fills the editor above with this question and moves there.",
     )
 elif gaps is not None:
     st.write("No open gaps.")
 
 # ---------------------------------------------------------------- index
 st.header("Search index")
+st.caption(
+    "Saving, publishing and retiring update search at once. Rebuild after article files were changed "
+    "outside the console (in git, for example)."
+)
 if st.button("Rebuild the index", icon=":material/refresh:"):
     with st.spinner("Rebuilding the index ..."):
         counts = ui.call("rebuild_index")
     if counts is not None:
-        ui.done_banner("index rebuilt: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        ui.done_banner(
+            "index rebuilt from the articles on disk: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+        )

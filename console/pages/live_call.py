@@ -139,5 +139,10 @@ if state["summary"]:
         "Outcome", OUTCOMES, index=OUTCOMES.index(outcome) if outcome in OUTCOMES else 3, key="live_outcome"
     )
     if st.button("Save outcome") and ui.call("set_outcome", state["call_id"], new) is not None:
-        summary["outcome"] = new
-        ui.done_banner(f"outcome saved as {new}")
+        # The service restates the stored summary with the new outcome: show that one.
+        stored = ui.call("get_call", state["call_id"]) or {}
+        state["summary"] = stored.get("summary") or {**summary, "outcome": new}
+        st.session_state.live_outcome_saved = new
+        st.rerun()
+    if st.session_state.pop("live_outcome_saved", None) == outcome:
+        ui.done_banner(f"outcome saved as {outcome}")
