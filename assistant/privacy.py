@@ -147,11 +147,13 @@ def _other_language_pass(text: str, context: str | None, languages: Iterable[str
 
 
 def _phone_pass(text: str) -> str:
+    """International numbers ("+44 20 7946 0958", "+34 612 345 678"), which the digit rules read
+    as North American ones; national numbers stay with the rules, which know "claim number"."""
     import phonenumbers
 
-    if sum(c.isdigit() for c in text) < 7:
+    if "+" not in text or sum(c.isdigit() for c in text) < 7:
         return text
-    matches = phonenumbers.PhoneNumberMatcher(text, "US", leniency=phonenumbers.Leniency.VALID)
+    matches = phonenumbers.PhoneNumberMatcher(text, None, leniency=phonenumbers.Leniency.VALID)
     return _replace(text, ((m.start, m.end, "[PHONE]") for m in matches))
 
 
