@@ -134,8 +134,10 @@ def _replace(text: str, spans: Iterable[tuple[int, int, str]]) -> str:
 
 
 def _other_language_pass(text: str, context: str | None, languages: Iterable[str]) -> str:
-    """Redact numbers spoken in other languages: read them as digits, redact, map back."""
-    spans = number_word_spans(text, languages)
+    """Redact numbers spoken in other languages: read them as digits, redact, map back. A number
+    word group of more than four digits is a quantity ("un million"), never part of a number read
+    out digit by digit or in groups, so it stays a word."""
+    spans = [s for s in number_word_spans(text, languages) if len(s[2]) <= 4]
     if not spans:
         return text
     spelled, mapping = _spell_out(text, spans)

@@ -71,9 +71,10 @@ def stored_texts(db: str | Path) -> str:
 
 
 def leaks(text: str, secret: str) -> list[str]:
-    """Pieces of `secret` found in `text`: any 5-digit run of it, or its last four standing alone."""
-    digits = re.sub(r"\D", "", text)
-    found = [secret[i : i + 5] for i in range(len(secret) - 4) if secret[i : i + 5] in digits]
+    """Pieces of `secret` found in `text`: 5 digits of it in one run (digits that spaces, commas,
+    dots or dashes join), or its last four standing alone."""
+    runs = [re.sub(r"\D", "", m.group()) for m in re.finditer(r"\d(?:[\s,.\-]{0,3}\d)*", text)]
+    found = [secret[i : i + 5] for i in range(len(secret) - 4) if any(secret[i : i + 5] in r for r in runs)]
     if re.search(rf"(?<!\d){secret[-4:]}(?!\d)", text):
         found.append(secret[-4:])
     return found
@@ -482,3 +483,75 @@ def test_hostile_transcripts_through_ingest_leave_no_secret_in_any_column(tmp_pa
         assert phrase not in text, phrase
     assert not FOUR_DIGIT_WORDS.search(text)
     assert "[CARD]" in text and "[SSN]" in text and "[DOB]" in text and "[EMAIL]" in text
+
+
+# ---------------------------------------------------------------- the bundled demo call, live
+
+
+def _free_port() -> int:
+    import os
+    import socket
+
+    if os.environ.get("ASSISTANT_TEST_PORT"):
+        return int(os.environ["ASSISTANT_TEST_PORT"])
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.models
+def test_bundled_demo_call_through_the_live_path_at_real_time_stores_ssn_and_card(tmp_path: Path) -> None:
+    """`assistant serve` + the simulate-call client at real-time pace over mu-law (the console's
+    demo call): the caller's card and SSN are stored as [CARD] and [SSN], no digit of either
+    anywhere (captions, partials, database, service log)."""
+    import time
+
+    from assistant.client import ServiceClient, ServiceUnavailable
+    from assistant.service_sim import SimOptions, simulate
+
+    port = _free_port()
+    db = tmp_path / "demo.duckdb"
+    log = (tmp_path / "service.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "assistant", "serve", "--port", str(port), "--db", str(db)],
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        client = ServiceClient(f"http://127.0.0.1:{port}")
+        deadline = time.monotonic() + 300
+        while True:
+            try:
+                client.health()
+                break
+            except ServiceUnavailable:
+                assert server.poll() is None and time.monotonic() < deadline, "service did not start"
+                time.sleep(0.5)
+        client.close()
+        result = simulate(
+            str(REPO / "samples" / "call-en-payment-pii.wav"),
+            SimOptions(url=f"ws://127.0.0.1:{port}/media", realtime=True, echo=False),
+            call_id="demo-pii",
+        )
+        assert result.stored
+    finally:
+        server.terminate()
+        server.wait(60)
+        log.close()
+    events = json.dumps([e for _, e in result.events], ensure_ascii=False)
+    con = duckdb.connect(str(db), read_only=True)
+    caller = [
+        t
+        for (t,) in con.execute(
+            "SELECT text FROM utterances WHERE speaker = 'caller' ORDER BY idx"
+        ).fetchall()
+    ]
+    con.close()
+    everything = stored_texts(db) + events + (tmp_path / "service.log").read_text()
+    print("\nstored caller turns:", *caller, sep="\n  ")
+    assert any("[CARD]" in t for t in caller) and any("[SSN]" in t for t in caller), caller
+    for t in caller:
+        if "[CARD]" in t or "[SSN]" in t:
+            assert not re.search(r"\d", t), t
+    for secret in ("4111111111111111", "987654321"):
+        assert leaks(everything, secret) == [], secret
+    assert not FOUR_DIGIT_WORDS.search(everything)
