@@ -166,11 +166,24 @@ def gate(text: str, context: str | None = None, language: str | None = None) -> 
         return text
     out = redact(text, context).text
     if out:
-        langs = OTHER_LANGUAGES if language in (None, "en") else (language, *OTHER_LANGUAGES)
-        for lang in dict.fromkeys(langs):
+        # Only the languages some word of the text is a number word of (cached per word).
+        found = {lang for w in _ALPHA_RE.findall(out) for lang in _number_languages(w.lower())}
+        first = (language,) if language in found else ()
+        for lang in (*first, *(x for x in OTHER_LANGUAGES if x in found and x != language)):
             out = _other_language_pass(out, context, (lang,))
         out = _phone_pass(out)
     return Redacted(out)
+
+
+_ALPHA_RE = re.compile(r"[^\W\d_]+")
+
+
+@functools.lru_cache(maxsize=65536)
+def _number_languages(word: str) -> tuple[str, ...]:
+    """The supported languages other than English in which `word` is (part of) a number."""
+    from text_to_num import find_numbers
+
+    return tuple(lang for lang in OTHER_LANGUAGES if find_numbers([_Token(word)], lang, threshold=0))
 
 
 def ensure_gated(value: str | None) -> str | None:
@@ -195,8 +208,12 @@ _LONG_DIGITS_RE = re.compile(r"\d(?:[\s().+_/-]{0,2}\d){4,}")
 
 
 def gate_message(text: str) -> Redacted:
-    """A log line or error message: gated, and any remaining run of 5+ digits masked."""
-    return Redacted(_LONG_DIGITS_RE.sub("[number]", gate(str(text))))
+    """A log line or error message: URL escapes decoded (an access log's path), gated, and any
+    remaining run of 5+ digits masked."""
+    from urllib.parse import unquote
+
+    text = str(text)
+    return Redacted(_LONG_DIGITS_RE.sub("[number]", gate(unquote(text) if "%" in text else text)))
 
 
 # ---------------------------------------------------------------- identifiers

@@ -451,6 +451,14 @@ def test_log_lines_pass_the_gate(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO):
         logging.getLogger("assistant.test").info("call %s from %s failed", PII_ID, "4111 1111 1111 1111")
         logging.getLogger("uvicorn.access").info('"GET /calls/+15558675309/events HTTP/1.1" 200')
+        logging.getLogger("uvicorn.access").info(
+            '%s - "%s %s HTTP/%s" %d',
+            "127.0.0.1:5",
+            "GET",
+            "/calls/%2B15558675309_jane.doe%40example.com",
+            "1.1",
+            200,
+        )
     text = caplog.text
     assert not any(p in text for p in ("5558675309", "jane.doe", "4111")), text
     assert gate_message("job 193847 failed") == "job [number] failed"
