@@ -394,6 +394,19 @@ def numeric_regions(text: str, min_tokens: int = 1, gap: int = _MAX_GAP_WORDS) -
     return [(s, e) for s, e, n in regions if n >= min_tokens]
 
 
+_SENTENCE_SPLIT_RE = re.compile(r"(?<=[.?!;])\s+|[¿¡]")
+
+
+def _has_plain_sentence(text: str) -> bool:
+    """Whether `text` holds a full sentence without a digit or number word: four or more words
+    besides fillers ("okay", "yes", "one moment" do not count)."""
+    for sentence in _SENTENCE_SPLIT_RE.split(text):
+        tokens = list(_TOKEN_RE.finditer(sentence))
+        if _content_words(tokens) >= 4 and 2 not in _numeric_flags(sentence, tokens):
+            return True
+    return False
+
+
 def mask_numbers(text: str, kind: str, after: int = 0, min_tokens: int = 1) -> str:
     """Every numeric region of `text` (from offset `after`, with at least `min_tokens` digit
     tokens) replaced by `[kind]`."""
@@ -425,8 +438,8 @@ class CaptureWindow:
         if speaker == "agent":
             if asked:
                 self.kind = asked
-            elif _content_words(list(_TOKEN_RE.finditer(red))) >= 4:
-                self.kind = None  # the agent moved on
+            elif _content_words(list(_TOKEN_RE.finditer(red))) >= 3:
+                self.kind = None  # the agent moved on ("Thank you. The payment went through.")
             if self.kind:  # a read-back while the window is open
                 red, red_tr = self._mask(red, red_tr)
             return red, red_tr
@@ -434,10 +447,14 @@ class CaptureWindow:
             self.kind = None  # whatever follows a password request is the password
             return Redacted("[PASSWORD]"), (Redacted("[PASSWORD]") if red_tr is not None else None)
         if self.kind:
-            regions = numeric_regions(red)
-            if not regions and _content_words(list(_TOKEN_RE.finditer(red))) >= 4 and not asked:
-                self.kind = None  # a full non-numeric sentence closes the window
-                return red, red_tr
+            if _has_plain_sentence(red) and not asked:
+                # A full non-numeric sentence closes the window, unless the turn also read out
+                # digits ("It is 4321. Sorry, I need to find the rest."): the rest may follow.
+                # A lone number word is no digit ("One more thing. How do I register to vote?").
+                masked, masked_tr = self._mask(red, red_tr, lone_words=False)
+                if masked == red:
+                    self.kind = None
+                return masked, masked_tr
             red, red_tr = self._mask(red, red_tr)
             return red, red_tr
         # Closed: the caller's own words can open it ("my social is ...", a card number read out).
@@ -456,10 +473,22 @@ class CaptureWindow:
             self.kind = given
         return red, red_tr
 
-    def _mask(self, red: str, red_tr: str | None) -> tuple[Redacted, Redacted | None]:
+    def _mask(
+        self, red: str, red_tr: str | None, lone_words: bool = True
+    ) -> tuple[Redacted, Redacted | None]:
         kind = self.kind or "ACCOUNT"
-        masked = Redacted(mask_numbers(red, kind))
-        return masked, (Redacted(mask_numbers(red_tr, kind)) if red_tr is not None else None)
+
+        def mask(text: str) -> Redacted:
+            regions = numeric_regions(text)
+            if not lone_words:
+                regions = [
+                    (s, e)
+                    for s, e in regions
+                    if any(c.isdigit() for c in text[s:e]) or numeric_regions(text[s:e], min_tokens=2)
+                ]
+            return Redacted(_replace(text, ((s, e, f"[{kind}]") for s, e in regions)))
+
+        return mask(red), (mask(red_tr) if red_tr is not None else None)
 
     def partial(self, speaker: str, text: str, context: str = "", language: str | None = None) -> Redacted:
         """A partial caption made safe to show; the window is read, never changed. Outside a

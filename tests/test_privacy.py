@@ -157,6 +157,25 @@ def test_the_window_closes_on_a_sentence_or_when_the_agent_moves_on() -> None:
     ]
 
 
+def test_a_sentence_with_digits_keeps_the_window_open_and_a_lone_number_word_is_no_digit() -> None:
+    window = CaptureWindow()
+    out = run(
+        window,
+        [
+            ("agent", "What is the card number?"),
+            ("caller", "It is 4321. Sorry, I need to find the rest of it."),
+            ("caller", "4539"),
+            ("caller", "One more thing. How do I register to vote at my new address?"),
+        ],
+    )
+    assert out[1:] == [
+        "It is [CARD]. Sorry, I need to find the rest of it.",
+        "[CARD]",
+        "One more thing. How do I register to vote at my new address?",
+    ]
+    assert window.kind is None
+
+
 def test_the_caller_can_open_the_window_and_a_password_is_masked_whole() -> None:
     out = run(CaptureWindow(), [("caller", "my social is"), ("caller", "five one two"), ("caller", "44")])
     assert out[1:] == ["[SSN]", "[SSN]"]
