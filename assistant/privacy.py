@@ -343,10 +343,21 @@ _EN_NUMBER_WORDS = NUMBER_WORDS | {"thousand", "million", "oh", "o", "zero", "ni
 _MAX_GAP_WORDS = 2  # numeric tokens this close are one number ("6 times, 4321")
 
 
+# "card" alone is often the plastic ("I lost my card", "a new card is on its way"): it asks for
+# data only next to a word about its number.
+_CARD_NUMBER_RE = re.compile(
+    r"(?<![^\W_])(?:numbers?|n[uú]mero|num[eé]ro|nummer|numero|digits?|d[ií]gitos|chiffres|ziffern"
+    r"|read|go\s+ahead|l[eé]a|d[ií]game|d[eé]me)(?![^\W_])",
+    re.IGNORECASE,
+)
+
+
 def request_kind(text: str) -> str | None:
     """The sensitive data a turn asks for or names first (CARD, SSN ...), or None."""
-    m = _REQUEST_RE.search(text)
-    return m.lastgroup if m else None
+    for m in _REQUEST_RE.finditer(text):
+        if m.lastgroup != "CARD" or _CARD_NUMBER_RE.search(text):
+            return m.lastgroup
+    return None
 
 
 def _content_words(tokens: list[re.Match[str]]) -> int:
@@ -440,8 +451,8 @@ class CaptureWindow:
                 self.kind = asked
             elif _content_words(list(_TOKEN_RE.finditer(red))) >= 3:
                 self.kind = None  # the agent moved on ("Thank you. The payment went through.")
-            if self.kind:  # a read-back while the window is open
-                red, red_tr = self._mask(red, red_tr)
+            if self.kind and not asked:  # a read-back while the window is open
+                red, red_tr = self._mask(red, red_tr, lone_words=False)
             return red, red_tr
         if self.kind == "PASSWORD":
             self.kind = None  # whatever follows a password request is the password
@@ -460,7 +471,7 @@ class CaptureWindow:
         # Closed: the caller's own words can open it ("my social is ...", a card number read out).
         given = next((k for k in SENSITIVE if f"[{k}]" in red), None)
         if asked:
-            m = _REQUEST_RE.search(red)
+            m = next((x for x in _REQUEST_RE.finditer(red) if x.lastgroup == asked), None)
             after = m.end() if m else 0
             if numeric_regions(red[after:], min_tokens=3) or not _content_words(
                 list(_TOKEN_RE.finditer(red[after:]))
