@@ -14,7 +14,8 @@ API (stable: other modules and branches build on these names):
 - `safe_id(raw)`: a call id or file stem as it may be stored and printed: unchanged when it holds
   no personal data (`call001`, `CA1:0`), else `anon-` + 16 letters from a salted HMAC, stable for
   the same raw id (so a lookup by the raw id finds it). Idempotent: `safe_id(safe_id(x)) == safe_id(x)`.
-- `safe_source(source)`: the stored `source` of a call (a path is reduced to a safe file name).
+- `safe_source(source)`: the stored `source` of a call: a path or `file:line` with every folder
+  name and the file's stem passed through `safe_id`.
 - `CaptureWindow`: per-call fail-closed state. Feed every final in call order through
   `final(speaker, text, translation=None, context="", language=None) -> (text, translation)` and
   every partial caption through `partial(speaker, text, context="", language=None)`. When the agent
@@ -22,7 +23,10 @@ API (stable: other modules and branches build on these names):
   caller starts giving one), `kind` names the requested data and the caller's following speech is
   masked: each run of digits, number words (any supported language) and digit-like ASR noise
   ("IDN 8M, 6 times, 4321") becomes `[KIND]`, across turns ("4539" / "okay" / "1488"), until the
-  caller says a full non-numeric sentence or the agent moves on. Partials never change the state.
+  caller says a full non-numeric sentence (in a turn that read out no digits) or the agent moves
+  on (three or more words that are neither fillers nor a new request). Partials read the state,
+  never change it. Batch (`calls.CallProcessor.process_utterances`) and live (`LiveCall.privacy`)
+  each keep one window per call.
 - `install_log_gate()`: every log record's message and string arguments pass `gate_message`.
 """
 
