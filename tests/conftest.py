@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,8 @@ import pytest
 from assistant import config
 
 REPO = Path(__file__).resolve().parent.parent
-EVAL_DIR = REPO.parent / "shared" / "eval"
+# ASSISTANT_EVAL_DIR: the shared eval data when the checkout is not next to it (a git worktree).
+EVAL_DIR = Path(os.environ.get("ASSISTANT_EVAL_DIR") or REPO.parent / "shared" / "eval")
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 

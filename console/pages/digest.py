@@ -102,7 +102,7 @@ else:
 
 topics = digest.get("topics") or []
 by_id = {t["topic_id"]: t for t in topics}
-st.write(digest.get("digest_text") or "")
+st.markdown(ui.md_escape(digest.get("digest_text")))
 share = digest.get("no_answer_share")
 st.markdown(
     f"**Calls:** {digest.get('total_calls', 0)} · **No approved answer:** "
@@ -116,7 +116,7 @@ else:
     rows = [{"Topic": t["label"], "Calls": t["calls"], "Trend": exports.trend_words(t)} for t in topics]
     st.altair_chart(topics_chart(rows), width="stretch")
     st.caption("Table: the chart's figures with each topic's trend against the previous 7 days.")
-    st.table(rows)
+    st.table([dict(r, Topic=ui.md_escape(r["Topic"])) for r in rows])  # cells render Markdown
     topic_calls(topics)
 
 st.header("Emerging topics")

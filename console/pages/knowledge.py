@@ -227,7 +227,7 @@ gaps = ui.call("knowledge_gaps")
 if gaps:
     st.table(
         [
-            {"Question": g["query"], "Times asked": g.get("count", 1), "Last seen": ui.readable_time(g.get("last_seen"))}
+            {"Question": ui.md_escape(g["query"]), "Times asked": g.get("count", 1), "Last seen": ui.readable_time(g.get("last_seen"))}
             for g in gaps
         ]
     )  # fmt: skip
