@@ -150,6 +150,19 @@ def add_knowledge_routes(app: Any, hub: CallHub) -> None:
     def digest(day: str) -> dict[str, Any]:
         return stored_digest(day).to_json()
 
+    @app.post("/digests/{day}")
+    def build_digest(day: str) -> dict[str, Any]:
+        """Compute and store the digest of `day` (as `assistant digest --date`), with the service's
+        own database connection and embedder; returns it as GET does."""
+        from assistant.digest import DigestOptions, parse_day, run_digest
+
+        class SharedEmbedder:  # the service's MiniLM, loaded on the first problem statement
+            def embed(self, texts: Any) -> Any:
+                return hub.processor.search_engine()[0].embed(texts)
+
+        when = parse_day(day, "date")
+        return run_digest(hub.cursor(), when, SharedEmbedder(), DigestOptions.from_config()).to_json()
+
     @app.get("/digests/{day}/export")
     def digest_export(day: str, format: str = "markdown") -> Any:
         """The digest as a file (Markdown or CSV), rendered exactly as `assistant digest --format`."""
