@@ -40,6 +40,8 @@ class ServiceOptions:
         live: endpointing and decoding of live calls.
         warm: load Whisper, the embedder and the index at start-up instead of on first use.
         max_body_bytes: largest HTTP request body (413 above).
+        advertise_url: where CLI commands on this machine reach this service; when set, it is
+            written to the home folder's state file while the service runs (`assistant serve`).
     """
 
     db: str | None = None
@@ -49,6 +51,7 @@ class ServiceOptions:
     live: LiveOptions = field(default_factory=LiveOptions)
     warm: bool = False
     max_body_bytes: int = 1_000_000
+    advertise_url: str | None = None
 
     @classmethod
     def from_config(cls, **overrides: Any) -> ServiceOptions:
@@ -102,12 +105,20 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from assistant.client import remove_service_state, write_service_state
+
         hub.start()
         if opts.warm:
             _ = hub.processor.transcriber
             hub.processor.search_engine()
-        yield
-        hub.close()
+        if opts.advertise_url:
+            write_service_state(opts.advertise_url, opts.api_token, str(hub.db_path))
+        try:
+            yield
+        finally:
+            if opts.advertise_url:
+                remove_service_state()
+            hub.close()
 
     def authorised(request: HTTPConnection) -> None:
         if request.scope["type"] != "http":

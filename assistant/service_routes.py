@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from fastapi import Response
 from pydantic import BaseModel
 
 from assistant import calls as calls_json
@@ -131,7 +132,7 @@ def database_problem(hub: CallHub) -> str | None:
 def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) -> None:
     """Register the REST routes on `app`. Call ids may contain '/', so the call routes take the
     rest of the path (`{call_id:path}`); the routes with a suffix come before the plain one."""
-    from fastapi import HTTPException, Response
+    from fastapi import HTTPException
 
     from assistant import storage
 

@@ -52,6 +52,11 @@ class IngestReport:
         line = f"ingest: {self.stored} stored, {self.skipped} already stored, {self.failed} failed"
         return line + (f", {self.duplicates} duplicate(s) in this batch" if self.duplicates else "")
 
+    @property
+    def exit_code(self) -> int:
+        """1 when nothing could be ingested at all, else 0."""
+        return 1 if self.failed and not self.stored and not self.skipped else 0
+
     def to_json(self) -> dict[str, Any]:
         return {
             "stored": self.stored,
@@ -351,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     print_report(report)
-    return 1 if report.failed and not report.stored and not report.skipped else 0
+    return report.exit_code
 
 
 def print_report(report: IngestReport) -> None:
