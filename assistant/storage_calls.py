@@ -395,6 +395,7 @@ __all__ = [
     "add_feedback",
     "call_exists",
     "delete_call",
+    "encode_cursor",
     "get_call",
     "list_calls",
     "list_calls_page",
