@@ -244,6 +244,35 @@ def test_audio_ahead_of_real_time_waits_beyond_the_slack() -> None:
     assert pace_delay(audio_seconds=60.0, elapsed=1.0, slack=None) == 0.0
 
 
+def test_a_call_far_ahead_of_real_time_is_held_back(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    import asyncio
+
+    from assistant import service_media
+
+    waits: list[float] = []
+
+    async def record(delay: float) -> None:  # the wait itself is not what this test is about
+        waits.append(delay)
+
+    monkeypatch.setattr(service_media, "asyncio", SimpleNamespace(wait_for=asyncio.wait_for, sleep=record))
+    monkeypatch.setattr(service_media, "time", SimpleNamespace(monotonic=lambda: 1000.0))  # a frozen clock
+    import base64
+
+    from assistant.audio import encode_mulaw
+
+    second = base64.b64encode(encode_mulaw(np.full(8000, 0.01, np.float32))).decode()
+    media = json.dumps({"event": "media", "media": {"track": "inbound", "payload": second}})
+    app = make_app(tmp_path, limits=Limits(realtime_slack=1.0))
+    with TestClient(app) as c, c.websocket_connect("/media") as ws:
+        for m in [*twilio_messages("FAST")[:2], *[media] * 8]:  # 8 s of audio in 1 s messages, at once
+            ws.send_text(m)
+        ws.send_text(stop())
+        with pytest.raises(WebSocketDisconnect):
+            ws.receive_text()
+    # With the clock frozen, each second of audio past the 1 s slack is a second to wait.
+    assert waits == pytest.approx([float(n) for n in range(1, 8)])
+
+
 def test_model_worker_serves_calls_fairly(tmp_path: Path) -> None:
     h = CallHub(fake_processor(), str(tmp_path / "q.duckdb"))
     flood, other = SimpleNamespace(call_id="flood"), SimpleNamespace(call_id="other")

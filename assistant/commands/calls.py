@@ -149,9 +149,12 @@ def run_show(args: argparse.Namespace) -> int:
 def run_feedback(args: argparse.Namespace) -> int:
     from assistant import storage
     from assistant.client import running_service
+    from assistant.errors import check_text
     from assistant.redaction import redact_text
 
-    comment = redact_text(args.comment) if args.comment else None
+    for value, what in ((args.call_id, "the call id"), (args.suggestion_id, "the suggestion id")):
+        check_text(value, what)
+    comment = redact_text(check_text(args.comment, "--comment")) if args.comment else None
     service = running_service(args.db)
     if service is not None:  # the service owns the database file
         with service:
