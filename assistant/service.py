@@ -149,6 +149,15 @@ def create_app(
             return JSONResponse({"detail": [{"field": field_name, "message": message}]}, status_code=422)
         return JSONResponse({"detail": str(exc)}, status_code=400)
 
+    import duckdb
+
+    @app.exception_handler(duckdb.Error)
+    async def database_error(request: Request, exc: duckdb.Error) -> Any:
+        from fastapi.responses import JSONResponse
+
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return JSONResponse({"detail": f"the database cannot answer: {first}"}, status_code=503)
+
     @app.exception_handler(UnicodeEncodeError)
     async def unencodable(request: Request, exc: UnicodeEncodeError) -> Any:
         from fastapi.responses import JSONResponse

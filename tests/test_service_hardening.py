@@ -152,6 +152,8 @@ def test_health_is_503_on_a_truncated_database(tmp_path: Path) -> None:
         assert answer.status_code == 503
         body = answer.json()
         assert body["database"]["ok"] is False and "truncated" in body["database"]["error"]
+        broken = c.get("/calls/c5")  # its utterances were in the lost half of the file
+        assert broken.status_code == 503 and "database" in broken.json()["detail"]
 
 
 # -- paging and ids with '/' -----------------------------------------------------------------------
