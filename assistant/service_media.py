@@ -49,12 +49,13 @@ MAX_MULAW_PAYLOAD = 8000  # one second of 8 kHz mu-law; Twilio sends 160 bytes (
 class Limits:
     """Attributes: max_frame_bytes (per message), max_frames_per_second (per connection),
     start_timeout and idle_timeout (seconds), realtime_slack (seconds of audio a call may run
-    ahead of the wall clock; None: no pacing, as for in-process tests)."""
+    ahead of the wall clock). None: no timeout or pacing, for in-process use and tests that pause
+    a stream on purpose; the service takes all three from its settings (`ServiceOptions.from_config`)."""
 
     max_frame_bytes: int = 65536
     max_frames_per_second: int = 2000
-    start_timeout: float = 10.0
-    idle_timeout: float = 15.0
+    start_timeout: float | None = None
+    idle_timeout: float | None = None
     realtime_slack: float | None = None
 
 
@@ -147,8 +148,8 @@ async def _receive(
         msg = await asyncio.wait_for(ws.receive(), timeout)
     except TimeoutError:
         if started:
-            raise Closed(1008, f"no message for {timeout:g} s (idle timeout)") from None
-        raise Closed(1008, f"no start within {timeout:g} s (start timeout)") from None
+            raise Closed(1008, f"no message for {timeout or 0:g} s (idle timeout)") from None
+        raise Closed(1008, f"no start within {timeout or 0:g} s (start timeout)") from None
     if msg["type"] == "websocket.disconnect":
         return None, None
     text, data = msg.get("text"), msg.get("bytes")

@@ -281,3 +281,13 @@ def test_model_worker_serves_calls_fairly(tmp_path: Path) -> None:
     assert position <= 2  # not behind the flooding call's 50 finals
     flood_jobs = [job for job in order if job is not None and job.call is flood]
     assert len(flood_jobs) == 50  # and the flooding call's own finals keep their order
+
+
+def test_the_service_takes_timeouts_pacing_and_body_limit_from_its_settings(monkeypatch) -> None:  # noqa: ANN001
+    from assistant.service import ServiceOptions
+
+    monkeypatch.setenv("ASSISTANT_MEDIA_IDLE_TIMEOUT", "3")
+    config.reset()
+    opts = ServiceOptions.from_config()
+    assert opts.limits.idle_timeout == 3.0 and opts.limits.start_timeout == 10.0
+    assert opts.limits.realtime_slack == 5.0 and opts.max_body_bytes == 1_000_000
