@@ -53,17 +53,28 @@ class CallOptions:
         language: force the call's language (the agent's override) instead of detecting it.
         k: articles considered per search.
         min_need_words: a caller utterance needs this many words (besides greetings) to be searched.
+        max_utterance_chars: a longer utterance text is truncated to this many characters.
+        max_call_chars: utterances beyond this many characters of text in a call are dropped.
+            (Redaction and sentiment grow faster than linearly with a text's length: one 10 MB
+            line must not hold a batch for minutes.) Either cut is noted in the call's `error`.
     """
 
     agent_language: str = "en"
     language: str | None = None
     k: int = 3
     min_need_words: int = 4
+    max_utterance_chars: int = 20_000
+    max_call_chars: int = 200_000
 
     @classmethod
     def from_config(cls, **overrides: Any) -> CallOptions:
         cfg = config.get()
-        base = cls(agent_language=cfg.agent_language, k=cfg.search_k)
+        base = cls(
+            agent_language=cfg.agent_language,
+            k=cfg.search_k,
+            max_utterance_chars=cfg.max_utterance_chars,
+            max_call_chars=cfg.max_call_chars,
+        )
         return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
 
@@ -84,6 +95,32 @@ def states_need(text: str, min_words: int = 4) -> bool:
     content = _PLEASANTRY.sub(" ", re.sub(r"\[[A-Z]+\]", " ", text))
     words = re.findall(r"\w+", content)
     return len(words) >= min_words and bool(_NEED_CUE.search(content))
+
+
+def bound_utterances(
+    utterances: Sequence[RawUtterance], max_chars: int, max_total: int
+) -> tuple[list[RawUtterance], str | None]:
+    """Utterances with each text cut to `max_chars` and the call cut at `max_total` characters,
+    and a note saying what was cut (None when nothing was)."""
+    out: list[RawUtterance] = []
+    notes: list[str] = []
+    total = 0
+    for i, u in enumerate(utterances):
+        if len(u.text) > max_chars:
+            notes.append(f"utterance {i} had {len(u.text):,} characters; kept the first {max_chars:,}")
+            u = replace(u, text=u.text[:max_chars])
+        if total + len(u.text) > max_total:
+            notes.append(
+                f"the call's text is longer than {max_total:,} characters; "
+                f"{len(utterances) - i} utterance(s) from utterance {i} on dropped"
+            )
+            break
+        total += len(u.text)
+        out.append(u)
+    if not notes:
+        return out, None
+    more = f" (and {len(notes) - 3} more)" if len(notes) > 3 else ""
+    return out, "text truncated: " + "; ".join(notes[:3]) + more
 
 
 def merge_segments(segments: Sequence[Segment], gap: float = MERGE_GAP_SECONDS) -> list[RawUtterance]:
@@ -290,6 +327,7 @@ class CallProcessor:
             raise InputError("a call needs a non-empty call_id")
         call_id = safe_id(call_id)  # an id holding a phone number or e-mail is never kept
         opts = self.options
+        utterances, truncated = bound_utterances(utterances, opts.max_utterance_chars, opts.max_call_chars)
         language = CallLanguage()
         if opts.language:
             language.override(opts.language)
@@ -425,6 +463,7 @@ class CallProcessor:
             sentiment_overall=senti.overall.score,
             agent_talk_share=summary.agent_talk_share,
             status="complete",
+            error=truncated,
             utterances=tuple(records),
             suggestions=tuple(suggestions),
         )

@@ -7,10 +7,19 @@ offending field first); 404 on a digest is None, on a digest export an `InputErr
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from assistant import config
 from assistant.errors import AssistantError, InputError
+
+STATE_FILE = "service.json"  # in the home folder while `assistant serve` runs: url, token, db, pid
+
+
+def _cid(call_id: str) -> str:
+    """A call id as one path segment (ids may contain '/')."""
+    return quote(call_id, safe="")
 
 
 class ServiceUnavailable(AssistantError):
@@ -47,7 +56,14 @@ class ServiceClient:
         self.close()
 
     def _call(
-        self, method: str, path: str, *, none_on_404: bool = False, text: bool = False, **kwargs: Any
+        self,
+        method: str,
+        path: str,
+        *,
+        none_on_404: bool = False,
+        text: bool = False,
+        raw: bool = False,
+        **kwargs: Any,
     ) -> Any:
         import httpx
 
@@ -64,8 +80,12 @@ class ServiceClient:
             raise InputError(_message(response))
         if response.status_code == 401:
             raise InputError("the service refused the API token", hint="set ASSISTANT_API_TOKEN")
+        if response.status_code == 413:
+            raise InputError(_message(response))
         if response.status_code >= 400:
             raise ServiceUnavailable(f"the service answered {response.status_code}: {_message(response)}")
+        if raw:
+            return response
         return response.text if text else response.json()
 
     # -- calls ---------------------------------------------------------------------------------
@@ -78,24 +98,32 @@ class ServiceClient:
             params["active"] = str(active).lower()
         return self._call("GET", "/calls", params=params)
 
+    def list_calls_page(
+        self, limit: int = 100, cursor: str | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of calls, newest first, and the cursor of the next page (None: no more)."""
+        params: dict[str, Any] = {"limit": limit, **({"cursor": cursor} if cursor else {})}
+        response = self._call("GET", "/calls", params=params, raw=True)
+        return response.json(), response.headers.get("x-next-cursor")
+
     def get_call(self, call_id: str) -> dict[str, Any]:
-        return self._call("GET", f"/calls/{call_id}")
+        return self._call("GET", f"/calls/{_cid(call_id)}")
 
     def events(self, call_id: str, cursor: int = 0) -> tuple[list[dict[str, Any]], int]:
-        body = self._call("GET", f"/calls/{call_id}/events", params={"cursor": cursor})
+        body = self._call("GET", f"/calls/{_cid(call_id)}/events", params={"cursor": cursor})
         return body["events"], body["cursor"]
 
     def feedback(
         self, call_id: str, suggestion_id: str, kind: str, comment: str | None = None
     ) -> dict[str, Any]:
         body = {"suggestion_id": suggestion_id, "kind": kind, "comment": comment}
-        return self._call("POST", f"/calls/{call_id}/feedback", json=body)
+        return self._call("POST", f"/calls/{_cid(call_id)}/feedback", json=body)
 
     def set_outcome(self, call_id: str, outcome: str) -> dict[str, Any]:
-        return self._call("POST", f"/calls/{call_id}/outcome", json={"outcome": outcome})
+        return self._call("POST", f"/calls/{_cid(call_id)}/outcome", json={"outcome": outcome})
 
     def set_language(self, call_id: str, language: str) -> dict[str, Any]:
-        return self._call("POST", f"/calls/{call_id}/language", json={"language": language})
+        return self._call("POST", f"/calls/{_cid(call_id)}/language", json={"language": language})
 
     def start_demo_call(self, sample: str | None = None) -> str:
         return self._call("POST", "/demo-calls", json={"sample": sample})["call_id"]
@@ -143,6 +171,75 @@ class ServiceClient:
     def digest_export(self, date: str, fmt: str = "markdown") -> str:
         """The stored digest as a Markdown or CSV file's text, laid out as `assistant digest --format`."""
         return self._call("GET", f"/digests/{date}/export", params={"format": fmt}, text=True)
+
+    # -- batch ---------------------------------------------------------------------------------
+    def ingest(self, source: str) -> dict[str, Any]:
+        """Ingest a file or folder on the service's machine into its database; the report's JSON."""
+        return self._call("POST", "/ingest", json={"source": source}, timeout=None)
+
+
+def _state_path() -> Path:
+    return Path(config.get().home) / STATE_FILE
+
+
+def write_service_state(url: str, token: str | None, db: str) -> Path:
+    """Tell CLI commands on this machine where the service owning `db` listens (owner-only file)."""
+    import json
+    import os
+
+    path = _state_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {"url": url, "token": token or "", "db": str(Path(db).expanduser().resolve()), "pid": os.getpid()}
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh)
+    return path
+
+
+def remove_service_state() -> None:
+    """Forget the state file, if it is this process's."""
+    import json
+    import os
+
+    path = _state_path()
+    try:
+        if json.loads(path.read_text(encoding="utf-8")).get("pid") == os.getpid():
+            path.unlink()
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def running_service(db: str | None = None) -> ServiceClient | None:
+    """A client of the service that owns `db` (default: the db setting) when one runs on this
+    machine, else None. DuckDB lets one process open the file, so the CLI goes through the service
+    while it runs (ARCHITECTURE invariant 2). A stale state file (its process gone, or nothing
+    answering) counts as no service."""
+    import json
+    import os
+
+    import httpx
+
+    try:
+        state = json.loads(_state_path().read_text(encoding="utf-8"))
+        pid, url, owned = int(state["pid"]), str(state["url"]), str(state["db"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    target = str(Path(db or config.get().db).expanduser().resolve())
+    if owned != target:
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # alive, another user's
+    client = ServiceClient(url, token=state.get("token") or None)
+    try:
+        client._http.get("/health", timeout=5.0)
+    except httpx.TransportError:
+        client.close()
+        return None
+    return client
 
 
 def _message(response: Any) -> str:

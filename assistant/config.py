@@ -126,6 +126,23 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_calls", 4, "Service: concurrent live calls; more are refused with a close reason.", "int"),
     Setting("max_frame_bytes", 65536, "Service: largest media WebSocket message accepted.", "int"),
     Setting("max_frames_per_second", 2000, "Service: media messages per second per connection.", "int"),
+    Setting("max_body_bytes", 1_000_000, "Service: largest HTTP request body accepted (413 above).", "int"),
+    Setting(
+        "media_start_timeout", 10.0, "Service: seconds a media socket may wait before its start.", "float"
+    ),
+    Setting(
+        "media_idle_timeout", 15.0, "Service: seconds without a message that close a media socket.", "float"
+    ),
+    Setting(
+        "realtime_slack",
+        5.0,
+        "Live: seconds of audio a call may run ahead of real time before waiting.",
+        "float",
+    ),
+    Setting(
+        "max_utterance_chars", 20_000, "Longer utterance texts are truncated (noted on the call).", "int"
+    ),
+    Setting("max_call_chars", 200_000, "A call's text beyond this is dropped (noted on the call).", "int"),
     Setting("partial_interval", 1.0, "Live: seconds of speech between partial captions.", "float"),
     Setting("endpoint_silence", 0.6, "Live: seconds of silence that end an utterance.", "float"),
     Setting("live_beam_size", 1, "Live: Whisper beam for final captions (1 = greedy, fastest).", "int"),

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from assistant.errors import InputError
+from assistant.errors import InputError, surrogate_at
 
 STATUSES = ("published", "draft", "retired")
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -157,7 +157,15 @@ def _as_text(name: str, value: Any, *, required: bool = False) -> str | None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ArticleError(name, f"must be text, not {type(value).__name__}")
+    _no_surrogate(name, str(value))
     return str(value).strip()
+
+
+def _no_surrogate(name: str, text: str) -> None:
+    """Text that cannot be encoded as UTF-8 (a lone surrogate) is refused before it reaches a file."""
+    at = surrogate_at(text)
+    if at is not None:
+        raise ArticleError(name, f"contains an invalid character (a lone surrogate at position {at})")
 
 
 def _as_list(name: str, value: Any) -> tuple[str, ...]:
@@ -200,6 +208,7 @@ def article_from_mapping(meta: Any, body: str = "", path: str = "") -> Article:
     if translation_of == article_id:
         raise ArticleError("translation_of", "an article cannot be a translation of itself")
     effective = _as_date("effective", meta.get("effective"))
+    _no_surrogate("body", body)
     review_by = _as_date("review_by", meta.get("review_by"))
     if effective and review_by and review_by < effective:
         raise ArticleError("review_by", f"{review_by} is before effective {effective}")

@@ -176,12 +176,12 @@ def url_jobs(url: str, report: IngestReport) -> Iterator[Job]:
             paths = sorted(p for p in fs.find(root) if Path(p).suffix.lower() in AUDIO_SUFFIXES)
             for p in paths:
                 full = fs.unstrip_protocol(p)
-                yield Job(Path(p).stem, full)
+                yield Job(Path(p).stem, full, fingerprint=full)
             return
         if not fs.isfile(root):
             raise InputError(f"no such file or folder: {url}")
         if Path(root).suffix.lower() in AUDIO_SUFFIXES:
-            yield Job(Path(root).stem, url)
+            yield Job(Path(root).stem, url, fingerprint=url)
             return
         with fs.open(root, "rt", encoding="utf-8", errors="replace") as fh:
             lines = list(fh)
@@ -312,7 +312,7 @@ def ingest_ray(
     `on_pool` is called once with the pool after each store (tests use it to kill a worker).
     """
     from assistant import storage
-    from pipelines.ingest import IngestReport, jobs
+    from pipelines.ingest import CallIds, IngestReport, jobs, note_held
 
     options = options or RayOptions()
     if options.workers is not None and options.workers < 1:
@@ -326,11 +326,13 @@ def ingest_ray(
         for err_source, message in report.errors:
             storage.record_ingest_error(con, err_source, message)
         queue: deque[tuple[int, Job]] = deque()
+        ids = CallIds(con)
         for n, job in enumerate(todo, start=1):
-            if storage.call_exists(con, job.call_id):
-                report.skipped += 1
+            call_id, held = ids.claim(job)
+            if held is not None:
+                note_held(report, job, call_id, held)
             else:
-                queue.append((n, job))
+                queue.append((n, replace(job, call_id=call_id)))
         if not queue:
             return report
         started = connect(ray, options)
@@ -360,6 +362,7 @@ def _run(
     from ray.exceptions import RayActorError
 
     from assistant import storage
+    from pipelines.ingest import store
 
     pending: dict[Any, tuple[int, Job, Any]] = {}
     attempts: dict[str, int] = {}
@@ -398,8 +401,7 @@ def _run(
             if status == "error":
                 fail(n, job, value)
                 continue
-            storage.save_call(con, value)
-            report.stored += 1
+            store(con, report, job, replace(value, source=job.fingerprint or value.source))
             if progress:
                 progress(f"[{n}/{total}] {job.call_id}: stored")
             if on_pool:

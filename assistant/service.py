@@ -39,6 +39,9 @@ class ServiceOptions:
         limits: media frame size and rate limits.
         live: endpointing and decoding of live calls.
         warm: load Whisper, the embedder and the index at start-up instead of on first use.
+        max_body_bytes: largest HTTP request body (413 above).
+        advertise_url: where CLI commands on this machine reach this service; when set, it is
+            written to the home folder's state file while the service runs (`assistant serve`).
     """
 
     db: str | None = None
@@ -47,6 +50,8 @@ class ServiceOptions:
     limits: Limits = field(default_factory=Limits)
     live: LiveOptions = field(default_factory=LiveOptions)
     warm: bool = False
+    max_body_bytes: int = 1_000_000
+    advertise_url: str | None = None
 
     @classmethod
     def from_config(cls, **overrides: Any) -> ServiceOptions:
@@ -55,8 +60,15 @@ class ServiceOptions:
             db=cfg.db,
             api_token=cfg.api_token or None,
             max_calls=cfg.max_calls,
-            limits=Limits(cfg.max_frame_bytes, cfg.max_frames_per_second),
+            limits=Limits(
+                cfg.max_frame_bytes,
+                cfg.max_frames_per_second,
+                cfg.media_start_timeout,
+                cfg.media_idle_timeout,
+                cfg.realtime_slack,
+            ),
             live=LiveOptions.from_config(),
+            max_body_bytes=cfg.max_body_bytes,
         )
         for key, value in overrides.items():
             if value is not None:
@@ -96,12 +108,20 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from assistant.client import remove_service_state, write_service_state
+
         hub.start()
         if opts.warm:
             _ = hub.processor.transcriber
             hub.processor.search_engine()
-        yield
-        hub.close()
+        if opts.advertise_url:
+            write_service_state(opts.advertise_url, opts.api_token, str(hub.db_path))
+        try:
+            yield
+        finally:
+            if opts.advertise_url:
+                remove_service_state()
+            hub.close()
 
     def authorised(request: HTTPConnection) -> None:
         if request.scope["type"] != "http":
@@ -118,6 +138,9 @@ def create_app(
     )
     app.state.hub = hub
     app.state.options = opts
+    from assistant.service_guard import RequestGuard
+
+    app.add_middleware(RequestGuard, max_body_bytes=opts.max_body_bytes)
 
     @app.exception_handler(InputError)
     async def input_error(request: Request, exc: InputError) -> Any:
@@ -128,6 +151,22 @@ def create_app(
             message = getattr(exc, "detail", str(exc))
             return JSONResponse({"detail": [{"field": field_name, "message": message}]}, status_code=422)
         return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    import duckdb
+
+    @app.exception_handler(duckdb.Error)
+    async def database_error(request: Request, exc: duckdb.Error) -> Any:
+        from fastapi.responses import JSONResponse
+
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return JSONResponse({"detail": f"the database cannot answer: {first}"}, status_code=503)
+
+    @app.exception_handler(UnicodeEncodeError)
+    async def unencodable(request: Request, exc: UnicodeEncodeError) -> Any:
+        from fastapi.responses import JSONResponse
+
+        # A backstop: RequestGuard refuses such bodies first; this catches text from elsewhere.
+        return JSONResponse({"detail": "text with an invalid character (a lone surrogate)"}, status_code=422)
 
     async def media_gate(ws: WebSocket) -> bool:
         auth = ws.headers.get("authorization")

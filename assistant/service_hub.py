@@ -4,6 +4,9 @@ Scheduling: one worker thread does all model work (Whisper, embeddings, translat
 priority queue, so two cores are not split between competing decodes. Finals (priority 0) and
 call ends (1) always run before partials (2); a partial is dropped when its track has already
 ended or the call's finals are behind (`LiveOptions.max_partial_lag`). Finals are never dropped.
+Within a priority the worker is fair between calls (start-time fair queueing): each job is tagged
+max(virtual time, the call's previous tag) + 1, and the virtual time follows the served tags, so
+a call that floods the queue waits behind its own backlog instead of ahead of everyone else's.
 
 Database: the hub owns one DuckDB connection (ARCHITECTURE invariant 2) and hands each thread its
 own cursor. The worker stores the growing call (status live) after every final, so a crash keeps
@@ -120,8 +123,10 @@ class CallHub:
         self.catalog = catalog
         self.calls: dict[str, LiveCall] = {}
         self.recent: OrderedDict[str, LiveCall] = OrderedDict()  # ended calls keep their events a while
-        self._queue: queue.PriorityQueue[tuple[int, int, Job | None]] = queue.PriorityQueue()
+        self._queue: queue.PriorityQueue[tuple[int, int, int, Job | None]] = queue.PriorityQueue()
         self._seq = itertools.count()
+        self._vtime = 0  # fair queueing: the tag of the last job served
+        self._tags: dict[str, int] = {}  # call id -> tag of its last queued job
         self._lock = threading.Lock()
         self._local = threading.local()
         self._con: Any = None
@@ -147,7 +152,7 @@ class CallHub:
         for call in list(self.calls.values()):
             self.end_call(call, interrupted=True)
         self.drain(timeout)
-        self._queue.put((9, next(self._seq), None))
+        self._queue.put((9, 0, next(self._seq), None))
         if self._worker is not None:
             self._worker.join(timeout)
         if self._con is not None:
@@ -243,11 +248,21 @@ class CallHub:
 
     # -- worker --------------------------------------------------------------------------------
     def _submit(self, job: Job) -> None:
-        self._queue.put((PRIORITY[job.kind], next(self._seq), job))
+        with self._lock:
+            tag = max(self._vtime, self._tags.get(job.call.call_id, 0)) + 1
+            self._tags[job.call.call_id] = tag
+            self._queue.put((PRIORITY[job.kind], tag, next(self._seq), job))
+
+    def next_job(self) -> Job | None:
+        """The next job in fair order (blocks); None stops the worker."""
+        _, tag, _, job = self._queue.get()
+        with self._lock:
+            self._vtime = max(self._vtime, tag)
+        return job
 
     def _work(self) -> None:
         while True:
-            _, _, job = self._queue.get()
+            job = self.next_job()
             if job is None:
                 return
             self._busy.set()
@@ -277,17 +292,26 @@ class CallHub:
     def _finish(self, call: LiveCall, *, interrupted: bool) -> None:
         from assistant import storage
 
+        stored = True
         try:
             record = call.finish("interrupted" if interrupted else "complete")
             if interrupted:
                 record = replace(record, error=INTERRUPTED)
-            storage.save_call(self.cursor(), record)
-            if record.summary_json:
+            # A stream that carried no speech (empty, malformed, silence) is not a call anyone can
+            # read or rate: nothing is stored, and the status event says so.
+            stored = bool(record.utterances)
+            if stored:
+                storage.save_call(self.cursor(), record)
+            if record.summary_json and stored:
                 call.emit("summary", dict(record.summary_json))
         finally:
             call.state = "interrupted" if interrupted else "ended"
-            call.emit("status", {"state": call.state, "lag": 0.0})
+            status: dict[str, Any] = {"state": call.state, "lag": 0.0}
+            if not stored:
+                status.update(stored=False, reason="nothing was heard; the call is not stored")
+            call.emit("status", status)
             with self._lock:
+                self._tags.pop(call.call_id, None)
                 self.calls.pop(call.call_id, None)
                 self.recent[call.call_id] = call
                 while len(self.recent) > 50:

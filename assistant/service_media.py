@@ -12,11 +12,16 @@ outbound the agent. Faults and what happens:
   (1008); more than `max_calls` calls are refused (1013, "too many concurrent calls");
 - a message larger than `max_frame_bytes` closes the socket (1009), as does a sender above
   `max_frames_per_second` (1008);
-- `stop` or a vanished client ends the call: open utterances become finals, then the summary.
+- `stop` or a vanished client ends the call: open utterances become finals, then the summary;
+- a socket that sends no `start` within `start_timeout` seconds, or nothing at all for
+  `idle_timeout` seconds (a half-open connection), is closed (1008) and frees its call slot;
+- audio more than `realtime_slack` seconds ahead of real time is not read until real time catches
+  up (the sender is held back by the socket), so one fast client cannot flood the model worker.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import contextlib
@@ -27,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from assistant.errors import InputError
+from assistant.errors import InputError, check_text
 
 if TYPE_CHECKING:
     from fastapi import WebSocket
@@ -42,10 +47,36 @@ MAX_MULAW_PAYLOAD = 8000  # one second of 8 kHz mu-law; Twilio sends 160 bytes (
 
 @dataclass
 class Limits:
-    """Attributes: max_frame_bytes (per message), max_frames_per_second (per connection)."""
+    """Attributes: max_frame_bytes (per message), max_frames_per_second (per connection),
+    start_timeout and idle_timeout (seconds), realtime_slack (seconds of audio a call may run
+    ahead of the wall clock). None: no timeout or pacing, for in-process use and tests that pause
+    a stream on purpose; the service takes all three from its settings (`ServiceOptions.from_config`)."""
 
     max_frame_bytes: int = 65536
     max_frames_per_second: int = 2000
+    start_timeout: float | None = None
+    idle_timeout: float | None = None
+    realtime_slack: float | None = None
+
+
+def pace_delay(audio_seconds: float, elapsed: float, slack: float | None) -> float:
+    """Seconds to wait so a call's audio stays within `slack` of real time (0: no wait)."""
+    if slack is None:
+        return 0.0
+    return max(0.0, audio_seconds - elapsed - slack)
+
+
+class Pacer:
+    """Holds one call's reader back when its audio runs ahead of real time."""
+
+    def __init__(self, slack: float | None) -> None:
+        self.slack = slack
+        self.begin = time.monotonic()
+
+    async def wait(self, call: LiveCall) -> None:
+        delay = pace_delay(call.duration, time.monotonic() - self.begin, self.slack)
+        if delay > 0:
+            await asyncio.sleep(delay)
 
 
 class Closed(Exception):
@@ -98,7 +129,7 @@ def call_id_from_start(msg: dict[str, Any]) -> str:
     call_id = params.get("call_id") or start.get("callSid") or msg.get("streamSid") or start.get("streamSid")
     if not isinstance(call_id, str) or not call_id.strip():
         raise InputError("start message names no call (callSid, streamSid or customParameters.call_id)")
-    return call_id.strip()[:128]
+    return check_text(call_id.strip()[:128], "the call id")
 
 
 async def safe_close(ws: WebSocket, code: int, reason: str) -> None:
@@ -107,9 +138,18 @@ async def safe_close(ws: WebSocket, code: int, reason: str) -> None:
         await ws.close(code, reason[:120])
 
 
-async def _receive(ws: WebSocket, limits: Limits, gate: RateGate) -> tuple[str | None, bytes | None]:
-    """The next message (text or bytes); None, None when the client went away."""
-    msg = await ws.receive()
+async def _receive(
+    ws: WebSocket, limits: Limits, gate: RateGate, started: bool = True
+) -> tuple[str | None, bytes | None]:
+    """The next message (text or bytes); None, None when the client went away. A socket silent
+    for longer than the start (before `start`) or idle timeout is closed."""
+    timeout = limits.idle_timeout if started else limits.start_timeout
+    try:
+        msg = await asyncio.wait_for(ws.receive(), timeout)
+    except TimeoutError:
+        if started:
+            raise Closed(1008, f"no message for {timeout or 0:g} s (idle timeout)") from None
+        raise Closed(1008, f"no start within {timeout or 0:g} s (start timeout)") from None
     if msg["type"] == "websocket.disconnect":
         return None, None
     text, data = msg.get("text"), msg.get("bytes")
@@ -131,11 +171,12 @@ async def twilio_stream(ws: WebSocket, hub: CallHub, limits: Limits) -> None:
     """Serve one Twilio Media Streams connection."""
     gate = RateGate(limits.max_frames_per_second)
     call: LiveCall | None = None
+    pacer = Pacer(limits.realtime_slack)
     bad = 0
     stopped = False
     try:
         while True:
-            text, _data = await _receive(ws, limits, gate)
+            text, _data = await _receive(ws, limits, gate, started=call is not None)
             if text is None and _data is None:
                 break
             try:
@@ -156,6 +197,7 @@ async def twilio_stream(ws: WebSocket, hub: CallHub, limits: Limits) -> None:
                 try:
                     call_id = call_id_from_start(msg)
                     call = hub.open_call(call_id)
+                    pacer = Pacer(limits.realtime_slack)
                 except InputError as exc:
                     from assistant.service_hub import CallLimitReached
 
@@ -175,6 +217,7 @@ async def twilio_stream(ws: WebSocket, hub: CallHub, limits: Limits) -> None:
                 bad = 0
                 if call.state == "live":
                     hub.feed(call, speaker, samples)
+                    await pacer.wait(call)
             elif event == "stop":
                 stopped = True
                 break
@@ -214,6 +257,7 @@ async def raw_stream(
         await safe_close(ws, 1013 if isinstance(exc, CallLimitReached) else 1008, str(exc)[:120])
         return
     width = 2 * int(channels)
+    pacer = Pacer(limits.realtime_slack)
     bad = 0
     gone = False
     try:
@@ -238,6 +282,7 @@ async def raw_stream(
                 left, right = pcm[0::2], pcm[1::2]
                 hub.feed(call, "agent", left if agent_left else right)
                 hub.feed(call, "caller", right if agent_left else left)
+            await pacer.wait(call)
     except Closed as exc:
         await safe_close(ws, exc.code, exc.reason[:120])
         return

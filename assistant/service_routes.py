@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from fastapi import Response
 from pydantic import BaseModel
 
 from assistant import calls as calls_json
@@ -36,6 +37,10 @@ class LanguageBody(BaseModel):
 
 class StatusBody(BaseModel):
     status: str
+
+
+class IngestBody(BaseModel):
+    source: str
 
 
 class DemoBody(BaseModel):
@@ -102,8 +107,32 @@ def stored_events(call: Any) -> list[dict[str, Any]]:
     return out
 
 
+def database_problem(hub: CallHub) -> str | None:
+    """Why the service's database cannot serve calls (None: it can). DuckDB answers from its
+    cache on a file truncated underneath it, so the file is also checked against its block count."""
+    import os
+
+    try:
+        cur = hub.cursor()
+        cur.execute("SELECT count(*) FROM calls").fetchone()
+        size = cur.execute("SELECT block_size, total_blocks FROM pragma_database_size()").fetchone()
+    except Exception as exc:  # noqa: BLE001 - health reports, it does not fail
+        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    path = str(hub.db_path)
+    if size is not None and path != ":memory:":
+        expected = int(size[0]) * int(size[1])
+        try:
+            actual = os.path.getsize(os.path.expanduser(path))
+        except OSError as exc:
+            return f"database file {path} cannot be read ({exc.strerror})"
+        if actual < expected:
+            return f"database file {path} is truncated ({actual} bytes, its blocks need {expected})"
+    return None
+
+
 def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) -> None:
-    """Register the REST routes on `app`."""
+    """Register the REST routes on `app`. Call ids may contain '/', so the call routes take the
+    rest of the path (`{call_id:path}`); the routes with a suffix come before the plain one."""
     from fastapi import HTTPException
 
     from assistant import storage
@@ -116,15 +145,13 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
         return call
 
     @app.get("/health")
-    def health() -> dict[str, Any]:
+    def health() -> Any:
+        from fastapi.responses import JSONResponse
+
         proc = hub.processor
-        db_ok, db_error = True, None
-        try:
-            hub.cursor().execute("SELECT 1").fetchone()
-        except Exception as exc:  # noqa: BLE001 - health reports, it does not fail
-            db_ok, db_error = False, str(exc).splitlines()[0]
-        return {
-            "status": "ok" if db_ok and hub.errors == 0 else "degraded",
+        db_error = database_problem(hub)
+        body = {
+            "status": "ok" if db_error is None and hub.errors == 0 else "degraded",
             "models": {
                 "transcriber": getattr(proc._transcriber, "name", None)
                 if proc._transcriber
@@ -132,14 +159,20 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
                 "embedder": getattr(proc._embedder, "model_name", None) if proc._embedder else "not loaded",
                 "index": "loaded" if proc._index is not None else "not loaded",
             },
-            "database": {"path": str(hub.db_path), "ok": db_ok, "error": db_error},
+            "database": {"path": str(hub.db_path), "ok": db_error is None, "error": db_error},
             "active_calls": len(hub.calls),
             "lag": hub.lags(),
             "worker_errors": hub.errors,
         }
+        # A database that cannot serve the calls is an outage (503), not a degraded service.
+        return JSONResponse(body, status_code=200 if db_error is None else 503)
 
     @app.get("/calls")
-    def list_calls(active: bool | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    def list_calls(
+        response: Response, active: bool | None = None, limit: int = 100, cursor: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Newest first. When more calls exist than `limit`, the `X-Next-Cursor` header holds the
+        cursor of the next page (pass it back as `cursor`); live calls lead the first page."""
         live = {c.call_id: c for c in list(hub.calls.values())}
         rows = [
             {
@@ -155,12 +188,32 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
         ]
         if active:
             return rows[:limit]
-        past = [call_row(c) for c in storage.list_calls(hub.cursor(), limit=limit) if c.call_id not in live]
+        page, next_cursor = storage.list_calls_page(hub.cursor(), limit=limit, cursor=cursor)
+        stored_calls = [c for c in page if c.call_id not in live]
         if active is False:
-            return [r for r in past if r["status"] != "live"][:limit]
-        return (rows + past)[:limit]
+            stored_calls = [c for c in stored_calls if stored_status(c) != "live"]
+        lead = [] if cursor or active is False else rows[:limit]  # live calls lead the first page
+        room = limit - len(lead)
+        if room < len(stored_calls):
+            stored_calls = stored_calls[:room]
+            next_cursor = storage.encode_cursor(stored_calls[-1]) if stored_calls else cursor
+        out = lead + [call_row(c) for c in stored_calls]
+        if next_cursor:
+            response.headers["X-Next-Cursor"] = next_cursor
+        return out
 
-    @app.get("/calls/{call_id}")
+    @app.get("/calls/{call_id:path}/events")
+    def events(call_id: str, cursor: int = 0) -> dict[str, Any]:
+        call_id = safe_id(call_id)  # a raw id with personal data finds its opaque one
+        live = hub.get(call_id)
+        if live is not None:
+            found, nxt = live.events_since(cursor)
+            return {"events": found, "cursor": nxt}
+        everything = stored_events(stored(call_id))
+        cursor = max(0, cursor)
+        return {"events": everything[cursor:], "cursor": max(cursor, len(everything))}
+
+    @app.get("/calls/{call_id:path}")
     def get_call(call_id: str) -> dict[str, Any]:
         call_id = safe_id(call_id)  # a raw id with personal data finds its opaque one
         call = storage.get_call(hub.cursor(), call_id)
@@ -183,18 +236,7 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
             raise HTTPException(404, f"no call {call_id!r}")
         return call_detail(call, "live" if live is not None else None)
 
-    @app.get("/calls/{call_id}/events")
-    def events(call_id: str, cursor: int = 0) -> dict[str, Any]:
-        call_id = safe_id(call_id)  # a raw id with personal data finds its opaque one
-        live = hub.get(call_id)
-        if live is not None:
-            found, nxt = live.events_since(cursor)
-            return {"events": found, "cursor": nxt}
-        everything = stored_events(stored(call_id))
-        cursor = max(0, cursor)
-        return {"events": everything[cursor:], "cursor": max(cursor, len(everything))}
-
-    @app.post("/calls/{call_id}/feedback")
+    @app.post("/calls/{call_id:path}/feedback")
     def feedback(call_id: str, body: FeedbackBody) -> dict[str, Any]:
         call_id = safe_id(call_id)  # a raw id with personal data finds its opaque one
         fb = storage.add_feedback(hub.cursor(), call_id, body.suggestion_id, body.kind, body.comment)
@@ -207,7 +249,7 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
             "created_at": calls_json.iso_time(fb.created_at),
         }
 
-    @app.post("/calls/{call_id}/outcome")
+    @app.post("/calls/{call_id:path}/outcome")
     def outcome(call_id: str, body: OutcomeBody) -> dict[str, Any]:
         call_id = safe_id(call_id)  # a raw id with personal data finds its opaque one
         if body.outcome not in storage.OUTCOMES:
@@ -220,7 +262,7 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
         storage.save_call(hub.cursor(), with_outcome(record_from_stored(call), body.outcome))
         return {"call_id": call_id, "outcome": body.outcome, "status": stored_status(call)}
 
-    @app.post("/calls/{call_id}/language")
+    @app.post("/calls/{call_id:path}/language")
     def language(call_id: str, body: LanguageBody) -> dict[str, Any]:
         call_id = safe_id(call_id)  # a raw id with personal data finds its opaque one
         from assistant.language import normalize_code
@@ -268,6 +310,15 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
     from assistant.service_knowledge import add_knowledge_routes
 
     add_knowledge_routes(app, hub)
+
+    @app.post("/ingest")
+    def ingest(body: IngestBody) -> dict[str, Any]:
+        """Batch ingest (as `assistant ingest`) of a file or folder on the service's machine, into
+        the service's database with its loaded models; the CLI uses it while the service runs."""
+        from pipelines.ingest import ingest as run_ingest
+
+        report = run_ingest(body.source, con=hub.cursor(), processor=hub.processor)
+        return report.to_json()
 
     @app.post("/demo-calls")
     def demo_call(body: DemoBody) -> dict[str, Any]:

@@ -270,8 +270,10 @@ def list_calls(
     status: str | None = None,
     limit: int = 100,
     offset: int = 0,
+    after: tuple[datetime, str] | None = None,
 ) -> list[StoredCall]:
-    """Calls newest first, filtered by start time (`since` inclusive, `until` exclusive) and fields."""
+    """Calls newest first, filtered by start time (`since` inclusive, `until` exclusive) and fields;
+    `after` (started_at, call_id) starts after that call (see `list_calls_page`)."""
     if outcome is not None:
         _choice(outcome, OUTCOMES, "outcome")
     if status is not None:
@@ -291,11 +293,50 @@ def list_calls(
         if value is not None:
             where.append(clause)
             params.append(value)
+    if after is not None:
+        where.append("(started_at < ? OR (started_at = ? AND call_id > ?))")
+        params.extend([to_db(after[0]), to_db(after[0]), after[1]])
     sql = f"SELECT {_CALL_COLUMNS} FROM calls"
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY started_at DESC, call_id LIMIT ? OFFSET ?"
     return [call_from_row(row) for row in rows(con, sql, [*params, limit, offset])]
+
+
+def encode_cursor(call: StoredCall) -> str:
+    """An opaque cursor for the calls after `call` in `list_calls` order (newest first)."""
+    import base64
+    import json
+
+    key = json.dumps([to_db(call.started_at).isoformat(), call.call_id])
+    return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    import base64
+    import binascii
+    import json
+
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        started, call_id = json.loads(raw)
+        return datetime.fromisoformat(started), str(call_id)
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        raise InputError(f"cursor {cursor[:40]!r} is not one this service gave out") from None
+
+
+def list_calls_page(
+    con: Connection, limit: int = 100, cursor: str | None = None, **filters: Any
+) -> tuple[list[StoredCall], str | None]:
+    """One page of `list_calls` (newest first) after `cursor`, and the cursor of the next page
+    (None when no more calls exist). Keyset paging: a call stored meanwhile does not shift pages."""
+    if not 1 <= limit <= 10_000:
+        raise InputError(f"limit must be between 1 and 10000, got {limit}")
+    after = _decode_cursor(cursor) if cursor else None
+    found = list_calls(con, limit=limit + 1, after=after, **filters)
+    more = len(found) > limit
+    page = found[:limit]
+    return page, encode_cursor(page[-1]) if more and page else None
 
 
 def get_call(con: Connection, call_id: str) -> StoredCall | None:
@@ -395,8 +436,10 @@ __all__ = [
     "add_feedback",
     "call_exists",
     "delete_call",
+    "encode_cursor",
     "get_call",
     "list_calls",
+    "list_calls_page",
     "list_ingest_errors",
     "record_ingest_error",
     "save_call",

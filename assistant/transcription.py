@@ -219,11 +219,16 @@ class FasterWhisperTranscriber:
                     "this Whisper model is English-only and cannot translate; use the 'base' model"
                 )
             language = language or "en"
+        unsure: Segment | None = None
         if options.short_context and whisper_short.fits(audio, options):
-            short, heard, reason = self._transcribe_short(audio, replace(options, language=language), speaker)
+            short, heard, reason, unsure = self._transcribe_short(
+                audio, replace(options, language=language), speaker
+            )
             if short is not None:
                 return short
-            if language is None and reason == "loop":  # the language was heard fine: reuse it
+            # The fitted window heard the language well; 30 s of mostly padding may not (a short
+            # Spanish turn came back as Thai), so the second pass decodes in the language heard.
+            if language is None and reason in ("loop", "unsure"):
                 language, probability = heard.language, heard.language_probability
         if language is None and options.languages:
             language, probability = self._detect(audio, options.languages)
@@ -257,6 +262,11 @@ class FasterWhisperTranscriber:
                 for s in raw
             ]
         kept = tuple(s for s in segments if keep_segment(s, options))
+        if not kept and unsure is not None and keep_segment(unsure, options):
+            # The 30 s pass found no speech (its padding raises the no-speech probability) where
+            # the fitted window heard some: keep the fitted window's text rather than lose a turn
+            # whose partial captions the agent already saw.
+            kept = (unsure,)
         duration = len(audio) / SAMPLE_RATE
         if probability is None:
             probability = float(info.language_probability)
@@ -264,17 +274,13 @@ class FasterWhisperTranscriber:
 
     def _transcribe_short(
         self, audio: np.ndarray, options: TranscriptionOptions, speaker: str
-    ) -> tuple[Transcript | None, TranscriptionInfo, str | None]:
-        """The short-window transcript (None: refused, decode the normal way), what it heard, and
-        why it was refused (loop or unsure)."""
+    ) -> tuple[Transcript | None, TranscriptionInfo, str | None, Segment | None]:
+        """The short-window transcript (None: refused, decode the normal way), what it heard, why
+        it was refused (loop or unsure), and for an unsure one its segment (the last resort)."""
         with self._lock:
             out = whisper_short.decode(self._model, audio, options)
         duration = len(audio) / SAMPLE_RATE
         info = TranscriptionInfo(out.language, out.language_probability, duration)
-        if not out.ok and (options.short_fallback or out.reason == "loop"):
-            # a final is decoded again the normal way; a partial that loops shows nothing, and
-            # an unsure partial shows its text (the final decides)
-            return (None if options.short_fallback else Transcript((), info)), info, out.reason
         seg = Segment(
             start=0.0,
             end=duration,
@@ -284,7 +290,12 @@ class FasterWhisperTranscriber:
             no_speech_prob=out.no_speech_prob,
             compression_ratio=out.compression_ratio,
         )
-        return Transcript((seg,) if keep_segment(seg, options) else (), info), info, None
+        if not out.ok and (options.short_fallback or out.reason == "loop"):
+            # a final is decoded again the normal way; a partial that loops shows nothing, and
+            # an unsure partial shows its text (the final decides)
+            unsure = seg if out.reason == "unsure" else None
+            return (None if options.short_fallback else Transcript((), info)), info, out.reason, unsure
+        return Transcript((seg,) if keep_segment(seg, options) else (), info), info, None, None
 
     def detect_language(self, audio: np.ndarray) -> tuple[str, float]:
         """Whisper's spoken-language identification on (up to) the first 30 s of speech."""

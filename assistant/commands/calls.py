@@ -24,6 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ls = sub.add_parser("list", help="stored calls, newest first")
     ls.add_argument("--db")
     ls.add_argument("--limit", type=int, default=100)
+    ls.add_argument("--cursor", help="continue a listing where the previous page said 'more calls'")
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(func=run_list)
     show = sub.add_parser("show", help="one call: transcript, suggestions, summary")
@@ -80,24 +81,36 @@ def run_process(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    import sys
+
     from assistant import storage
-
-    con = storage.open_db(args.db, read_only=False)
-    try:
-        calls = storage.list_calls(con, limit=args.limit)
-    finally:
-        con.close()
     from assistant.calls import call_row
+    from assistant.client import running_service
 
-    rows = [call_row(c) for c in calls]
+    service = running_service(args.db)
+    if service is not None:  # the service owns the database file
+        with service:
+            rows, next_cursor = service.list_calls_page(args.limit, args.cursor)
+    else:
+        con = storage.open_db(args.db, read_only=False)
+        try:
+            calls, next_cursor = storage.list_calls_page(con, limit=args.limit, cursor=args.cursor)
+        finally:
+            con.close()
+        rows = [call_row(c) for c in calls]
+    more = f"more calls: --cursor {next_cursor}" if next_cursor else None
     if args.json:
         print(json.dumps(rows, ensure_ascii=False))
+        if more:
+            print(more, file=sys.stderr)  # stdout stays one JSON value
         return 0
     for r in rows:
         duration = f"{r['duration']:.0f}s" if r["duration"] is not None else "-"
         print(
             f"{r['call_id']:<28} {r['started_at']:<26} {r['channel']:<6} {r['language'] or '-':<4} {duration:>6} {r['outcome']}"
         )
+    if more:
+        print(more)
     return 0
 
 
@@ -135,9 +148,19 @@ def run_show(args: argparse.Namespace) -> int:
 
 def run_feedback(args: argparse.Namespace) -> int:
     from assistant import storage
+    from assistant.client import running_service
+    from assistant.errors import check_text
     from assistant.privacy import gate
 
-    comment = gate(args.comment) if args.comment else None
+    for value, what in ((args.call_id, "the call id"), (args.suggestion_id, "the suggestion id")):
+        check_text(value, what)
+    comment = gate(check_text(args.comment, "--comment")) if args.comment else None
+    service = running_service(args.db)
+    if service is not None:  # the service owns the database file
+        with service:
+            data = service.feedback(args.call_id, args.suggestion_id, args.kind, comment)
+        print(f"recorded {data['kind']} for {data['suggestion_id']}")
+        return 0
     con = storage.open_db(args.db)
     try:
         fb = storage.add_feedback(con, args.call_id, args.suggestion_id, args.kind, comment)
@@ -148,7 +171,23 @@ def run_feedback(args: argparse.Namespace) -> int:
 
 
 def run_ingest(args: argparse.Namespace) -> int:
-    from pipelines.ingest import main
+    from pathlib import Path
+
+    from assistant.client import running_service
+    from assistant.errors import InputError
+    from pipelines.ingest import IngestReport, main, print_report
+
+    service = running_service(args.db)
+    if service is not None:  # the service owns the database file: it ingests with its models
+        if args.engine != "local":
+            service.close()
+            raise InputError(
+                "the service owns the database while it runs; ingest through it uses --engine local"
+            )
+        with service:
+            report = IngestReport.from_json(service.ingest(str(Path(args.source).resolve())))
+        print_report(report)
+        return report.exit_code
 
     argv = [args.source] + (["--db", args.db] if args.db else [])
     argv += ["--engine", args.engine]

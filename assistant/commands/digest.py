@@ -60,12 +60,37 @@ def render(digest, args: argparse.Namespace) -> str:
     return digest.text
 
 
+def run_through(service, days: list, args: argparse.Namespace) -> int:
+    """The same as `run`, by the running service that owns the database file."""
+    from assistant.errors import InputError
+
+    with service:
+        for day in days:
+            if args.stored:
+                data = service.digest(day.isoformat())
+                if data is None:
+                    raise InputError(f"no digest is stored for {day}; run: assistant digest --date {day}")
+            else:
+                data = service.build_digest(day.isoformat())
+            if args.json:
+                print(json.dumps(data, ensure_ascii=False))
+            elif args.format in ("markdown", "csv"):
+                print(service.digest_export(day.isoformat(), args.format).rstrip("\n"))
+            else:
+                print(data.get("digest_text") or "")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from assistant import storage
+    from assistant.client import running_service
     from assistant.digest import DigestOptions, LazyEmbedder, from_stored, run_digest
     from assistant.errors import InputError
 
     days = _days(args)
+    service = running_service(args.db)
+    if service is not None:  # the service owns the database file
+        return run_through(service, days, args)
     con = _open(args.db)
     try:
         if args.stored:

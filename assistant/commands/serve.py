@@ -34,6 +34,9 @@ def run(args: argparse.Namespace) -> int:
     from assistant import storage
 
     storage.open_db(options.db).close()
+    # CLI commands on this machine find the service that owns the database through a state file.
+    local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    options.advertise_url = f"http://[{local}]:{port}" if ":" in local else f"http://{local}:{port}"
     app = create_app(options=options)
     print(
         f"assistant service on http://{host}:{port} (media: ws://{host}:{port}/media, docs: /docs)",

@@ -1,0 +1,110 @@
+"""The CLI while the service runs (issue 16): DuckDB lets one process open the file, so `digest`,
+`feedback`, `ingest`, `calls list` and the nightly digest job go through the service that owns it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import REPO
+
+from assistant import config
+from assistant.client import STATE_FILE, running_service, write_service_state
+
+PORT = 18931
+
+
+def cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "assistant", *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_a_stale_state_file_means_no_service(isolated_home: Path) -> None:
+    assert running_service() is None  # no file
+    write_service_state("http://127.0.0.1:18932", None, config.get().db)
+    assert running_service() is None  # this process answers nothing on that port
+    state = json.loads((isolated_home / STATE_FILE).read_text())
+    (isolated_home / STATE_FILE).write_text(json.dumps({**state, "pid": 2**22 + 12345}))
+    assert running_service() is None  # its process is gone
+    assert running_service(str(isolated_home / "other.duckdb")) is None  # another database
+
+
+@pytest.mark.models
+def test_cli_goes_through_the_running_service(isolated_home: Path, tmp_path: Path) -> None:
+    src = tmp_path / "calls.jsonl"
+    lines = [
+        {
+            "call_id": f"k{n}",
+            "started_at": "2026-11-20T10:00:00Z",
+            "channel": "chat",
+            "utterances": [
+                {"speaker": "agent", "text": "State services, how can I help?"},
+                {"speaker": "caller", "text": "I lost my food benefits card and need a new one."},
+            ],
+        }
+        for n in range(3)
+    ]
+    src.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    server = subprocess.Popen(
+        [sys.executable, "-m", "assistant", "serve", "--port", str(PORT), "--no-warm"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{PORT}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, "service did not start"
+            time.sleep(0.3)
+        assert (isolated_home / STATE_FILE).is_file()
+
+        ingested = cli("ingest", str(src))
+        assert ingested.returncode == 0, ingested.stderr
+        assert "3 stored" in ingested.stdout
+        again = cli("ingest", str(src))
+        assert "0 stored, 3 already stored" in again.stdout
+
+        listed = cli("calls", "list", "--json", "--limit", "2")
+        assert listed.returncode == 0, listed.stderr
+        assert len(json.loads(listed.stdout)) == 2 and "more calls: --cursor" in listed.stderr
+        cursor = listed.stderr.split("--cursor", 1)[1].split()[0]
+        rest = cli("calls", "list", "--json", "--cursor", cursor)
+        assert len(json.loads(rest.stdout)) == 1
+
+        shown = httpx.get(f"http://127.0.0.1:{PORT}/calls/k0").json()
+        sid = shown["suggestions"][0]["suggestion_id"]
+        fed = cli("feedback", "k0", sid, "--helpful", "--comment", "good one")
+        assert fed.returncode == 0 and "recorded helpful" in fed.stdout, fed.stderr
+        wrong = cli("feedback", "k0", "nope:0", "--helpful")
+        assert wrong.returncode == 2 and "no suggestion" in wrong.stderr and "in use" not in wrong.stderr
+
+        digest = cli("digest", "--date", "2026-11-20", "--json")
+        assert digest.returncode == 0, digest.stderr
+        assert json.loads(digest.stdout)["total_calls"] == 3
+        nightly = subprocess.run(
+            [sys.executable, str(REPO / "pipelines" / "daily_digest.py"), "--date", "2026-11-20"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        )
+        assert nightly.returncode == 0, nightly.stderr
+        assert "3 calls" in nightly.stdout or "3" in nightly.stdout
+    finally:
+        server.terminate()
+        server.wait(60)
+    assert not (isolated_home / STATE_FILE).exists()
+    # With the service stopped, the CLI opens the file itself again.
+    assert len(json.loads(cli("calls", "list", "--json").stdout)) == 3
