@@ -222,7 +222,7 @@ def gate_message(text: str) -> Redacted:
 
 # ---------------------------------------------------------------- identifiers
 
-_SAFE_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+_SAFE_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}")  # "/" too: ids like dept/42 are in use
 _DIGIT_RUN_RE = re.compile(r"\d{5,}")
 
 
@@ -230,7 +230,7 @@ _DIGIT_RUN_RE = re.compile(r"\d{5,}")
 def _id_is_safe(raw: str) -> bool:
     if not _SAFE_ID_RE.fullmatch(raw) or _DIGIT_RUN_RE.search(raw) or sum(c.isdigit() for c in raw) > 8:
         return False
-    spaced = re.sub(r"[._:-]+", " ", raw)
+    spaced = re.sub(r"[._:/-]+", " ", raw)
     return gate(spaced) == spaced
 
 
