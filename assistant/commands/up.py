@@ -240,7 +240,11 @@ class ServiceKeeper:
                 self.up_since = now
                 print(f"The service is back: {self.health_url.removesuffix('/health')}", flush=True)
             elif now - self.starting_since > SERVICE_WAIT:
-                print(f"warning: the service did not answer within {SERVICE_WAIT:.0f} s", file=sys.stderr)
+                print(
+                    f"warning: the service did not answer within {SERVICE_WAIT:.0f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 self.child.stop()
                 self.child.wait_stopped()
                 return self._schedule(now)
