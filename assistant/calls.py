@@ -22,6 +22,7 @@ from assistant.errors import InputError
 from assistant.summary import SuggestedArticle, summarise
 
 if TYPE_CHECKING:
+    from assistant.privacy import CaptureWindow
     from assistant.retrieval import Embedder, KnowledgeIndex, SearchResult
     from assistant.storage import CallRecord, SuggestionRecord, UtteranceRecord
     from assistant.transcription import Segment, Transcript
@@ -136,16 +137,21 @@ def suggestion_record(
     )
 
 
-def redacted_utterance(u: RawUtterance, language: str, context: str) -> tuple[UtteranceRecord, str]:
-    """The stored form of an utterance: text and translation redacted with the turns before as
-    context, caller sentiment scored. Also returns the redacted agent-language text that search,
+def redacted_utterance(
+    u: RawUtterance, language: str, context: str, window: CaptureWindow | None = None
+) -> tuple[UtteranceRecord, str]:
+    """The stored form of an utterance: text and translation through the privacy gate with the
+    turns before as context and the call's capture `window` (fed in call order; a fresh one when
+    None), caller sentiment scored. Also returns the redacted agent-language text that search,
     sentiment and the summary use (the translation when there is one)."""
-    from assistant.redaction import redact_text
+    from assistant.privacy import CaptureWindow
     from assistant.sentiment import utterance_sentiment
     from assistant.storage import UtteranceRecord
 
-    text = redact_text(u.text, context=context)
-    translation = redact_text(u.translation, context=context) if u.translation else None
+    window = window or CaptureWindow()
+    text, translation = window.final(
+        u.speaker, u.text, translation=u.translation or None, context=context, language=language
+    )
     english = translation or text
     senti = utterance_sentiment(english) if u.speaker != "agent" else None
     record = UtteranceRecord(
@@ -275,12 +281,14 @@ class CallProcessor:
     ) -> CallRecord:
         """Language, translation, redaction, sentiment, suggestions and summary for one call."""
         from assistant.language import CallLanguage
+        from assistant.privacy import CaptureWindow, safe_id, safe_source
         from assistant.retrieval import SearchOptions, search_many
         from assistant.sentiment import call_sentiment
         from assistant.storage import CallRecord
 
         if not call_id or not str(call_id).strip():
             raise InputError("a call needs a non-empty call_id")
+        call_id = safe_id(call_id)  # an id holding a phone number or e-mail is never kept
         opts = self.options
         language = CallLanguage()
         if opts.language:
@@ -300,13 +308,17 @@ class CallProcessor:
         records: list[UtteranceRecord] = []
         search_texts: list[str] = []
         context: list[str] = []
+        window = CaptureWindow()  # one per call: fail closed across turns
         for u in utterances:
             u_lang = call_language if u.speaker != "agent" else self._agent_side_language(u, call_language)
             translation, engine = u.translation, u.translation_engine
             if translation is None and u_lang != opts.agent_language and u.text.strip():
                 translation, engine = self._text_translation(u.text, u_lang)
             record, english = redacted_utterance(
-                replace(u, translation=translation, translation_engine=engine), u_lang, " ".join(context[-2:])
+                replace(u, translation=translation, translation_engine=engine),
+                u_lang,
+                " ".join(context[-2:]),
+                window,
             )
             context.append(u.text)
             records.append(record)
@@ -388,6 +400,7 @@ class CallProcessor:
                 url=cfg.llm_url,
                 model=cfg.llm_model,
                 api_key=cfg.llm_api_key,
+                language=call_language,
             )
             if generated:
                 summary_json["llm_summary"] = {
@@ -399,7 +412,7 @@ class CallProcessor:
             call_id=str(call_id),
             started_at=started_at,
             channel=channel,
-            source=source,
+            source=safe_source(source) or source,
             language=call_language,
             language_probability=probability,
             duration=total,

@@ -43,7 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except AssistantError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        from assistant.privacy import gate
+
+        print(f"error: {gate(str(exc))}", file=sys.stderr)  # a message may echo an id or a path
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -17,7 +17,6 @@ endpoints on the sample calls at no cost. Whisper still drops non-speech (`keep_
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections import deque
@@ -32,6 +31,7 @@ from assistant import config
 from assistant.audio import SAMPLE_RATE
 from assistant.calls import CallProcessor, RawUtterance
 from assistant.errors import InputError
+from assistant.privacy import CaptureWindow, safe_id
 
 FRAME = SAMPLE_RATE // 50  # 20 ms, the telephony frame
 EVENT_TYPES = ("caption", "suggestion", "language", "sentiment", "summary", "status")
@@ -225,24 +225,13 @@ class ArticleCatalog:
         return cls(articles)
 
 
-_DIGITS = re.compile(r"\d(?:[\d\s\-./]*\d)?")
+def redact_partial(text: str, context: str, window: CaptureWindow | None = None) -> str:
+    """A partial caption made safe to show (`CaptureWindow.partial`): redacted like a final, and
+    any other number hidden, because a half-spoken card number is not yet recognisable as one.
+    Inside an open capture window every number is masked as the requested data. The final decides."""
+    from assistant.privacy import CaptureWindow
 
-
-def _number_words() -> re.Pattern[str]:
-    from assistant.redaction_numbers import NUMBER_WORDS
-
-    word = "|".join(sorted(NUMBER_WORDS, key=len, reverse=True))
-    return re.compile(rf"\b(?:{word})(?:[\s,\-]+(?:{word})){{2,}}\b", re.IGNORECASE)
-
-
-def redact_partial(text: str, context: str) -> str:
-    """A partial caption made safe to show: redacted like a final, and any other number hidden,
-    because a half-spoken card number is not yet recognisable as one. The final decides."""
-    from assistant.redaction import redact_text
-
-    safe = redact_text(text, context=context)
-    safe = _DIGITS.sub("…", safe)
-    return _number_words().sub("…", safe)
+    return (window or CaptureWindow()).partial("caller", text, context=context)
 
 
 def confidence_word(score: float) -> str:
@@ -268,7 +257,7 @@ class LiveCall:
 
         if not call_id or not str(call_id).strip():
             raise InputError("a live call needs a non-empty call id")
-        self.call_id = str(call_id)
+        self.call_id = safe_id(str(call_id))  # an id holding a phone number or e-mail is never kept
         self.processor = processor
         self.catalog = catalog
         self.options = options or LiveOptions()
@@ -282,6 +271,7 @@ class LiveCall:
         self.records: list[Any] = []
         self.suggestions: list[Any] = []
         self.language = CallLanguage()  # the caller's, which is the call's
+        self.privacy = CaptureWindow()  # finals and partials both pass it (fail closed across turns)
         self.agent_language = CallLanguage()
         self._seen_articles: set[str] = set()
         self._events: list[dict[str, Any]] = []
@@ -395,7 +385,9 @@ class LiveCall:
                 "caption",
                 {
                     "speaker": job.speaker,
-                    "text": redact_partial(text, self._context()),
+                    "text": self.privacy.partial(
+                        job.speaker, text, context=self._context(), language=self._lang_hint(job.speaker)
+                    ),
                     "start": round(start, 2),
                     "end": round(start + len(audio) / SAMPLE_RATE, 2),
                     "final": False,

@@ -81,21 +81,38 @@ _CONTEXT = (
     (
         "CVV",
         r"cvv2?|cvc2?|cid|security\s+code|card\s+verification(?:\s+(?:code|value))?"
-        r"|(?:three|four|3|4)[\s-]digit\s+code|code\s+on\s+the\s+back|back\s+of\s+the\s+card",
+        r"|(?:three|four|3|4)[\s-]digit\s+code|code\s+on\s+the\s+back|back\s+of\s+the\s+card"
+        r"|c[oó]digo\s+de\s+segur(?:idad|an[cç]a)|code\s+de\s+s[eé]curit[eé]|cryptogramme|sicherheitscode"
+        r"|codice\s+di\s+sicurezza|beveiligingscode",
     ),
-    ("SSN", r"social(?:\s+security)?(?:\s+card)?(?:\s+number)?|ssn|s\.\s?s\.\s?n\.?|seguro\s+social"),
+    (
+        "SSN",
+        r"social(?:\s+security)?(?:\s+card)?(?:\s+number)?|ssn|s\.\s?s\.\s?n\.?|seguro\s+social"
+        r"|seguridad\s+social|s[eé]curit[eé]\s+sociale|seguran[cç]a\s+social|sozialversicherungsnummer"
+        r"|burgerservicenummer",
+    ),
     (
         "CARD",
         r"(?:credit|debit)(?:\s+card)?(?:\s+number)?|card(?:\s+number)?|visa|master\s?card|amex"
-        r"|american\s+express|discover\s+card|tarjeta|long\s+number\s+on\s+the\s+front",
+        r"|american\s+express|discover\s+card|tarjeta|long\s+number\s+on\s+the\s+front"
+        r"|carte\s+(?:bancaire|de\s+cr[eé]dit)|cart[aã]o|kreditkarte|kartennummer|carta\s+di\s+credito",
     ),
     ("ROUTING", r"routing(?:\s+(?:and|&)\s+transit)?(?:\s+number)?|aba|transit\s+number"),
     (
         "ACCOUNT",
-        r"(?:bank\s+|checking\s+|savings\s+)?account(?:\s+number)?|acct|checking|savings|iban|cuenta",
+        r"(?:bank\s+|checking\s+|savings\s+)?account(?:\s+number)?|acct|checking|savings|iban|cuenta"
+        r"|num[eé]ro\s+de\s+compte|n[uú]mero\s+da\s+conta|kontonummer|numero\s+di\s+conto|rekeningnummer",
     ),
-    ("EXPIRY", r"expir\w*|exp\.?(?:\s+date)?|valid\s+(?:thru|through|until)|good\s+(?:thru|through)"),
-    ("DOB", r"born|date\s+of\s+birth|birth\s?date|birthday|d\.?\s?o\.?\s?b|fecha\s+de\s+nacimiento"),
+    (
+        "EXPIRY",
+        r"expir\w*|exp\.?(?:\s+date)?|valid\s+(?:thru|through|until)|good\s+(?:thru|through)"
+        r"|vencimiento|caducidad|date\s+d'expiration|validade|ablaufdatum|scadenza|vervaldatum",
+    ),
+    (
+        "DOB",
+        r"born|date\s+of\s+birth|birth\s?date|birthday|d\.?\s?o\.?\s?b|fecha\s+de\s+nacimiento|nac[ií]|cumplea[nñ]os"
+        r"|date\s+de\s+naissance|data\s+de\s+nascimento|geburtsdatum|geboren|data\s+di\s+nascita|geboortedatum",
+    ),
     (
         "PHONE",
         r"(?:tele|cell\s+|mobile\s+|home\s+|work\s+)?phone(?:\s+number)?|cell|mobile|call\s+me(?:\s+back)?"
@@ -108,7 +125,7 @@ _CONTEXT = (
         r"|docket|file|check|cheque|member|employee|badge|item|page|model|serial|route|flight|bus)"
         r"(?:\s+(?:number|no\.?|code|#))?",
     ),
-    ("NUMBER", r"number|n[uú]mero|#"),
+    ("NUMBER", r"number|n[uú]mero|num[eé]ro|nummer|#"),
 )
 _CONTEXT_RE = re.compile(
     "|".join(rf"(?P<{name}>(?<![\w\[])(?:{alt})(?![^\W\d_]))" for name, alt in _CONTEXT), re.IGNORECASE
@@ -134,9 +151,9 @@ _TLD = r"com|net|org|gov|edu|mil|us|io|co|info|biz|me|uk|ca|mx|es"
 _SPOKEN_EMAIL_RE = re.compile(
     rf"""(?<![\w.-])
     (?:(?:[^\W\d_]\s+){{1,40}}[^\W\d_]            # spelled out: j o h n
-      |[^\W_]++(?:\s*+(?:dot|underscore|dash|hyphen|period|[._-])\s*+[^\W_]++){{0,8}})
-    \s+(?:at|@)\s+
-    (?:[^\W_][\w-]{{0,62}}+\s*+(?:dot|\.)\s*+){{1,5}}(?:{_TLD})\b""",
+      |[^\W_]++(?:\s*+(?:dot|underscore|dash|hyphen|period|punto|point|ponto|punkt|punt|guion|[._-])\s*+[^\W_]++){{0,8}})
+    \s+(?:at|@|arroba|arobase|chiocciola|klammeraffe|apenstaartje)\s+
+    (?:[^\W_][\w-]{{0,62}}+\s*+(?:dot|punto|point|ponto|punkt|punt|\.)\s*+){{1,5}}(?:{_TLD})\b""",
     re.IGNORECASE | re.VERBOSE,
 )
 
@@ -145,6 +162,14 @@ _SPOKEN_EMAIL_RE = re.compile(
 _MONTH = (
     r"(?:january|february|march|april|may|june|july|august|september|october|november|december"
     r"|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec)\.?"
+)
+# Month names of the other supported languages (es, pt, fr, it, de, nl) for "3 de marzo de 1985".
+_MES = (
+    r"(?:enero|febrero|marzo|abril|mayo|junio|julio|agosto|sep?tiembre|octubre|noviembre|diciembre"
+    r"|janeiro|fevereiro|mar[cç]o|maio|junho|julho|setembro|outubro|novembro|dezembro"
+    r"|janvier|f[eé]vrier|mars|avril|mai|juin|juillet|ao[uû]t|septembre|octobre|novembre|d[eé]cembre"
+    r"|gennaio|febbraio|aprile|maggio|giugno|luglio|settembre|ottobre|dicembre"
+    r"|januar|februar|m[aä]rz|juni|juli|oktober|dezember|januari|februari|maart|mei|augustus)"
 )
 _ORD_UNIT = r"first|second|third|fourth|fifth|sixth|seventh|eighth|ninth"
 _ORDINAL = (
@@ -169,6 +194,7 @@ _DATE_RE = re.compile(
      |{_MONTH}\s+(?:the\s+)?(?:{_ORDINAL}|{_DAYNUM}|{_DAY_CARDINAL})(?:,?\s+(?:of\s+)?{_YEAR})?\b
      |{_MONTH},?\s+(?:of\s+)?{_YEAR}\b
      |(?:the\s+)?(?:{_ORDINAL}|{_DAYNUM})\s+(?:of\s+)?{_MONTH}(?:,?\s+{_YEAR})?\b
+     |[0-3]?\d\.?\s+(?:de\s+)?{_MES}(?:,?\s+(?:de\s+|del\s+)?\d{{4}})?(?![\w])
     )""",
     re.IGNORECASE | re.VERBOSE,
 )
@@ -339,7 +365,18 @@ class _Pass:
             self._emit(units[i : best[0] + 1], best[1])
             after_card = after_card or best[1] == "CARD"
             i = best[0] + 1
-        if len(self.spans) == found_before and not money:
+        if len(self.spans) > found_before and not money:
+            # A number found inside a long run must not leave the rest of the run readable
+            # ("four nine [PHONE] six seven"): a long run with digits left over goes whole.
+            covered = sum(
+                len(u.digits) for u in units if any(s <= u.start < e for s, e, _ in self.spans[found_before:])
+            )
+            if sum(len(u.digits) for u in units) - covered >= 3:
+                kind = self._long_number(units, ctx)
+                if kind:
+                    del self.spans[found_before:]
+                    self._emit(units, kind)
+        elif len(self.spans) == found_before and not money:
             kind = self._long_number(units, ctx)
             if kind:
                 self._emit(units, kind)

@@ -80,6 +80,9 @@ def create_app(
     catalog: ArticleCatalog | None = None,
 ) -> Any:
     """The service app. Pass a `CallProcessor` built with fake engines in tests."""
+    from assistant.privacy import install_log_gate
+
+    install_log_gate()  # every log line of the process (uvicorn's access log too) passes the gate
     from assistant import __version__
 
     opts = options or ServiceOptions.from_config()

@@ -181,7 +181,9 @@ class CallHub:
         self, call_id: str, *, started_at: datetime | None = None, source: str = "live"
     ) -> LiveCall:
         from assistant import storage
+        from assistant.privacy import safe_id
 
+        call_id = safe_id(call_id)  # never kept, logged or shown raw
         with self._lock:
             if call_id in self.calls:
                 raise InputError(f"call {call_id!r} is already streaming")
@@ -219,6 +221,9 @@ class CallHub:
         self._submit(Job("end", call, speaker="interrupted" if interrupted else ""))
 
     def get(self, call_id: str) -> LiveCall | None:
+        from assistant.privacy import safe_id
+
+        call_id = safe_id(call_id)
         with self._lock:
             return self.calls.get(call_id) or self.recent.get(call_id)
 

@@ -91,6 +91,7 @@ def final_steps(call: LiveCall, job: Job, result: Any, text: str) -> None:
         replace(raw, speaker=speaker if speaker in ("agent", "caller") else "unknown"),
         u_lang,
         call._context(),
+        call.privacy,
     )
     call.raw.append(raw)
     red_text, red_translation = record.text, record.translation

@@ -106,6 +106,7 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
     from fastapi import HTTPException
 
     from assistant import storage
+    from assistant.privacy import safe_id
 
     def stored(call_id: str) -> Any:
         call = storage.get_call(hub.cursor(), call_id)
@@ -160,6 +161,7 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
 
     @app.get("/calls/{call_id}")
     def get_call(call_id: str) -> dict[str, Any]:
+        call_id = safe_id(call_id)  # a raw id with personal data finds its opaque one
         call = storage.get_call(hub.cursor(), call_id)
         live = hub.calls.get(call_id)
         if call is None and live is not None:
@@ -182,6 +184,7 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
 
     @app.get("/calls/{call_id}/events")
     def events(call_id: str, cursor: int = 0) -> dict[str, Any]:
+        call_id = safe_id(call_id)  # a raw id with personal data finds its opaque one
         live = hub.get(call_id)
         if live is not None:
             found, nxt = live.events_since(cursor)
@@ -192,6 +195,7 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
 
     @app.post("/calls/{call_id}/feedback")
     def feedback(call_id: str, body: FeedbackBody) -> dict[str, Any]:
+        call_id = safe_id(call_id)  # a raw id with personal data finds its opaque one
         fb = storage.add_feedback(hub.cursor(), call_id, body.suggestion_id, body.kind, body.comment)
         return {
             "feedback_id": fb.feedback_id,
@@ -204,6 +208,7 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
 
     @app.post("/calls/{call_id}/outcome")
     def outcome(call_id: str, body: OutcomeBody) -> dict[str, Any]:
+        call_id = safe_id(call_id)  # a raw id with personal data finds its opaque one
         if body.outcome not in storage.OUTCOMES:
             raise InputError(f"unknown outcome {body.outcome!r}; use one of: {', '.join(storage.OUTCOMES)}")
         live = hub.calls.get(call_id)
@@ -216,6 +221,7 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
 
     @app.post("/calls/{call_id}/language")
     def language(call_id: str, body: LanguageBody) -> dict[str, Any]:
+        call_id = safe_id(call_id)  # a raw id with personal data finds its opaque one
         from assistant.language import normalize_code
 
         code = normalize_code(body.language)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from assistant.errors import InputError
+from assistant.privacy import ensure_gated, gate_json, gate_message, safe_id, safe_source
 from assistant.storage_records import (
     CallRecord,
     Feedback,
@@ -56,7 +58,13 @@ _FEEDBACK_SELECT = (
 
 def suggestion_id(call_id: str, position: int) -> str:
     """The id `save_call` gives the suggestion at `position` of a call."""
-    return f"{call_id}:{position}"
+    return f"{safe_id(call_id)}:{position}"
+
+
+def _safe_suggestion_id(value: str) -> str:
+    """A suggestion id named with the raw call id ("<raw id>:<n>") mapped to the stored one."""
+    head, sep, tail = str(value).rpartition(":")
+    return suggestion_id(head, int(tail)) if sep and head and tail.isdigit() else str(value)
 
 
 def _choice(value: str, allowed: Sequence[str], what: str) -> None:
@@ -94,6 +102,7 @@ def save_call(con: Connection, call: CallRecord) -> tuple[str, ...]:
     row carries the article it was about.
     """
     _validate(call)
+    call = _gated(call)
     saved_at = to_db(now())
     with transaction(con):
         for table in ("calls", "utterances", "suggestions"):
@@ -102,6 +111,27 @@ def save_call(con: Connection, call: CallRecord) -> tuple[str, ...]:
         _insert_utterances(con, call)
         _insert_suggestions(con, call, saved_at)
     return tuple(suggestion_id(call.call_id, n) for n in range(len(call.suggestions)))
+
+
+def _gated(call: CallRecord) -> CallRecord:
+    """The privacy gate at the write boundary (ARCHITECTURE invariant 6): every text field passes
+    `ensure_gated` (text the pipeline gated passes unchanged, anything else is redacted now) and
+    the call id and source are replaced by safe forms, so a new path cannot store raw text."""
+    return replace(
+        call,
+        call_id=safe_id(call.call_id),
+        source=safe_source(call.source) or "",
+        reason=ensure_gated(call.reason),
+        summary_text=ensure_gated(call.summary_text),
+        summary_json=gate_json(call.summary_json) if call.summary_json is not None else None,
+        error=gate_message(call.error) if call.error is not None else None,
+        agent_id=safe_id(call.agent_id) if call.agent_id else call.agent_id,
+        utterances=tuple(
+            replace(u, text=ensure_gated(u.text) or "", translation=ensure_gated(u.translation))
+            for u in call.utterances
+        ),
+        suggestions=tuple(replace(x, query_text=ensure_gated(x.query_text) or "") for x in call.suggestions),
+    )
 
 
 def _insert_call(con: Connection, call: CallRecord, saved_at: datetime | None) -> None:
@@ -195,6 +225,7 @@ def _insert_many(con: Connection, insert: str, values: list[list[Any]]) -> None:
 
 def delete_call(con: Connection, call_id: str) -> bool:
     """Delete a call with everything about it, feedback included (retention). True if it existed."""
+    call_id = safe_id(call_id)
     with transaction(con):
         existed = call_exists(con, call_id, complete_only=False)
         for table in ("calls", "utterances", "suggestions", "feedback"):
@@ -205,7 +236,7 @@ def delete_call(con: Connection, call_id: str) -> bool:
 def call_exists(con: Connection, call_id: str, complete_only: bool = True) -> bool:
     """Whether the call is stored (with `complete_only`, only if its status is complete)."""
     sql = "SELECT 1 FROM calls WHERE call_id = ?" + (" AND status = 'complete'" if complete_only else "")
-    return con.execute(sql, [call_id]).fetchone() is not None
+    return con.execute(sql, [safe_id(call_id)]).fetchone() is not None
 
 
 def call_from_row(row: dict[str, Any], **children: Any) -> StoredCall:
@@ -268,7 +299,9 @@ def list_calls(
 
 
 def get_call(con: Connection, call_id: str) -> StoredCall | None:
-    """A call with its utterances, suggestions and feedback, or None if it is not stored."""
+    """A call with its utterances, suggestions and feedback, or None if it is not stored. A raw id
+    that was stored as an opaque one (`privacy.safe_id`) finds it."""
+    call_id = safe_id(call_id)
     found = rows(con, f"SELECT {_CALL_COLUMNS} FROM calls WHERE call_id = ?", [call_id])
     if not found:
         return None
@@ -296,8 +329,11 @@ def add_feedback(
     comment: str | None = None,
     created_at: datetime | None = None,
 ) -> Feedback:
-    """Record an agent's feedback on a stored suggestion of that call. `comment` must be redacted."""
+    """Record an agent's feedback on a stored suggestion of that call. The comment passes the
+    privacy gate here, so every path (API, CLI, console) stores it redacted."""
     _choice(kind, FEEDBACK_KINDS, "feedback kind")
+    call_id = safe_id(call_id)
+    suggestion_id = _safe_suggestion_id(suggestion_id)
     found = con.execute(
         "SELECT call_id, article_id, abstained FROM suggestions WHERE suggestion_id = ?", [suggestion_id]
     ).fetchone()
@@ -308,7 +344,7 @@ def add_feedback(
         raise InputError(f"suggestion {suggestion_id!r} belongs to call {owner!r}, not {call_id!r}")
     if abstained and kind == "used":
         raise InputError(f"suggestion {suggestion_id!r} offered no article, so it cannot be marked used")
-    comment = (comment.strip() or None) if comment is not None else None
+    comment = ensure_gated(comment.strip() or None) if comment is not None else None
     feedback = Feedback(
         feedback_id=uuid.uuid4().hex,
         call_id=call_id,
@@ -336,10 +372,15 @@ def add_feedback(
 def record_ingest_error(
     con: Connection, source: str, error: str, created_at: datetime | None = None
 ) -> IngestError:
-    """Remember that a source (a file path, a JSONL line reference) could not be ingested."""
+    """Remember that a source (a file path, a JSONL line reference) could not be ingested. The
+    source is kept as a safe file name (`privacy.safe_source`) and the message is gated, since
+    both may echo the input."""
     stamp = to_db(created_at or now())
-    con.execute("INSERT INTO ingest_errors VALUES (?, ?, ?)", [str(source), str(error), stamp])
-    return IngestError(str(source), str(error), from_db(stamp))
+    raw_source = str(source)
+    safe = safe_source(raw_source) or ""
+    message = gate_message(str(error).replace(raw_source, safe) if raw_source else str(error))
+    con.execute("INSERT INTO ingest_errors VALUES (?, ?, ?)", [safe, message, stamp])
+    return IngestError(safe, message, from_db(stamp))
 
 
 def list_ingest_errors(con: Connection, limit: int = 100) -> list[IngestError]:

@@ -166,17 +166,22 @@ def llm_summary(
     api_key: str = "",
     timeout: float = 30.0,
     transport: Any = None,
+    language: str | None = None,
 ) -> str | None:
     """An extra abstractive summary from any OpenAI-compatible chat endpoint (a local server).
 
-    `transcript` is (speaker, redacted text) pairs: nothing unredacted is ever sent. Returns None
-    when the endpoint fails; the extractive summary always stands on its own.
+    `transcript` is (speaker, redacted text) pairs: only text that passed the privacy gate is
+    sent (text not marked `Redacted` is gated here first), and the reply passes the gate again,
+    with number words of every supported language (`language` is the call's, a hint). Returns
+    None when the endpoint fails; the extractive summary always stands on its own.
     """
     import httpx
 
-    from assistant.redaction import redact_text
+    from assistant.privacy import ensure_gated, gate
 
-    lines = "\n".join(f"{speaker}: {text}" for speaker, text in transcript if text.strip())
+    lines = "\n".join(
+        f"{speaker}: {ensure_gated(text)}" for speaker, text in transcript if text and text.strip()
+    )
     if not lines:
         return None
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
@@ -193,4 +198,4 @@ def llm_summary(
     except (httpx.HTTPError, KeyError, IndexError, TypeError, ValueError):
         return None
     # The model only saw placeholders, but its output is checked like any other text we keep.
-    return redact_text(str(text).strip()) or None
+    return gate(str(text).strip(), language=language) or None

@@ -21,7 +21,9 @@ LANGUAGE_NAMES = {
     "vi": "Vietnamese", "zh": "Chinese", "ko": "Korean", "ar": "Arabic", "ru": "Russian", "tl": "Tagalog",
     "ht": "Haitian Creole", "pl": "Polish", "uk": "Ukrainian", "hi": "Hindi",
 }  # fmt: skip
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
+# Markdown's special characters, and ":" and "&": no emphasis, link, image, autolink ("http\://",
+# "www\.") or HTML entity survives in text from calls, articles or ids.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&])")
 DOWN_KEY = "_service_down"
 
 
@@ -160,12 +162,12 @@ def suggestion_card(
                 "The assistant abstains: no approved article matches this question well enough. "
                 "Search the knowledge base below, or escalate."
             )
-            st.caption(f"Question heard: {s.get('utterance') or '-'}")
+            st.caption(f"Question heard: {md_escape(s.get('utterance') or '-')}")
             return
         st.markdown(f"#### {md_escape(s.get('title'))}")
         st.markdown(f"**Confidence:** {confidence_text(s.get('confidence'), s.get('score'))}")
-        st.caption(f"For the question: {s.get('utterance') or '-'}")
-        st.markdown(s.get("answer") or "")
+        st.caption(f"For the question: {md_escape(s.get('utterance') or '-')}")
+        st.markdown(md_escape(s.get("answer")))  # shown as text: an article's links or images never load
         st.caption(
             f"Source: article {s.get('article_id')}, owner {s.get('owner') or 'unknown'}, "
             f"effective {s.get('effective') or 'unknown'}"
@@ -201,7 +203,7 @@ def search_results(result: dict[str, Any]) -> None:
     for hit in result["hits"]:
         with st.container(border=True):
             st.markdown(f"**{md_escape(hit['title'])}** - score {hit['score']:.2f}")
-            st.write(hit.get("passage") or "")
+            st.markdown(md_escape(hit.get("passage")))
             st.caption(
                 f"Source: article {hit['id']}, owner {hit.get('owner') or 'unknown'}, "
                 f"effective {hit.get('effective') or 'unknown'}, language {hit.get('language') or '-'}"

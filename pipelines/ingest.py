@@ -135,6 +135,7 @@ def ingest(
     from assistant import storage
     from assistant.calls import CallProcessor, RawUtterance
     from assistant.errors import AssistantError
+    from assistant.privacy import safe_id
 
     report = IngestReport()
     con = storage.open_db(db)
@@ -167,13 +168,13 @@ def ingest(
                 storage.save_call(con, record)
                 report.stored += 1
                 if progress:
-                    progress(f"[{n}/{total}] {job.call_id}: stored")
+                    progress(f"[{n}/{total}] {safe_id(job.call_id)}: stored")
             except AssistantError as exc:
                 report.failed += 1
                 report.errors.append((job.source, str(exc)))
                 storage.record_ingest_error(con, job.source, str(exc))
                 if progress:
-                    progress(f"[{n}/{total}] {job.call_id}: FAILED {exc}")
+                    progress(f"[{n}/{total}] {safe_id(job.call_id)}: FAILED {exc}")
     finally:
         con.close()
     return report
@@ -202,9 +203,10 @@ def main(argv: list[str] | None = None) -> int:
     add_engine_arguments(parser)
     args = parser.parse_args(argv)
     from assistant.errors import AssistantError
+    from assistant.privacy import gate_message
 
     def progress(msg: str) -> None:
-        print(msg, file=sys.stderr, flush=True)
+        print(gate_message(msg), file=sys.stderr, flush=True)  # messages may echo the input
 
     try:
         if args.engine == "ray":
@@ -220,10 +222,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     for where, message in report.errors:
-        print(
-            f"failed: {message}" if message.startswith(where) else f"failed: {where}: {message}",
-            file=sys.stderr,
-        )
+        line = f"failed: {message}" if message.startswith(where) else f"failed: {where}: {message}"
+        print(gate_message(line), file=sys.stderr)
     print(report.line())
     return 1 if report.failed and not report.stored and not report.skipped else 0
 

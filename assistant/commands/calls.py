@@ -135,9 +135,9 @@ def run_show(args: argparse.Namespace) -> int:
 
 def run_feedback(args: argparse.Namespace) -> int:
     from assistant import storage
-    from assistant.redaction import redact_text
+    from assistant.privacy import gate
 
-    comment = redact_text(args.comment) if args.comment else None
+    comment = gate(args.comment) if args.comment else None
     con = storage.open_db(args.db)
     try:
         fb = storage.add_feedback(con, args.call_id, args.suggestion_id, args.kind, comment)

@@ -83,10 +83,10 @@ if call_id:
     data = ui.call("get_call", call_id)
     if data is None:
         st.stop()
-    st.header(f"Call {call_id}")
+    st.header(f"Call {call_id}")  # a stored id is a safe id (assistant/privacy.py)
     summary = data.get("summary") or {}
     st.subheader("Summary")
-    st.write(summary.get("text") or "No summary stored.")
+    st.markdown(ui.md_escape(summary.get("text") or "No summary stored."))
     st.markdown(
         f"**Outcome:** {data.get('outcome') or '-'} · **Language:** {ui.language_name(data.get('language'))}"
     )

@@ -33,7 +33,7 @@ if digest is None:
 
 topics = digest.get("topics") or []
 by_id = {t["topic_id"]: t for t in topics}
-st.write(digest.get("digest_text") or "")
+st.markdown(ui.md_escape(digest.get("digest_text")))
 share = digest.get("no_answer_share")
 st.markdown(
     f"**Calls:** {digest.get('total_calls', 0)} · **No approved answer:** "
@@ -52,7 +52,7 @@ else:
     )  # fmt: skip
     st.altair_chart(chart, width="stretch")
     st.caption("Table: the chart's figures with each topic's trend against the previous 7 days.")
-    st.table(rows)
+    st.table([dict(r, Topic=ui.md_escape(r["Topic"])) for r in rows])  # cells render Markdown
 
 st.header("Emerging topics")
 emerging = [by_id[i] for i in digest.get("emerging") or [] if i in by_id]

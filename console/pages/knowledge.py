@@ -188,7 +188,11 @@ gaps = ui.call("knowledge_gaps")
 if gaps:
     st.table(
         [
-            {"Question": g["query"], "Times asked": g.get("count", 1), "Last seen": g.get("last_seen") or "-"}
+            {
+                "Question": ui.md_escape(g["query"]),
+                "Times asked": g.get("count", 1),
+                "Last seen": g.get("last_seen") or "-",
+            }
             for g in gaps
         ]
     )

@@ -131,9 +131,9 @@ if state["call_id"]:
 if state["summary"]:
     st.header("Call summary")
     summary = state["summary"]
-    st.write(summary.get("text") or "")
+    st.markdown(ui.md_escape(summary.get("text")))
     if summary.get("key_details"):
-        st.markdown("**Key details:** " + ", ".join(summary["key_details"]))
+        st.markdown("**Key details:** " + ui.md_escape(", ".join(summary["key_details"])))
     outcome = summary.get("outcome", "unknown")
     new = st.selectbox(
         "Outcome", OUTCOMES, index=OUTCOMES.index(outcome) if outcome in OUTCOMES else 3, key="live_outcome"
