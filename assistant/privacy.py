@@ -14,7 +14,8 @@ API (stable: other modules and branches build on these names):
 - `safe_id(raw)`: a call id or file stem as it may be stored and printed: unchanged when it holds
   no personal data (`call001`, `CA1:0`), else `anon-` + 16 letters from a salted HMAC, stable for
   the same raw id (so a lookup by the raw id finds it). Idempotent: `safe_id(safe_id(x)) == safe_id(x)`.
-- `safe_source(source)`: the stored `source` of a call (a path is reduced to a safe file name).
+- `safe_source(source)`: the stored `source` of a call: a path or `file:line` with every folder
+  name and the file's stem passed through `safe_id`.
 - `CaptureWindow`: per-call fail-closed state. Feed every final in call order through
   `final(speaker, text, translation=None, context="", language=None) -> (text, translation)` and
   every partial caption through `partial(speaker, text, context="", language=None)`. When the agent
@@ -22,7 +23,10 @@ API (stable: other modules and branches build on these names):
   caller starts giving one), `kind` names the requested data and the caller's following speech is
   masked: each run of digits, number words (any supported language) and digit-like ASR noise
   ("IDN 8M, 6 times, 4321") becomes `[KIND]`, across turns ("4539" / "okay" / "1488"), until the
-  caller says a full non-numeric sentence or the agent moves on. Partials never change the state.
+  caller says a full non-numeric sentence (in a turn that read out no digits) or the agent moves
+  on (three or more words that are neither fillers nor a new request). Partials read the state,
+  never change it. Batch (`calls.CallProcessor.process_utterances`) and live (`LiveCall.privacy`)
+  each keep one window per call.
 - `install_log_gate()`: every log record's message and string arguments pass `gate_message`.
 """
 
@@ -134,8 +138,10 @@ def _replace(text: str, spans: Iterable[tuple[int, int, str]]) -> str:
 
 
 def _other_language_pass(text: str, context: str | None, languages: Iterable[str]) -> str:
-    """Redact numbers spoken in other languages: read them as digits, redact, map back."""
-    spans = number_word_spans(text, languages)
+    """Redact numbers spoken in other languages: read them as digits, redact, map back. A number
+    word group of more than four digits is a quantity ("un million"), never part of a number read
+    out digit by digit or in groups, so it stays a word."""
+    spans = [s for s in number_word_spans(text, languages) if len(s[2]) <= 4]
     if not spans:
         return text
     spelled, mapping = _spell_out(text, spans)
@@ -147,11 +153,13 @@ def _other_language_pass(text: str, context: str | None, languages: Iterable[str
 
 
 def _phone_pass(text: str) -> str:
+    """International numbers ("+44 20 7946 0958", "+34 612 345 678"), which the digit rules read
+    as North American ones; national numbers stay with the rules, which know "claim number"."""
     import phonenumbers
 
-    if sum(c.isdigit() for c in text) < 7:
+    if "+" not in text or sum(c.isdigit() for c in text) < 7:
         return text
-    matches = phonenumbers.PhoneNumberMatcher(text, "US", leniency=phonenumbers.Leniency.VALID)
+    matches = phonenumbers.PhoneNumberMatcher(text, None, leniency=phonenumbers.Leniency.VALID)
     return _replace(text, ((m.start, m.end, "[PHONE]") for m in matches))
 
 
@@ -162,11 +170,24 @@ def gate(text: str, context: str | None = None, language: str | None = None) -> 
         return text
     out = redact(text, context).text
     if out:
-        langs = OTHER_LANGUAGES if language in (None, "en") else (language, *OTHER_LANGUAGES)
-        for lang in dict.fromkeys(langs):
+        # Only the languages some word of the text is a number word of (cached per word).
+        found = {lang for w in _ALPHA_RE.findall(out) for lang in _number_languages(w.lower())}
+        first = (language,) if language in found else ()
+        for lang in (*first, *(x for x in OTHER_LANGUAGES if x in found and x != language)):
             out = _other_language_pass(out, context, (lang,))
         out = _phone_pass(out)
     return Redacted(out)
+
+
+_ALPHA_RE = re.compile(r"[^\W\d_]+")
+
+
+@functools.lru_cache(maxsize=65536)
+def _number_languages(word: str) -> tuple[str, ...]:
+    """The supported languages other than English in which `word` is (part of) a number."""
+    from text_to_num import find_numbers
+
+    return tuple(lang for lang in OTHER_LANGUAGES if find_numbers([_Token(word)], lang, threshold=0))
 
 
 def ensure_gated(value: str | None) -> str | None:
@@ -191,8 +212,12 @@ _LONG_DIGITS_RE = re.compile(r"\d(?:[\s().+_/-]{0,2}\d){4,}")
 
 
 def gate_message(text: str) -> Redacted:
-    """A log line or error message: gated, and any remaining run of 5+ digits masked."""
-    return Redacted(_LONG_DIGITS_RE.sub("[number]", gate(str(text))))
+    """A log line or error message: URL escapes decoded (an access log's path), gated, and any
+    remaining run of 5+ digits masked."""
+    from urllib.parse import unquote
+
+    text = str(text)
+    return Redacted(_LONG_DIGITS_RE.sub("[number]", gate(unquote(text) if "%" in text else text)))
 
 
 # ---------------------------------------------------------------- identifiers
@@ -322,10 +347,21 @@ _EN_NUMBER_WORDS = NUMBER_WORDS | {"thousand", "million", "oh", "o", "zero", "ni
 _MAX_GAP_WORDS = 2  # numeric tokens this close are one number ("6 times, 4321")
 
 
+# "card" alone is often the plastic ("I lost my card", "a new card is on its way"): it asks for
+# data only next to a word about its number.
+_CARD_NUMBER_RE = re.compile(
+    r"(?<![^\W_])(?:numbers?|n[uú]mero|num[eé]ro|nummer|numero|digits?|d[ií]gitos|chiffres|ziffern"
+    r"|read|go\s+ahead|l[eé]a|d[ií]game|d[eé]me)(?![^\W_])",
+    re.IGNORECASE,
+)
+
+
 def request_kind(text: str) -> str | None:
     """The sensitive data a turn asks for or names first (CARD, SSN ...), or None."""
-    m = _REQUEST_RE.search(text)
-    return m.lastgroup if m else None
+    for m in _REQUEST_RE.finditer(text):
+        if m.lastgroup != "CARD" or _CARD_NUMBER_RE.search(text):
+            return m.lastgroup
+    return None
 
 
 def _content_words(tokens: list[re.Match[str]]) -> int:
@@ -373,6 +409,19 @@ def numeric_regions(text: str, min_tokens: int = 1, gap: int = _MAX_GAP_WORDS) -
     return [(s, e) for s, e, n in regions if n >= min_tokens]
 
 
+_SENTENCE_SPLIT_RE = re.compile(r"(?<=[.?!;])\s+|[¿¡]")
+
+
+def _has_plain_sentence(text: str) -> bool:
+    """Whether `text` holds a full sentence without a digit or number word: four or more words
+    besides fillers ("okay", "yes", "one moment" do not count)."""
+    for sentence in _SENTENCE_SPLIT_RE.split(text):
+        tokens = list(_TOKEN_RE.finditer(sentence))
+        if _content_words(tokens) >= 4 and 2 not in _numeric_flags(sentence, tokens):
+            return True
+    return False
+
+
 def mask_numbers(text: str, kind: str, after: int = 0, min_tokens: int = 1) -> str:
     """Every numeric region of `text` (from offset `after`, with at least `min_tokens` digit
     tokens) replaced by `[kind]`."""
@@ -404,25 +453,29 @@ class CaptureWindow:
         if speaker == "agent":
             if asked:
                 self.kind = asked
-            elif _content_words(list(_TOKEN_RE.finditer(red))) >= 4:
-                self.kind = None  # the agent moved on
-            if self.kind:  # a read-back while the window is open
-                red, red_tr = self._mask(red, red_tr)
+            elif _content_words(list(_TOKEN_RE.finditer(red))) >= 3:
+                self.kind = None  # the agent moved on ("Thank you. The payment went through.")
+            if self.kind and not asked:  # a read-back while the window is open
+                red, red_tr = self._mask(red, red_tr, lone_words=False)
             return red, red_tr
         if self.kind == "PASSWORD":
             self.kind = None  # whatever follows a password request is the password
             return Redacted("[PASSWORD]"), (Redacted("[PASSWORD]") if red_tr is not None else None)
         if self.kind:
-            regions = numeric_regions(red)
-            if not regions and _content_words(list(_TOKEN_RE.finditer(red))) >= 4 and not asked:
-                self.kind = None  # a full non-numeric sentence closes the window
-                return red, red_tr
+            if _has_plain_sentence(red) and not asked:
+                # A full non-numeric sentence closes the window, unless the turn also read out
+                # digits ("It is 4321. Sorry, I need to find the rest."): the rest may follow.
+                # A lone number word is no digit ("One more thing. How do I register to vote?").
+                masked, masked_tr = self._mask(red, red_tr, lone_words=False)
+                if masked == red:
+                    self.kind = None
+                return masked, masked_tr
             red, red_tr = self._mask(red, red_tr)
             return red, red_tr
         # Closed: the caller's own words can open it ("my social is ...", a card number read out).
         given = next((k for k in SENSITIVE if f"[{k}]" in red), None)
         if asked:
-            m = _REQUEST_RE.search(red)
+            m = next((x for x in _REQUEST_RE.finditer(red) if x.lastgroup == asked), None)
             after = m.end() if m else 0
             if numeric_regions(red[after:], min_tokens=3) or not _content_words(
                 list(_TOKEN_RE.finditer(red[after:]))
@@ -435,10 +488,22 @@ class CaptureWindow:
             self.kind = given
         return red, red_tr
 
-    def _mask(self, red: str, red_tr: str | None) -> tuple[Redacted, Redacted | None]:
+    def _mask(
+        self, red: str, red_tr: str | None, lone_words: bool = True
+    ) -> tuple[Redacted, Redacted | None]:
         kind = self.kind or "ACCOUNT"
-        masked = Redacted(mask_numbers(red, kind))
-        return masked, (Redacted(mask_numbers(red_tr, kind)) if red_tr is not None else None)
+
+        def mask(text: str) -> Redacted:
+            regions = numeric_regions(text)
+            if not lone_words:
+                regions = [
+                    (s, e)
+                    for s, e in regions
+                    if any(c.isdigit() for c in text[s:e]) or numeric_regions(text[s:e], min_tokens=2)
+                ]
+            return Redacted(_replace(text, ((s, e, f"[{kind}]") for s, e in regions)))
+
+        return mask(red), (mask(red_tr) if red_tr is not None else None)
 
     def partial(self, speaker: str, text: str, context: str = "", language: str | None = None) -> Redacted:
         """A partial caption made safe to show; the window is read, never changed. Outside a

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from assistant.errors import InputError
+from assistant.privacy import ensure_gated, gate_json
 from assistant.storage_calls import (
     _CALL_COLUMNS,
     _FEEDBACK_SELECT,
@@ -140,7 +141,13 @@ def save_digest(
         raise InputError("a digest's day payload needs total_calls")
     if not method_version:
         raise InputError("a digest needs a method_version")
-    parsed = [_topic(t) for t in topics]
+    # The privacy gate at the write boundary: digest text, labels and quotes come from stored
+    # (gated) calls, and are gated again here so no other path can store raw text.
+    parsed = [
+        replace(t, label=ensure_gated(t.label), quotes=tuple(ensure_gated(q) or "" for q in t.quotes))
+        for t in map(_topic, topics)
+    ]
+    day_payload = gate_json(dict(day_payload))
     ids = [t.topic_id for t in parsed]
     if len(set(ids)) != len(ids):
         raise InputError(f"digest for {digest_date}: a topic id appears twice")
@@ -189,6 +196,7 @@ def save_digest(
 
 
 def _upsert_topic(con: Connection, topic: RegisteredTopic) -> None:
+    topic = replace(topic, label=ensure_gated(topic.label))
     con.execute(
         "INSERT INTO topic_registry VALUES (?, ?, ?, ?, ?) ON CONFLICT (topic_id) DO UPDATE SET "
         "label = excluded.label, centroid = excluded.centroid, "

@@ -10,7 +10,7 @@ import pytest
 from assistant import config
 
 REPO = Path(__file__).resolve().parent.parent
-# the evaluation data sits beside the repository; ASSISTANT_EVAL_DIR points elsewhere (a worktree)
+# ASSISTANT_EVAL_DIR: the shared eval data when the checkout is not next to it (a git worktree).
 EVAL_DIR = Path(os.environ.get("ASSISTANT_EVAL_DIR") or REPO.parent / "shared" / "eval")
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 

@@ -31,9 +31,10 @@ class FakeTranscriber:
 
     name = "fake-whisper"
 
-    def __init__(self) -> None:
+    def __init__(self, script: dict[int, tuple[str, str, float]] | None = None) -> None:
         self.calls: list[tuple[str, float, int]] = []
         self.options: list = []
+        self.script = script or SCRIPT  # tone frequency -> (speaker, sentence, seconds)
 
     def transcribe(self, audio: np.ndarray, options, speaker: str = "unknown") -> Transcript:  # noqa: ANN001
         duration = len(audio) / RATE
@@ -43,8 +44,8 @@ class FakeTranscriber:
         if len(audio) and float(np.abs(audio).max()) > 0.01:
             spectrum = np.abs(np.fft.rfft(audio))
             freq = float(np.argmax(spectrum)) * RATE / len(audio)
-            tone = min(SCRIPT, key=lambda f: abs(f - freq))
-            _, sentence, full = SCRIPT[tone]
+            tone = min(self.script, key=lambda f: abs(f - freq))
+            _, sentence, full = self.script[tone]
             words = sentence.split()
             n = max(1, min(len(words), round(len(words) * duration / full)))
             text = " ".join(words[:n])

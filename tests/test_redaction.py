@@ -1,7 +1,10 @@
 """Redaction: the hand-written fixture (zero card/SSN misses), idempotency, bad input, the CLI.
 
 A fixture case is one JSON line: `text`, `expect` (types that must be redacted), `keep` (substrings
-that must survive) and an optional `context` (the turns before, passed to `redact(text, context)`).
+that must survive) and an optional `context` (the turns before, passed to `redact(text, context)`)
+or `turns` (the call so far as [speaker, text] pairs: the case is the caller's next turn through the
+call's capture window). Cases are scored through the privacy gate (`assistant.privacy`), the step
+every stored text takes.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import pytest
 
 from assistant import cli
 from assistant.errors import InputError
+from assistant.privacy import CaptureWindow, gate
 from assistant.redaction import TYPES, Redaction, Span, redact, redact_text
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -28,11 +32,21 @@ SPOKEN_RUN = re.compile(rf"\b{DIGIT_WORDS}(?:[\s,.-]+{DIGIT_WORDS}){{2,}}\b", re
 
 
 def _out(case: dict) -> str:
-    return redact_text(case["text"], context=case.get("context"))
+    """A case through the privacy gate; a case with `turns` (the call so far, [speaker, text]) is
+    the caller's next turn through the call's capture window, as batch and live calls run."""
+    if case.get("turns"):
+        window = CaptureWindow()
+        texts = []
+        for speaker, text in case["turns"]:
+            window.final(speaker, text, context=" ".join(texts[-2:]))
+            texts.append(text)
+        return window.final("caller", case["text"], context=" ".join(texts[-2:]))[0]
+    return gate(case["text"], context=case.get("context"))
 
 
 def _label(case: dict) -> str:
-    return (f"[{case['context']}] " if case.get("context") else "") + case["text"]
+    before = case.get("context") or " / ".join(t for _, t in case.get("turns") or [])
+    return (f"[{before}] " if before else "") + case["text"]
 
 
 def _score() -> tuple[list[str], list[str], list[str]]:
@@ -56,7 +70,7 @@ def test_fixture_is_large_and_varied() -> None:
     assert len(CASES) >= 80
     assert sum(1 for c in CASES if not c["expect"]) >= 30  # hard negatives
     assert {k for c in CASES for k in c["expect"]} == set(TYPES)
-    with_context = [c for c in CASES if c.get("context")]
+    with_context = [c for c in CASES if c.get("context") or c.get("turns")]
     assert len(with_context) >= 15 and sum(1 for c in with_context if not c["expect"]) >= 5
 
 
@@ -75,7 +89,7 @@ def test_fixture_zero_card_and_ssn_misses_and_few_false_positives() -> None:
 
 def test_fixture_with_context_zero_card_and_ssn_misses() -> None:
     # The same score on the cases that carry the turns before: the live pipeline's situation.
-    cases = [c for c in CASES if c.get("context")]
+    cases = [c for c in CASES if c.get("context") or c.get("turns")]
     misses, false_positives = [], []
     for case in cases:
         out = _out(case)
@@ -108,6 +122,8 @@ def test_idempotent(case: dict) -> None:
     once = redact_text(case["text"], context=context)
     assert redact_text(once, context=context) == once
     assert redact(once, context).spans == ()
+    gated = _out(case)
+    assert gate(gated, context=context) == gated
 
 
 def test_spans_point_into_the_original_and_hold_no_values() -> None:

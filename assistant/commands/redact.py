@@ -20,11 +20,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _line(text: str, as_json: bool) -> str:
+    from assistant.privacy import gate
     from assistant.redaction import redact
 
-    result = redact(text)
     if not as_json:
-        return result.text
+        return gate(text)  # the product's one gate (other languages' number words included)
+    result = redact(text)  # spans are the core rules' (offsets into `text`)
     spans = [{"type": s.type, "start": s.start, "end": s.end} for s in result.spans]
     return json.dumps({"text": result.text, "spans": spans}, ensure_ascii=False)
 
