@@ -422,10 +422,27 @@ def _has_plain_sentence(text: str) -> bool:
     return False
 
 
+_SENSITIVE_PLACEHOLDER_RE = re.compile(r"\[(" + "|".join(SENSITIVE) + r")\]")
+
+
+def _masks(text: str, regions: Iterable[tuple[int, int]], kind: str) -> list[tuple[int, int, str]]:
+    """The replacement of each region: a placeholder the rules already chose inside it keeps its
+    type ("[SSN]" stays [SSN] in a card window; "[CARD] 6467" is one [CARD]), else `[kind]`; a
+    region that is already one placeholder stays as it is."""
+    out = []
+    for s, e in regions:
+        found = _SENSITIVE_PLACEHOLDER_RE.search(text, s, e)
+        if found and found.start() == s and found.end() == e:
+            continue
+        out.append((s, e, found.group() if found else f"[{kind}]"))
+    return out
+
+
 def mask_numbers(text: str, kind: str, after: int = 0, min_tokens: int = 1) -> str:
     """Every numeric region of `text` (from offset `after`, with at least `min_tokens` digit
-    tokens) replaced by `[kind]`."""
-    return _replace(text, ((s, e, f"[{kind}]") for s, e in numeric_regions(text, min_tokens) if s >= after))
+    tokens) masked (see `_masks`)."""
+    regions = [(s, e) for s, e in numeric_regions(text, min_tokens) if s >= after]
+    return _replace(text, _masks(text, regions, kind))
 
 
 class CaptureWindow:
@@ -501,7 +518,7 @@ class CaptureWindow:
                     for s, e in regions
                     if any(c.isdigit() for c in text[s:e]) or numeric_regions(text[s:e], min_tokens=2)
                 ]
-            return Redacted(_replace(text, ((s, e, f"[{kind}]") for s, e in regions)))
+            return Redacted(_replace(text, _masks(text, regions, kind)))
 
         return mask(red), (mask(red_tr) if red_tr is not None else None)
 

@@ -176,6 +176,17 @@ def test_a_sentence_with_digits_keeps_the_window_open_and_a_lone_number_word_is_
     assert window.kind is None
 
 
+def test_a_placeholder_the_rules_chose_keeps_its_type_in_a_window() -> None:
+    out = run(
+        CaptureWindow(),
+        [
+            ("agent", "I can take the card number now."),
+            ("caller", "It's 4111 1111 1111 1111, and my social is 987-65-4321."),
+        ],
+    )
+    assert out[1] == "It's [CARD], and my social is [SSN]."
+
+
 def test_the_caller_can_open_the_window_and_a_password_is_masked_whole() -> None:
     out = run(CaptureWindow(), [("caller", "my social is"), ("caller", "five one two"), ("caller", "44")])
     assert out[1:] == ["[SSN]", "[SSN]"]
