@@ -37,3 +37,26 @@ def _session_model_cache(factory: pytest.TempPathFactory) -> Path:
     if _MODEL_CACHE is None:
         _MODEL_CACHE = factory.mktemp("model-cache")
     return _MODEL_CACHE
+
+
+@pytest.fixture(scope="session")
+def privacy_scan():  # noqa: ANN201 - the tests/privacy_scan.py module
+    """The leak scanner (tests/privacy_scan.py): `scan_duckdb`, `scan_log`, `find_leaks`."""
+    import privacy_scan as scanner
+
+    return scanner
+
+
+@pytest.fixture(scope="session")
+def digit_calls() -> list[dict]:
+    """The real-voice digit calls: [{"path", "secrets": {"card": ..., "ssn": ...}}] from gold.json."""
+    import json
+
+    folder = EVAL_DIR / "real-dev" / "digits"
+    gold = folder / "gold.json"
+    if not gold.is_file():
+        pytest.skip(f"evaluation data not found at {folder} (set ASSISTANT_EVAL_DIR)")
+    return [
+        {"path": folder / g["file"], "secrets": {"card": g["card"], "ssn": g["ssn"]}}
+        for g in json.loads(gold.read_text())
+    ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from difflib import SequenceMatcher
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from assistant.transcription import (
     TranscriptionOptions,
     keep_segment,
     load_transcriber,
+    split_turns,
     transcribe_file,
     transcribe_tracks,
 )
@@ -50,6 +52,56 @@ def test_segment_filter_drops_whisper_inventions():
     assert not keep_segment(Segment(0, 2, "caller", " ... ", -0.1, 0.0, 1.0), opts)
     # A real "thank you" from a confident speaker stays.
     assert keep_segment(Segment(0, 2, "caller", "Thank you.", -0.2, 0.05, 1.0), opts)
+
+
+def test_turns_split_at_the_other_speakers_turn_and_at_long_pauses():
+    speech = {
+        # the caller reads a card in groups, hears the question, reads the SSN, pauses long, adds
+        "caller": [(6.8, 9.3), (9.6, 12.1), (12.5, 17.1), (25.1, 27.5), (27.8, 31.2), (34.0, 35.0)],
+        "agent": [(0.3, 1.7), (2.0, 5.5), (18.4, 23.8)],
+    }
+    turns = split_turns(speech)
+    assert turns["caller"] == [(6.8, 17.1), (25.1, 31.2), (34.0, 35.0)]
+    assert turns["agent"] == [(0.3, 5.5), (18.4, 23.8)]
+    # a speaker talking on and on is cut at the longest pause, never inside speech
+    talk = [(float(i), i + 0.8) for i in range(40)] + [(40.3, 41.0)]
+    talk[20] = (20.0, 20.3)
+    long = split_turns({"agent": talk}, longest=25.0)["agent"]
+    assert long == [(0.0, 20.3), (21.0, 41.0)]
+    assert all(hi - lo <= 25.0 for lo, hi in split_turns({"agent": talk}, longest=10.0)["agent"])
+    assert split_turns({"caller": []}) == {"caller": []}
+
+
+@pytest.mark.models
+@pytest.mark.parametrize("name", ["digits-george.wav", "digits-jackson.wav", "digits-lucas.wav"])
+def test_stereo_caller_answers_are_separate_turns_after_each_question(name):
+    """The caller reads a card, the agent asks for the SSN, the caller reads it: two caller
+    utterances, each after the agent's question, with their own timing (one 30 s Whisper window
+    used to merge them into one utterance spanning the question)."""
+    from assistant.calls import merge_segments
+
+    result = transcribe_file(EVAL_DIR / "real-dev" / "digits" / name)
+    turns = merge_segments(result.segments)
+    assert [u.speaker for u in turns] == ["agent", "caller", "agent", "caller", "agent"]
+    ask_card, card, ask_ssn, ssn, _ = turns
+    assert "card" in ask_card.text.lower() and "social security" in ask_ssn.text.lower()
+    assert ask_card.end <= card.start < card.end <= ask_ssn.start < ask_ssn.end <= ssn.start
+    gold = {g["file"]: g for g in json.loads((EVAL_DIR / "real-dev" / "digits" / "gold.json").read_text())}
+    # each answer holds its own number (Whisper may mishear a digit, so nearly equal is enough)
+    for turn, number in ((card, gold[name]["card"]), (ssn, gold[name]["ssn"])):
+        assert SequenceMatcher(None, re.sub(r"\D", "", turn.text), number).ratio() >= 0.8, turn.text
+
+
+@pytest.mark.models
+def test_stereo_sample_call_turns_follow_the_script():
+    """Every scripted turn of the payment call is one segment of its speaker, in order, starting
+    within half a second of the script."""
+    meta = next(
+        c for c in json.loads((SAMPLES / "calls.json").read_text()) if c["file"] == "call-en-payment-pii.wav"
+    )
+    result = transcribe_file(SAMPLES / "call-en-payment-pii.wav")
+    assert [s.speaker for s in result.segments] == [t["speaker"] for t in meta["turns"]]
+    assert all(abs(s.start - t["start"]) < 0.5 for s, t in zip(result.segments, meta["turns"], strict=True))
 
 
 @pytest.mark.models
