@@ -233,6 +233,11 @@ class FasterWhisperTranscriber:
         if language is None and options.languages:
             language, probability = self._detect(audio, options.languages)
         with self._lock:
+            import ctranslate2
+
+            # Whisper's temperature fallback samples: a fixed seed per decode gives the same text for
+            # the same audio in any process (a Ray actor, a retried worker, a re-run), not a new draw.
+            ctranslate2.set_random_seed(0)
             raw, info = self._model.transcribe(
                 audio,
                 language=language,
