@@ -288,8 +288,10 @@ def kb_anchors(problems: Sequence[Any], grouping: Any, embedder: Any) -> list[st
     match for its (already computed) vector when above the search threshold. Calls whose need was
     not searched (no cue word) then still meet the calls that were, in `merge_by_article`."""
     anchors = [p.article_id for p in problems]
+    if grouping.vectors is None or grouping.rows is None:  # nothing was grouped: no vectors to search
+        return anchors
     todo = [i for i, p in enumerate(problems) if p.article_id is None and grouping.rows[i] >= 0]
-    if not todo or grouping.vectors is None:
+    if not todo:
         return anchors
     index = _knowledge_index(embedder)
     if index is None:

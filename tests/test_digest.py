@@ -348,3 +348,16 @@ def test_spanish_callers_group_with_english_ones_by_translation(embedder):
     assert not any(set(t.languages) == {"es"} for t in digest.topics)  # no Spanish-only topic
     for t in digest.topics:
         assert abs(t.calls - truth[t.article_id]) <= 0.15 * truth[t.article_id] + 1
+
+
+# ---------------------------------------------------------------- issue 16 and 19 regressions
+
+
+def test_a_day_of_a_few_unanswered_calls_does_not_crash(con):
+    # Too few calls to form a topic, none with an approved answer: the knowledge-base anchoring
+    # indexed the grouping's rows, which such a day does not have (issue 16: `digest --date D`
+    # crashed with "'NoneType' object is not subscriptable").
+    for i in range(2):
+        storage.save_call(con, record(f"few-{i}", DAY, f"my parking permit was refused {i}", article=None))
+    digest, _ = build_digest(con, DAY, WordEmbedder(), DigestOptions(kb_anchor=True))
+    assert digest.total_calls == 2 and digest.topics == () and digest.unassigned_calls == 2
