@@ -38,6 +38,8 @@ class DigestOptions:
         merge_similarity: clusters whose calls mostly match one article are merged when their
             centroids are at least this similar (the article says one need; the centroids check
             that it is not an out-of-domain article catching several needs).
+        strong_anchor: ... unless at least this share of both clusters' calls matched the article.
+        centroid_merge: clusters whose centroids are at least this similar merge (None: off).
         min_topic_calls: smaller groups are not reported as topics.
         embed_limit: at most this many distinct statements are embedded (see `digest_cluster`).
         embed_seconds: time budget for embedding (at least 256 statements are embedded); None: no
@@ -52,8 +54,9 @@ class DigestOptions:
     match_similarity: float = 0.8
     merge_similarity: float = 0.6
     centroid_merge: float | None = None
+    strong_anchor: float = 0.9
     min_topic_calls: int = 3
-    embed_limit: int = 1500
+    embed_limit: int = 1000
     embed_seconds: float | None = None
     kb_anchor: bool = True
     top_n: int = 10
@@ -259,7 +262,12 @@ def build_digest(
     if options.kb_anchor:
         anchors = [kb.canonical(a) for a in kb_anchors(problems, grouping, embedder)]
     labels = merge_by_article(
-        grouping.labels, problems, anchors, grouping.centroids, options.merge_similarity
+        grouping.labels,
+        problems,
+        anchors,
+        grouping.centroids,
+        options.merge_similarity,
+        options.strong_anchor,
     )
     if options.centroid_merge is not None:
         labels = merge_close(labels, grouping.centroids, options.centroid_merge)
@@ -368,39 +376,47 @@ def merge_by_article(
     anchors: Sequence[str | None] | None = None,
     centroids: Any = None,
     similarity: float = 0.0,
+    strong: float = 1.01,
 ) -> Any:
     """Clusters whose calls mostly matched the same article are one topic: wording split them,
     but the knowledge base says it is one problem. With `centroids`, a cluster joins another of
     the same article only when their centroids are at least `similarity` alike, unless most of
-    its statements are untranslated text in another language: the (English) embedding cannot
-    compare those with the agent's language, so for them the article decides."""
+    its statements are untranslated text in another language (the English embedding cannot
+    compare those with the agent's language, so for them the article decides), or at least a
+    `strong` share of both clusters' calls matched the article."""
     import numpy as np
 
     anchors = anchors if anchors is not None else [p.article_id for p in problems]
-    majority: dict[str, list[int]] = {}
+    majority: dict[str, list[tuple[int, float]]] = {}
     out = np.array(labels, copy=True)
     for cluster in sorted({int(x) for x in labels if x >= 0}):
         members = [int(i) for i in np.flatnonzero(labels == cluster)]
-        calls = {problems[i].call for i in members}
-        per_article: Counter[str] = Counter()
-        for c in calls:
-            per_article.update({a for i in members if problems[i].call == c and (a := anchors[i])})
+        per_call: dict[int, set[str]] = {}
+        for i in members:
+            found = per_call.setdefault(problems[i].call, set())
+            if anchors[i]:
+                found.add(str(anchors[i]))
+        per_article = Counter(a for found in per_call.values() for a in found)
         if not per_article:
             continue
         article, n = per_article.most_common(1)[0]
-        if n / len(calls) <= 0.5:
+        share = n / len(per_call)
+        if share <= 0.5:
             continue
         foreign = sum(bool(getattr(problems[i], "untranslated", False)) for i in members) > len(members) / 2
         target = next(
             (
                 k
-                for k in majority.get(article, [])
-                if centroids is None or foreign or float(centroids[k] @ centroids[cluster]) >= similarity
+                for k, k_share in majority.get(article, [])
+                if centroids is None
+                or foreign
+                or min(share, k_share) >= strong
+                or float(centroids[k] @ centroids[cluster]) >= similarity
             ),
             None,
         )
         if target is None:
-            majority.setdefault(article, []).append(cluster)
+            majority.setdefault(article, []).append((cluster, share))
         else:
             out[members] = target
     return out

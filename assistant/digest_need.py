@@ -9,6 +9,7 @@ escalation, and the statement's other sentences (if any) are the need.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -77,6 +78,12 @@ def strip_greeting(text: str) -> str:
     return _LEADING_GREETING.sub("", text).strip()
 
 
+def asks_for_someone(text: str) -> bool:
+    """Whether `text` asks for a supervisor, a manager, a human or a transfer."""
+    return bool(_ESCALATION.search(text))
+
+
+@functools.lru_cache(maxsize=65536)
 def caller_need(text: str) -> Need:
     """The need a caller states in `text` (see the module docstring)."""
     text = " ".join(text.split())

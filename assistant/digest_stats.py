@@ -33,9 +33,9 @@ class Problem:
 
 def escalated(call: Any) -> bool:
     """Whether the caller asked for a supervisor, a transfer or a human in this call."""
-    from assistant.digest_need import caller_need
+    from assistant.digest_need import asks_for_someone
 
-    return any(caller_need(u.translation or u.text).escalation for u in call.utterances)
+    return any(asks_for_someone(u.translation or u.text) for u in call.utterances)
 
 
 def call_problems(call: Any, index: int) -> tuple[list[Problem], bool]:

@@ -10,6 +10,9 @@ the day's digest is built, and each call's topic is compared with its gold inten
 
 where a call in no topic counts as a cluster of its own.
 
+--heldout: also the same grouping on samples of BANKING77 and CLINC150 (other domains, not
+used to choose the method; see `heldout`).
+
 --mixed: a day of 300 English and Spanish text calls about 5 needs (tests/digest_history.py,
 `mixed_day`), ingested the same way; prints each topic's calls and language breakdown, and the
 same three scores against the planted needs.
@@ -159,12 +162,49 @@ def report(digest: Any, gold: dict[str, str]) -> None:
         print(f"  {t.calls:>4}  {dict(t.languages)!s:<18} {t.label[:48]:<48} {top}")
 
 
+def heldout(cache: Path | None, n: int = 1200) -> None:
+    """The same grouping (need extraction, average linkage at the configured similarity, topics
+    of at least min_topic_calls calls) on two public intent sets of other domains that the method
+    was not chosen on: a seeded sample of n queries of BANKING77 test and of CLINC150 test
+    (in-scope). Each query is one text; no ingest, no knowledge-base anchors (out of domain)."""
+    import csv
+    import random
+
+    from assistant.digest import DigestOptions, default_embedder
+    from assistant.digest_cluster import group_texts
+    from assistant.digest_need import caller_need
+
+    eval_dir = DEV.parent.parent
+    rng = random.Random(0)
+    banking = [(r["text"], r["category"]) for r in csv.DictReader((eval_dir / "banking77_test.csv").open())]
+    clinc = [tuple(x) for x in json.loads((eval_dir / "clinc150_full.json").read_text())["test"]]
+    options = DigestOptions.from_config()
+    embedder = CachedEmbedder(default_embedder(), cache)
+    for name, rows in (("BANKING77 test", banking), ("CLINC150 test", clinc)):
+        sample = rng.sample(rows, min(n, len(rows)))
+        texts = [caller_need(t).text or t for t, _ in sample]
+        grouping = group_texts(
+            texts,
+            embedder,
+            similarity=options.cluster_similarity,
+            min_size=options.min_topic_calls,
+            embed_limit=len(texts),
+        )
+        topic = [str(x) if x >= 0 else None for x in grouping.labels]
+        acc, nmi, ari, clusters = scores([g for _, g in sample], topic)
+        print(
+            f"{name} ({len(sample)} queries, {len({g for _, g in sample})} intents): ACC {acc:.1f}  NMI {nmi:.1f}  "
+            f"ARI {ari:.1f}  ({len(grouping.centroids)} topics, {clusters} clusters scored)"
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--db", type=Path, help="keep the ingested calls here and reuse them")
     parser.add_argument("--mixed", action="store_true", help="the mixed English/Spanish day instead")
+    parser.add_argument("--heldout", action="store_true", help="also score BANKING77 and CLINC150 samples")
     parser.add_argument("--cache", type=Path, help="keep the embedded vectors here (.npz) and reuse them")
     parser.add_argument("--similarity", type=float, help="override cluster_similarity")
     parser.add_argument("--merge-similarity", type=float, help="override merge_similarity")
@@ -187,6 +227,8 @@ def main() -> int:
             "centroid_merge": args.centroid_merge,
         }
         report(digest_of(db, DAY, args.cache, **overrides), gold)
+        if args.heldout:
+            heldout(args.cache.with_suffix(".heldout.npz") if args.cache else None)
     return 0
 
 

@@ -504,3 +504,38 @@ def test_language_equity_and_articles_missing_in_a_callers_language(con):
     assert (
         ebt.label == "Replace a lost, stolen, or damaged EBT card"
     )  # the English title, not the Spanish one
+
+
+@pytest.mark.models
+def test_mixed_english_spanish_day_one_topic_per_need_with_a_native_article(tmp_path, embedder):
+    # Text calls get no translation offline (no argos pack ships), so a Spanish call's only
+    # language-independent form is a Spanish article it matched: the three needs that have one
+    # become one topic each with both languages, labelled in English. (The two needs without a
+    # Spanish article do not; see bench/topics.py --mixed.)
+    from digest_history import mixed_day
+
+    from pipelines.ingest import ingest
+
+    calls, gold = mixed_day(DAY, 100)
+    db = tmp_path / "mixed.duckdb"
+    assert ingest(write_jsonl(calls, tmp_path / "mixed.jsonl"), db).stored == 100
+    con = storage.open_db(db)
+    try:
+        digest = run_digest(con, DAY, embedder, DigestOptions.from_config(), backfill=False)
+    finally:
+        con.close()
+    assert digest.escalated_calls > 0
+    assert not any(
+        w in t.label.lower() for t in digest.topics for w in ("supervisor", "manager", "comunicar")
+    )
+    titles = {
+        "unemployment_payment": "Check the status of an unemployment payment",
+        "lost_ebt_card": "Replace a lost, stolen, or damaged EBT card",
+        "medicaid_renewal": "Renew your Medicaid coverage",
+    }
+    for need, title in titles.items():
+        mostly = [
+            t for t in digest.topics if Counter(gold[c] for c in t.call_ids).most_common(1)[0][0] == need
+        ]
+        biggest = max(mostly, key=lambda t: t.calls)
+        assert biggest.label == title and {"en", "es"} <= set(biggest.languages), (need, biggest)
