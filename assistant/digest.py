@@ -271,7 +271,7 @@ def build_digest(
     )
     if options.centroid_merge is not None:
         labels = merge_close(labels, grouping.centroids, options.centroid_merge)
-    grouping = replace(grouping, labels=labels)
+    grouping = replace(grouping, labels=attach_by_article(labels, problems, anchors))
     registry = storage.registered_topics(con)
     matches = match_registry(grouping.centroids, registry, options.match_similarity)
     # Clusters continuing the same registry topic are one topic today.
@@ -419,6 +419,28 @@ def merge_by_article(
             majority.setdefault(article, []).append((cluster, share))
         else:
             out[members] = target
+    return out
+
+
+def attach_by_article(labels: Any, problems: Sequence[Any], anchors: Sequence[str | None]) -> Any:
+    """A statement in no topic (its wording formed too small a group) joins the topic most of
+    whose calls matched the same article as it did: the article says it is that need."""
+    import numpy as np
+
+    out = np.array(labels, copy=True)
+    topic_of_article: dict[str, int] = {}
+    for cluster in sorted({int(x) for x in labels if x >= 0}):
+        members = [int(i) for i in np.flatnonzero(labels == cluster)]
+        calls = {problems[i].call for i in members}
+        per_article = Counter(a for _, a in {(problems[i].call, anchors[i]) for i in members if anchors[i]})
+        if per_article:
+            article, n = per_article.most_common(1)[0]
+            if n / len(calls) > 0.5 and article is not None:
+                topic_of_article.setdefault(article, cluster)
+    for i in np.flatnonzero(labels < 0):
+        article = anchors[int(i)]
+        if article in topic_of_article:
+            out[i] = topic_of_article[article]
     return out
 
 

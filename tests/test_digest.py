@@ -539,3 +539,13 @@ def test_mixed_english_spanish_day_one_topic_per_need_with_a_native_article(tmp_
         ]
         biggest = max(mostly, key=lambda t: t.calls)
         assert biggest.label == title and {"en", "es"} <= set(biggest.languages), (need, biggest)
+
+
+def test_a_statement_too_rare_to_group_joins_the_topic_of_its_article(con):
+    for i in range(5):
+        storage.save_call(con, record(f"dl-{i}", DAY, f"renew driver license online {i}"))
+    for i in range(2):  # other words, same article: the knowledge base says it is the same need
+        storage.save_call(con, record(f"odd-{i}", DAY, f"permit to drive ends soon {i}"))
+    digest, _ = build_digest(con, DAY, WordEmbedder(), DigestOptions(min_topic_calls=3))
+    (dl,) = digest.topics
+    assert dl.calls == 7 and {"odd-0", "odd-1"} <= set(dl.call_ids) and digest.unassigned_calls == 0
