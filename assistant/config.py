@@ -114,8 +114,8 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "digest_cluster_similarity",
-        0.45,
-        "Digest: cosine similarity at which problem statements join one topic.",
+        0.55,
+        "Digest: cosine similarity (average linkage) at which callers' needs join one topic.",
         "float",
     ),
     Setting("digest_min_topic_calls", 3, "Digest: a group of fewer calls is not reported as a topic.", "int"),

@@ -24,11 +24,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import numpy as np
 
-_GREETING = re.compile(
-    r"^(?:(?:hi|hello|hey|yes|yeah|okay|ok|so|good (?:morning|afternoon|evening)|there|"
-    r"thanks?(?: you)?(?: for (?:picking up|taking my call))?|hola|buenos d[ií]as|buenas tardes)[\s,.!]*)+",
-    re.IGNORECASE,
-)
 _WORD = re.compile(r"[a-záéíóúñü']+", re.IGNORECASE)
 # Words that say nothing about which problem a caller has (kept out of generated labels).
 _STOP_WORDS = """a an the and or but if so to of in on at for from by with about as into is are was were be been
@@ -44,10 +39,23 @@ _STOP = frozenset(_STOP_WORDS.split())
 
 
 def clean_problem(text: str) -> str:
-    """The statement without leading greetings and extra spaces (what is embedded and compared)."""
+    """The statement without leading greetings (whole words only) and extra spaces."""
+    from assistant.digest_need import strip_greeting
+
     text = " ".join(text.split())
-    stripped = _GREETING.sub("", text).strip()
+    stripped = strip_greeting(text)
     return stripped if len(stripped.split()) >= 3 else text
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters at a word boundary, with an ellipsis when cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:-") + "…"
 
 
 @dataclass(frozen=True)
@@ -221,6 +229,30 @@ def group_texts(
         vectors,
         d_row[text_to_distinct],
     )
+
+
+def merge_close(labels: np.ndarray, centroids: np.ndarray, similarity: float) -> np.ndarray:
+    """Clusters whose centroids are at least `similarity` alike become one (transitively; the
+    lower cluster number is kept): the same need, split by wording."""
+    import numpy as np
+
+    k = len(centroids)
+    parent = list(range(k))
+
+    def root(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    if k > 1:
+        sims = centroids @ centroids.T
+        for a, b in zip(*np.nonzero(np.triu(sims >= similarity, 1)), strict=True):
+            ra, rb = root(int(a)), root(int(b))
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+    mapping = np.array([root(c) for c in range(k)] + [-1])
+    return np.where(labels >= 0, mapping[labels], -1)
 
 
 def match_registry(centroids: np.ndarray, registry: Sequence[Any], similarity: float) -> list[int | None]:

@@ -65,6 +65,26 @@ def digest_text(d: Digest, top_n: int = 10) -> str:
             )
             + "."
         )
+    if d.escalated_calls:
+        worst = max(d.topics, key=lambda t: (t.escalations, -t.rank), default=None)
+        where = f", most in {worst.label} ({worst.escalations})" if worst and worst.escalations else ""
+        lines.append(
+            f"{_n(d.escalated_calls, 'call')} asked for a supervisor or a transfer{where}; "
+            "such requests are counted, not reported as problems."
+        )
+    for row in d.language_equity:
+        if row["language"] not in ("en", "unknown") and row["calls"] >= 3:
+            lines.append(
+                f"Callers in '{row['language']}': {_n(row['calls'], 'call')}, {_pct(row['no_answer_share'])} "
+                f"without an approved answer, {_pct(row['resolved_share'])} resolved."
+            )
+    missing = [m for m in d.missing_native_articles if m["calls"] >= 2][:3]
+    if missing:
+        lines.append(
+            "Needed without a version in the caller's language: "
+            + "; ".join(f"{m['title']} ('{m['language']}', {_n(m['calls'], 'call')})" for m in missing)
+            + "."
+        )
     # Languages other than English with a few calls at least (one misdetected call is noise).
     minority = [code for code, n in d.languages.items() if code not in ("en", "unknown") and n >= 3]
     for code in minority:
@@ -98,6 +118,13 @@ def markdown(d: Digest) -> str:
             f"{_langs(t.languages)} |"
         )
     out.append("")
+    if d.language_equity:
+        out += ["| language | calls | without an approved answer | resolved |", "|---|---|---|---|"]
+        out += [
+            f"| {r['language']} | {r['calls']} | {_pct(r['no_answer_share'])} | {_pct(r['resolved_share'])} |"
+            for r in d.language_equity
+        ]
+        out.append("")
     for t in d.topics[:10]:
         out.append(f"## {t.label}")
         out += [f"> {q}" + "\n" for q in t.quotes]

@@ -22,12 +22,29 @@ class Problem:
     not_helpful: bool = False
     article_id: str | None = None
     article_title: str | None = None
+    key: str = ""
+    untranslated: bool = False
+
+    @property
+    def group_text(self) -> str:
+        """What is grouped: `key` (a language-independent form) when set, else the text."""
+        return self.key or self.text
+
+
+def escalated(call: Any) -> bool:
+    """Whether the caller asked for a supervisor, a transfer or a human in this call."""
+    from assistant.digest_need import asks_for_someone
+
+    return any(asks_for_someone(u.translation or u.text) for u in call.utterances)
 
 
 def call_problems(call: Any, index: int) -> tuple[list[Problem], bool]:
-    """A stored call's problem statements, and whether the reason had to be derived here (the call
-    has no summary): then the first caller utterance that states a need stands in for it."""
+    """A stored call's problem statements, reduced to the caller's need (`digest_need`), and
+    whether the reason had to be derived here (the call has no summary): then the first caller
+    utterance that states a need stands in for it. Greetings, thanks, small talk and requests
+    for a supervisor are not problems."""
     from assistant.calls import states_need
+    from assistant.digest_need import caller_need
 
     bad = {f.suggestion_id for f in call.feedback if f.kind == "not_helpful"}
     by_idx = {u.idx: u for u in call.utterances}
@@ -39,7 +56,9 @@ def call_problems(call: Any, index: int) -> tuple[list[Problem], bool]:
             text = u.translation or u.text
         if not text or not text.strip():
             continue
-        key = " ".join(text.split())
+        key = caller_need(text).text
+        if not key:
+            continue
         old = found.get(key)
         found[key] = Problem(
             index,
@@ -50,16 +69,21 @@ def call_problems(call: Any, index: int) -> tuple[list[Problem], bool]:
             article_title=s.article_title or (old.article_title if old else None),
         )
     derived = False
-    reason = " ".join((call.reason or "").split())
+    reason = caller_need(call.reason or "").text
     if not reason and not found and not call.summary_text:
         for u in call.utterances:
-            text = u.translation or u.text
-            if states_need(text):
-                reason, derived = " ".join(text.split()), True
+            text = caller_need(u.translation or u.text).text
+            if text and states_need(text):
+                reason, derived = text, True
                 break
     if reason and reason not in found:
         found[reason] = Problem(index, reason)
     return list(found.values()), derived
+
+
+def _agent_readable(call: Any, agent_language: str) -> bool:
+    """Whether a call's statements are in the agent's language (said so, or translated)."""
+    return (call.language or agent_language) == agent_language or any(u.translation for u in call.utterances)
 
 
 def topic_stats(
@@ -70,8 +94,10 @@ def topic_stats(
     grouping: Any,
     background: Counter[str],
     options: DigestOptions,
+    agent_language: str = "en",
 ) -> Topic:
-    """A topic's figures from the problems (`idx`) assigned to it."""
+    """A topic's figures from the problems (`idx`) assigned to it, labelled in the agent's
+    language (the article's title, else the statements in or translated to that language)."""
     import math
 
     from assistant.digest import Topic
@@ -101,10 +127,12 @@ def topic_stats(
     else:
         from assistant.digest_cluster import keyword_label, phrase_label
 
-        central = [problems[i].text for i in ranked[:5]]
+        readable = [i for i in ranked if _agent_readable(calls[problems[i].call], agent_language)] or ranked
+        central = [problems[i].text for i in readable[:5]]
+        texts = [problems[i].text for i in readable]
         label = phrase_label(central) or keyword_label(texts, central[0], background, len(problems))
     # The most central statements of different calls, greetings dropped, no repeated wording.
-    from assistant.digest_cluster import clean_problem
+    from assistant.digest_cluster import clean_problem, shorten
 
     quotes: list[str] = []
     seen: set[str] = set()
@@ -113,7 +141,7 @@ def topic_stats(
         text = clean_problem(problems[i].text)
         if problems[i].call in quoted_calls or text.lower() in seen:
             continue
-        quotes.append(text if len(text) <= 200 else text[:197] + "...")
+        quotes.append(shorten(text, 200))
         seen.add(text.lower())
         quoted_calls.add(problems[i].call)
         if len(quotes) == 3:

@@ -45,11 +45,18 @@ def article_json(article: Any, usage: Any = None) -> dict[str, Any]:
 
 
 def knowledge_gaps(con: Any, limit: int = 50) -> list[dict[str, Any]]:
-    """The gap queue as JSON: questions with no approved answer or a not-helpful one."""
+    """The gap queue as JSON: questions with no approved answer or a not-helpful one, judged as
+    the digest judges gaps (see `storage.OpenQuestion`)."""
     from assistant import storage
 
     return [
-        {"query": q.query, "count": q.count, "last_seen": _iso(q.last_seen)}
+        {
+            "query": q.query,
+            "count": q.count,
+            "last_seen": _iso(q.last_seen),
+            "topic_id": q.topic_id,
+            "topic_label": q.topic_label,
+        }
         for q in storage.open_questions(con, limit)
     ]
 

@@ -128,12 +128,14 @@ def save_digest(
     day_payload: Mapping[str, Any],
     topics: Sequence[DigestTopic | Mapping[str, Any]],
     registry: Sequence[RegisteredTopic] = (),
+    members: Mapping[str, Sequence[str]] | None = None,
 ) -> None:
-    """Store a day's digest, replacing that date's digest and topics atomically.
+    """Store a day's digest, replacing that date's digest, topics and call topics atomically.
 
     `day_payload` needs `total_calls` and may hold `no_answer_share`, `languages` and `digest_text`;
     all of it is kept as JSON in `payload`. `registry` entries are upserted in the same
-    transaction (first_seen keeps the earliest date, last_seen the latest).
+    transaction (first_seen keeps the earliest date, last_seen the latest). `members` maps a
+    topic id to the ids of its calls (the per-call topic, see `digest_calls`).
     """
     if not isinstance(digest_date, date) or isinstance(digest_date, datetime):
         raise InputError(f"digest_date must be a date, got {digest_date!r}")
@@ -151,10 +153,14 @@ def save_digest(
     ids = [t.topic_id for t in parsed]
     if len(set(ids)) != len(ids):
         raise InputError(f"digest for {digest_date}: a topic id appears twice")
+    unknown = set(members or {}) - set(ids)
+    if unknown:
+        raise InputError(f"digest for {digest_date}: calls given for unknown topics {sorted(unknown)}")
     payload_json = dumps_json(dict(day_payload))
     with transaction(con):
         con.execute("DELETE FROM daily_digests WHERE digest_date = ?", [digest_date])
         con.execute("DELETE FROM digest_topics WHERE digest_date = ?", [digest_date])
+        con.execute("DELETE FROM digest_calls WHERE digest_date = ?", [digest_date])
         con.execute(
             "INSERT INTO daily_digests VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -190,6 +196,11 @@ def save_digest(
                     ]
                     for t in parsed
                 ],
+            )
+        pairs = sorted({(c, t) for t, calls in (members or {}).items() for c in calls})
+        if pairs:
+            con.executemany(
+                "INSERT INTO digest_calls VALUES (?, ?, ?)", [[digest_date, c, t] for c, t in pairs]
             )
         for topic in registry:
             _upsert_topic(con, topic)
@@ -243,6 +254,18 @@ def get_digest(con: Connection, digest_date: date) -> StoredDigest | None:
             for t in topics
         ),
     )
+
+
+def digest_calls(con: Connection, digest_date: date) -> dict[str, list[str]]:
+    """The stored digest's topics of a date and their calls: topic id -> call ids (sorted); empty
+    when no digest is stored. A call with several problems can be in several topics."""
+    out: dict[str, list[str]] = defaultdict(list)
+    for topic_id, call_id in con.execute(
+        "SELECT topic_id, call_id FROM digest_calls WHERE digest_date = ? ORDER BY topic_id, call_id",
+        [digest_date],
+    ).fetchall():
+        out[topic_id].append(call_id)
+    return dict(out)
 
 
 def list_digest_dates(con: Connection) -> list[date]:
@@ -359,33 +382,69 @@ def article_usage(con: Connection, since: datetime | None = None) -> list[Articl
 
 @dataclass(frozen=True)
 class OpenQuestion:
-    """A caller question the knowledge base did not answer: no approved article matched it, or
-    the article suggested for it was rated not helpful. `count` counts both."""
+    """A knowledge gap in the gap queue: a caller question no approved article answered (the
+    search abstained, or the suggested article was rated not helpful), grouped by wording.
+
+    One notion with the digest (`assistant.digest.Topic.is_gap`): once a day's digest is stored,
+    a question counts only if its call's topic is one the digest flags as a knowledge gap, or
+    its call is in no topic. Questions of a topic most of whose callers got an approved answer
+    (the article exists; this wording missed it) are not gaps. Calls of days without a stored
+    digest count as gaps until the digest judges them.
+
+    Attributes:
+        query: the question (redacted, in the agent's language when translated).
+        count: how many times it went unanswered.
+        last_seen: when it last did.
+        topic_id: the digest topic of those calls (a flagged gap), None when in no topic or not
+            yet in a digest.
+        topic_label: that topic's label.
+    """
 
     query: str
     count: int
     last_seen: datetime | None
+    topic_id: str | None = None
+    topic_label: str | None = None
 
 
 def open_questions(con: Connection, limit: int = 50) -> list[OpenQuestion]:
-    """Unanswered questions (the knowledge managers' gap queue), most frequent first."""
+    """The gap queue (see `OpenQuestion`), most frequent first."""
     if limit < 1:
         raise InputError(f"limit must be at least 1, not {limit}")
     found = rows(
         con,
         """
-        SELECT q AS query, count(*) AS count, max(t) AS last_seen FROM (
-            SELECT s.query_text AS q, s.created_at AS t FROM suggestions s
+        WITH q AS (
+            SELECT s.call_id, s.query_text AS q, s.created_at AS t FROM suggestions s
             JOIN calls c ON c.call_id = s.call_id WHERE s.abstained AND s.query_text IS NOT NULL
             UNION ALL
-            SELECT s.query_text, f.created_at FROM feedback f
+            SELECT s.call_id, s.query_text, f.created_at FROM feedback f
             JOIN suggestions s ON s.suggestion_id = f.suggestion_id
             WHERE f.kind = 'not_helpful' AND s.query_text IS NOT NULL
-        ) GROUP BY q ORDER BY count DESC, last_seen DESC LIMIT ?
+        ), judged AS (
+            SELECT dc.call_id, bool_or(dt.knowledge_gap) AS gap,
+                   min(dt.topic_id) FILTER (WHERE dt.knowledge_gap) AS topic_id
+            FROM digest_calls dc
+            JOIN digest_topics dt ON dt.digest_date = dc.digest_date AND dt.topic_id = dc.topic_id
+            GROUP BY dc.call_id
+        ), labelled AS (
+            SELECT q.q, q.t, j.topic_id, (
+                SELECT dt.label FROM digest_topics dt WHERE dt.topic_id = j.topic_id
+                ORDER BY dt.digest_date DESC LIMIT 1
+            ) AS topic_label
+            FROM q LEFT JOIN judged j ON j.call_id = q.call_id
+            WHERE coalesce(j.gap, true)
+        )
+        SELECT arg_max(q, t) AS query, count(*) AS count, max(t) AS last_seen,
+               arg_max(topic_id, t) AS topic_id, arg_max(topic_label, t) AS topic_label
+        FROM labelled GROUP BY lower(trim(q)) ORDER BY count DESC, last_seen DESC, query LIMIT ?
         """,
         [limit],
     )
-    return [OpenQuestion(r["query"], int(r["count"]), from_db(r["last_seen"])) for r in found]
+    return [
+        OpenQuestion(r["query"], int(r["count"]), from_db(r["last_seen"]), r["topic_id"], r["topic_label"])
+        for r in found
+    ]
 
 
 __all__ = [
@@ -396,6 +455,7 @@ __all__ = [
     "StoredDigest",
     "article_usage",
     "calls_for_day",
+    "digest_calls",
     "get_digest",
     "list_digest_dates",
     "open_questions",

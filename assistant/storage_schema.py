@@ -151,6 +151,14 @@ def _sql(script: str) -> Callable[[Connection], None]:
 MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     (1, "calls, utterances, suggestions, feedback, ingest errors, digests, topic registry", _sql(_SCHEMA_1)),
     (2, "calls.agent_id: who handled the call", _sql("ALTER TABLE calls ADD COLUMN agent_id VARCHAR;")),
+    (
+        3,
+        "digest_calls: each digested call's topic",
+        _sql(
+            "CREATE TABLE digest_calls (digest_date DATE NOT NULL, call_id VARCHAR NOT NULL, "
+            "topic_id VARCHAR NOT NULL, PRIMARY KEY (digest_date, call_id, topic_id));"
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

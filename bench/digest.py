@@ -36,6 +36,10 @@ class TimedEmbedder:
     def __init__(self, inner) -> None:
         self.inner, self.seconds = inner, 0.0
 
+    def real(self):
+        """The wrapped model (the digest then also anchors statements to articles, as in the service)."""
+        return self.inner
+
     def embed(self, texts):
         t = time.perf_counter()
         try:

@@ -279,3 +279,134 @@ def planted_vs_found(digest: Any, calls: Sequence[dict[str, Any]], day: date) ->
             if name not in best or topic.calls > best[name].calls:
                 best[name] = topic
     return {name: (n, best.get(name)) for name, n in truth.most_common()}
+
+
+# ---------------------------------------------------------------- a mixed English and Spanish day
+
+# need -> (article id, English statements, Spanish statements): written for this project, the
+# Spanish ones are not translations of the English ones but how a Spanish-speaking caller says it.
+MIXED_NEEDS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
+    "unemployment_payment": (
+        "ui-payment-status",
+        (
+            "My unemployment payment still has not arrived.",
+            "I filed my weekly claim but the unemployment money never came.",
+            "When is my unemployment check going to be deposited?",
+            "I haven't received my jobless benefits in two weeks.",
+            "Where is my unemployment payment? It's late.",
+        ),
+        (
+            "Mi pago de desempleo todavía no ha llegado.",
+            "Hice mi certificación semanal pero no me llegó el dinero del desempleo.",
+            "¿Cuándo van a depositar mi pago de desempleo?",
+            "No he recibido mis beneficios de desempleo en dos semanas.",
+            "¿Dónde está mi pago del desempleo? Ya se atrasó.",
+        ),
+    ),
+    "lost_ebt_card": (
+        "snap-ebt-card-replace",
+        (
+            "I lost my EBT card.",
+            "Someone stole my food stamp card.",
+            "My EBT card got damaged and doesn't work anymore, I need a new one.",
+            "How do I replace my SNAP card? I can't find it.",
+            "I lost my food benefits card at the store.",
+        ),
+        (
+            "Perdí mi tarjeta EBT y necesito otra.",
+            "Me robaron la tarjeta de cupones de comida.",
+            "Mi tarjeta EBT se dañó y ya no funciona.",
+            "¿Cómo reemplazo mi tarjeta de SNAP? No la encuentro.",
+            "Se me perdió la tarjeta de beneficios de comida en la tienda.",
+        ),
+    ),
+    "medicaid_renewal": (
+        "medicaid-renewal",
+        (
+            "I got a letter saying I need to renew my Medicaid.",
+            "How do I renew my Medicaid coverage before it ends?",
+            "My Medicaid renewal is due and I don't know what forms to send.",
+            "I need to renew my health coverage through Medicaid.",
+        ),
+        (
+            "Recibí una carta que dice que tengo que renovar mi Medicaid.",
+            "¿Cómo renuevo mi cobertura de Medicaid antes de que se venza?",
+            "Tengo que renovar Medicaid y no sé qué papeles mandar.",
+            "Necesito renovar mi seguro médico de Medicaid.",
+        ),
+    ),
+    "driver_license_renewal": (
+        "dl-renew",
+        (
+            "I need to renew my driver's license, it expires next month.",
+            "Can I renew my driving license online?",
+            "My license is about to expire, what do I bring to renew it?",
+            "I want to renew my driver license.",
+        ),
+        (
+            "Necesito renovar mi licencia de manejar, se vence el mes que viene.",
+            "¿Puedo renovar mi licencia de conducir por internet?",
+            "Mi licencia de manejo ya casi se vence, ¿qué tengo que llevar para renovarla?",
+            "Quiero renovar mi licencia de conducir.",
+        ),
+    ),
+    "water_bill_high": (
+        "city-water-high-bill",
+        (
+            "My water bill is much higher than usual.",
+            "Why is my water bill so expensive this month?",
+            "The water bill doubled and I don't understand why.",
+            "I was overcharged on my water bill.",
+        ),
+        (
+            "Mi factura de agua salió mucho más alta que de costumbre.",
+            "¿Por qué me llegó tan cara la cuenta del agua este mes?",
+            "La factura del agua se duplicó y no entiendo por qué.",
+            "Me cobraron demasiado en el recibo del agua.",
+        ),
+    ),
+}
+_MIXED_OPENERS = {
+    "en": ("", "Hi, ", "Hello. ", "Good morning. "),
+    "es": ("", "Hola, ", "Buenos días. ", "Buenas tardes, "),
+}
+_MIXED_ESCALATION = {
+    "en": ("Can you transfer me to a supervisor?", "I want to speak to a manager."),
+    "es": ("¿Me puede comunicar con un supervisor?", "Quiero hablar con un supervisor."),
+}
+_MIXED_THANKS = {"en": ("Thank you so much.", "Okay, thanks."), "es": ("Muchas gracias.", "Bueno, gracias.")}
+
+
+def mixed_day(
+    day: date, n: int, spanish_share: float = 0.4, seed: int = 19
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """`n` text calls (JSONL shape) on `day`, the same 5 needs asked in English and in Spanish;
+    one in six callers also asks for a supervisor. Returns the calls and call id -> need."""
+    rng = random.Random(seed)
+    needs = list(MIXED_NEEDS)
+    calls, gold = [], {}
+    for i in range(n):
+        need = needs[i % len(needs)]
+        lang = "es" if rng.random() < spanish_share else "en"
+        _, english, spanish = MIXED_NEEDS[need]
+        statement = rng.choice(_MIXED_OPENERS[lang]) + rng.choice(spanish if lang == "es" else english)
+        lines = [("agent", "Thank you for calling, how can I help you?"), ("caller", statement)]
+        if rng.random() < 1 / 6:
+            lines += [("agent", "Let me see what I can do."), ("caller", rng.choice(_MIXED_ESCALATION[lang]))]
+        lines += [("agent", "I have sent you the steps."), ("caller", rng.choice(_MIXED_THANKS[lang]))]
+        call_id = f"mixed-{day:%Y%m%d}-{i:04d}"
+        started = datetime(day.year, day.month, day.day, 8, tzinfo=UTC) + timedelta(seconds=90 * i)
+        t, utterances = 0.0, []
+        for speaker, text in lines:
+            utterances.append({"speaker": speaker, "text": text, "start": t, "end": t + 3.0})
+            t += 3.5
+        calls.append(
+            {
+                "call_id": call_id,
+                "started_at": started.isoformat(),
+                "channel": "chat",
+                "utterances": utterances,
+            }
+        )
+        gold[call_id] = need
+    return calls, gold

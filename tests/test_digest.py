@@ -173,8 +173,8 @@ def test_topic_ids_persist_new_problems_are_emerging_and_gaps(con):
     _fill(con, DAY, {"dl": 10, "water": 12, "site": 6}, "d")
     digest = run_digest(con, DAY, WordEmbedder(), DigestOptions(min_topic_calls=3))
     assert len(storage.list_digest_dates(con)) == 8  # the 7 previous days were backfilled
-    by_label = {t.label: t for t in digest.topics}
-    dl, water = by_label["dl-renew"], by_label["city-water-high-bill"]
+    by_article = {t.article_id: t for t in digest.topics}
+    dl, water = by_article["dl-renew"], by_article["city-water-high-bill"]
     site = next(t for t in digest.topics if t.article_id is None)
     earlier = storage.get_digest(con, DAY - timedelta(days=1))
     assert {t.topic_id for t in earlier.topics} == {dl.topic_id, water.topic_id}
@@ -348,3 +348,204 @@ def test_spanish_callers_group_with_english_ones_by_translation(embedder):
     assert not any(set(t.languages) == {"es"} for t in digest.topics)  # no Spanish-only topic
     for t in digest.topics:
         assert abs(t.calls - truth[t.article_id]) <= 0.15 * truth[t.article_id] + 1
+
+
+# ---------------------------------------------------------------- issue 16 and 19 regressions
+
+
+def test_a_day_of_a_few_unanswered_calls_does_not_crash(con):
+    # Too few calls to form a topic, none with an approved answer: the knowledge-base anchoring
+    # indexed the grouping's rows, which such a day does not have (issue 16: `digest --date D`
+    # crashed with "'NoneType' object is not subscriptable").
+    for i in range(2):
+        storage.save_call(con, record(f"few-{i}", DAY, f"my parking permit was refused {i}", article=None))
+    digest, _ = build_digest(con, DAY, WordEmbedder(), DigestOptions(kb_anchor=True))
+    assert digest.total_calls == 2 and digest.topics == () and digest.unassigned_calls == 2
+
+
+@pytest.mark.parametrize(
+    ("said", "need", "escalation"),
+    [
+        ("So, someone stole my EBT card.", "Someone stole my EBT card.", False),
+        (
+            "Hi, how are you? My name is Frank and I want to add a dependent.",
+            "I want to add a dependent.",
+            False,
+        ),
+        ("Good morning, my name is [NAME], I want to file a claim", "I want to file a claim", False),
+        ("There is something weird with my bill", "There is something weird with my bill", False),
+        ("Can you transfer me to a supervisor?", "", True),
+        ("My card was declined. I want to speak to a manager.", "My card was declined.", True),
+        ("Quiero hablar con un supervisor.", "", True),
+        ("Okay, thanks.", "", False),
+        ("Thank you so much for your help!", "", False),
+        ("Hola, perdí mi tarjeta EBT.", "Perdí mi tarjeta EBT.", False),
+        ("I'd like to pay my bill please", "I'd like to pay my bill", False),
+    ],
+)
+def test_the_callers_need_without_greetings_names_thanks_or_escalation(said, need, escalation):
+    from assistant.digest_need import caller_need
+
+    got = caller_need(said)
+    assert (got.text, got.escalation) == (need, escalation)
+
+
+def test_quotes_are_never_cut_inside_a_word():
+    from assistant.digest_cluster import shorten
+
+    assert clean_problem("So someone stole my EBT card on the bus") == "someone stole my EBT card on the bus"
+    long = "My unemployment payment has not arrived " * 8
+    cut = shorten(long, 60)
+    assert len(cut) <= 60 and cut.endswith("\u2026") and long.startswith(cut[:-1])
+    assert long[len(cut) - 1] == " "  # the cut falls between words
+    assert shorten("short enough", 60) == "short enough"
+
+
+def test_supervisor_requests_and_thanks_are_not_topics_but_escalations_are_counted(con):
+    for i in range(6):
+        storage.save_call(con, record(f"dl-{i}", DAY, f"renew driver license online {i}"))
+    for i in range(6):  # callers who only ask for a supervisor: an escalation, not a problem
+        storage.save_call(
+            con, record(f"sup-{i}", DAY, "Can you transfer me to a supervisor please?", article=None)
+        )
+    for i in range(2):  # a need, then a supervisor: the need's topic counts the escalation
+        rec = record(f"dlsup-{i}", DAY, f"renew driver license online {i}")
+        extra = UtteranceRecord("caller", 6, 8, "I want to speak to a manager.")
+        storage.save_call(con, replace_record(rec, utterances=(*rec.utterances, extra)))
+    digest, _ = build_digest(con, DAY, WordEmbedder(), DigestOptions(min_topic_calls=3))
+    assert [t.article_id for t in digest.topics] == ["dl-renew"]
+    (dl,) = digest.topics
+    assert dl.calls == 8 and dl.escalations == 2 and digest.escalated_calls == 8
+    assert not any("supervisor" in t.label.lower() for t in digest.topics)
+
+
+def replace_record(rec: CallRecord, **changes) -> CallRecord:
+    from dataclasses import replace
+
+    return replace(rec, **changes)
+
+
+def test_json_lists_each_topics_calls_and_the_per_call_topic_is_stored(con):
+    _fill(con, DAY, {"dl": 4, "water": 3}, "m")
+    digest = run_digest(con, DAY, WordEmbedder(), DigestOptions(min_topic_calls=2))
+    data = digest.to_json()
+    by_topic = {t["topic_id"]: t["call_ids"] for t in data["topics"]}
+    assert sorted(len(ids) for ids in by_topic.values()) == [3, 4]
+    assert all(all(cid.startswith(f"m-{DAY}-") for cid in ids) for ids in by_topic.values())
+    assert storage.digest_calls(con, DAY) == {tid: sorted(ids) for tid, ids in by_topic.items()}
+    # the stored digest gives the same members back
+    from assistant.digest import from_stored
+
+    again = from_stored(storage.get_digest(con, DAY))
+    assert {t.topic_id: list(t.call_ids) for t in again.topics} == by_topic
+
+
+def test_the_gap_queue_and_the_digest_share_one_notion_of_a_gap(con):
+    # 8 callers got the EBT article; 3 asked in words the search missed (abstained): the article
+    # exists, so the topic is not a gap and neither are those 3 questions. A new problem with no
+    # article at all is a gap in both.
+    for i in range(8):
+        storage.save_call(
+            con, record(f"ebt-{i}", DAY, f"lost ebt card replace {i}", article="snap-ebt-card-replace")
+        )
+    for i in range(3):
+        storage.save_call(con, record(f"food-{i}", DAY, "I lost my ebt card", article=None))
+    for i in range(4):
+        storage.save_call(con, record(f"site-{i}", DAY, f"payment website shows error {i}", article=None))
+    before = {q.query for q in storage.open_questions(con)}
+    assert "I lost my ebt card" in before  # no digest yet: every unanswered question is a candidate
+    digest = run_digest(con, DAY, WordEmbedder(), DigestOptions(min_topic_calls=3))
+    ebt = next(t for t in digest.topics if t.article_id == "snap-ebt-card-replace")
+    assert ebt.calls == 11 and not ebt.is_gap
+    gaps = digest.knowledge_gaps
+    assert len(gaps) == 1 and gaps[0].article_id is None and gaps[0].calls == 4
+    queue = storage.open_questions(con)
+    assert {q.topic_id for q in queue} == {gaps[0].topic_id}
+    assert sum(q.count for q in queue) == gaps[0].gap_calls == 4
+    assert all(q.topic_label == gaps[0].label for q in queue)
+    assert not any("ebt" in q.query.lower() for q in queue)
+
+
+def test_language_equity_and_articles_missing_in_a_callers_language(con):
+    for i in range(4):
+        storage.save_call(con, record(f"en-{i}", DAY, f"renew driver license online {i}"))
+    for i in range(3):  # Spanish, untranslated, matched the English article: no Spanish version
+        storage.save_call(
+            con,
+            record(
+                f"es-dl-{i}", DAY, f"renovar licencia de conducir {i}", language="es", outcome="follow-up"
+            ),
+        )
+    for i in range(2):  # Spanish, the native EBT article matched: it has a Spanish version
+        storage.save_call(
+            con,
+            record(
+                f"es-ebt-{i}",
+                DAY,
+                f"perdí mi tarjeta EBT {i}",
+                language="es",
+                article="snap-ebt-card-replace-es",
+            ),
+        )
+    storage.save_call(
+        con, record("es-none", DAY, "mi permiso de estacionamiento", language="es", article=None)
+    )
+    digest, _ = build_digest(con, DAY, WordEmbedder(), DigestOptions(min_topic_calls=2))
+    equity = {row["language"]: row for row in digest.language_equity}
+    assert equity["en"] == {"language": "en", "calls": 4, "no_answer_share": 0.0, "resolved_share": 1.0}
+    assert equity["es"]["calls"] == 6
+    assert equity["es"]["no_answer_share"] == pytest.approx(1 / 6, abs=1e-4)
+    assert equity["es"]["resolved_share"] == pytest.approx(3 / 6, abs=1e-4)
+    assert [(m["language"], m["article_id"], m["calls"]) for m in digest.missing_native_articles] == [
+        ("es", "dl-renew", 3)
+    ]
+    assert digest.missing_native_articles[0]["title"] == "Renew a driver license"
+    ebt = next(t for t in digest.topics if t.article_id == "snap-ebt-card-replace")
+    assert (
+        ebt.label == "Replace a lost, stolen, or damaged EBT card"
+    )  # the English title, not the Spanish one
+
+
+@pytest.mark.models
+def test_mixed_english_spanish_day_one_topic_per_need_with_a_native_article(tmp_path, embedder):
+    # Text calls get no translation offline (no argos pack ships), so a Spanish call's only
+    # language-independent form is a Spanish article it matched: the three needs that have one
+    # become one topic each with both languages, labelled in English. (The two needs without a
+    # Spanish article do not; see bench/topics.py --mixed.)
+    from digest_history import mixed_day
+
+    from pipelines.ingest import ingest
+
+    calls, gold = mixed_day(DAY, 100)
+    db = tmp_path / "mixed.duckdb"
+    assert ingest(write_jsonl(calls, tmp_path / "mixed.jsonl"), db).stored == 100
+    con = storage.open_db(db)
+    try:
+        digest = run_digest(con, DAY, embedder, DigestOptions.from_config(), backfill=False)
+    finally:
+        con.close()
+    assert digest.escalated_calls > 0
+    assert not any(
+        w in t.label.lower() for t in digest.topics for w in ("supervisor", "manager", "comunicar")
+    )
+    titles = {
+        "unemployment_payment": "Check the status of an unemployment payment",
+        "lost_ebt_card": "Replace a lost, stolen, or damaged EBT card",
+        "medicaid_renewal": "Renew your Medicaid coverage",
+    }
+    for need, title in titles.items():
+        mostly = [
+            t for t in digest.topics if Counter(gold[c] for c in t.call_ids).most_common(1)[0][0] == need
+        ]
+        biggest = max(mostly, key=lambda t: t.calls)
+        assert biggest.label == title and {"en", "es"} <= set(biggest.languages), (need, biggest)
+
+
+def test_a_statement_too_rare_to_group_joins_the_topic_of_its_article(con):
+    for i in range(5):
+        storage.save_call(con, record(f"dl-{i}", DAY, f"renew driver license online {i}"))
+    for i in range(2):  # other words, same article: the knowledge base says it is the same need
+        storage.save_call(con, record(f"odd-{i}", DAY, f"permit to drive ends soon {i}"))
+    digest, _ = build_digest(con, DAY, WordEmbedder(), DigestOptions(min_topic_calls=3))
+    (dl,) = digest.topics
+    assert dl.calls == 7 and {"odd-0", "odd-1"} <= set(dl.call_ids) and digest.unassigned_calls == 0
