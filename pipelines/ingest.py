@@ -107,9 +107,13 @@ def derived_call_id(base: str, fingerprint: str) -> str:
 def same_source(stored: str | None, fingerprint: str) -> bool:
     """Whether a stored call's source is this job's (older versions stored JSONL calls as
     "jsonl" and recordings under the path as given)."""
+    from assistant.privacy import safe_source  # storage keeps sources in their safe form
+
     if stored is None:
         return False
-    if stored == fingerprint or (stored == "jsonl" and fingerprint.startswith("jsonl:")):
+    if stored in (fingerprint, safe_source(fingerprint)) or (
+        stored == "jsonl" and fingerprint.startswith("jsonl:")
+    ):
         return True
     if fingerprint.startswith("jsonl:") or stored.startswith(("jsonl", "live", "demo:")):
         return False

@@ -124,3 +124,16 @@ def test_main_prints_the_bad_line_without_traceback(tmp_path: Path, capsys, monk
     out = capsys.readouterr()
     assert f"failed: {src}:1: utterances[0].text contains an invalid character" in out.err
     assert "1 stored" in out.out and "Traceback" not in out.err
+
+
+def test_rerun_of_many_calls_stores_nothing_new(tmp_path: Path) -> None:
+    # Storage keeps a call's source in its safe form (assistant/privacy.py), which rewrites a content
+    # hash that looks like a number: a re-run must still recognise every call as already stored.
+    src = tmp_path / "calls.jsonl"
+    src.write_text("".join(line(f"c{i}", f"Question number {i} about my benefits card.") for i in range(40)))
+    db = tmp_path / "i.duckdb"
+    first = ingest(src, db, processor=fake_processor())
+    assert (first.stored, first.failed) == (40, 0)
+    again = ingest(src, db, processor=fake_processor())
+    assert (again.stored, again.skipped, again.failed) == (0, 40, 0)
+    assert stored_ids(db) == sorted(f"c{i}" for i in range(40))
