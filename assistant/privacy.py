@@ -197,12 +197,20 @@ def ensure_gated(value: str | None) -> str | None:
     return gate(str(value))
 
 
+# Keys whose values the product made itself, not the caller: ids taken from storage (already safe
+# ids), generated topic ids ("T20260310-01" reads like a phone number to the gate), dates, versions.
+_SYSTEM_KEYS = frozenset(
+    {"call_id", "call_ids", "topic_id", "article_id", "emerging", "knowledge_gaps", "date", "method_version"}
+)
+
+
 def gate_json(value: Any) -> Any:
-    """Every string inside a JSON-like value (mapping keys included) gated."""
+    """Every string inside a JSON-like value (mapping keys included) gated, except the values of
+    the product's own id and date fields (`_SYSTEM_KEYS`)."""
     if isinstance(value, str):
         return ensure_gated(value)
     if isinstance(value, dict) or hasattr(value, "items"):
-        return {ensure_gated(str(k)): gate_json(v) for k, v in value.items()}
+        return {ensure_gated(str(k)): v if str(k) in _SYSTEM_KEYS else gate_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [gate_json(v) for v in value]
     return value

@@ -406,7 +406,7 @@ class OpenAIWhisperTranscriber:
         return str(language), float(finite[language])
 
 
-_cache: dict[tuple[str, str], Transcriber] = {}
+_cache: dict[tuple[str, str, int, str], Transcriber] = {}
 _cache_lock = threading.Lock()
 
 
@@ -419,7 +419,9 @@ def load_transcriber(engine: str | None = None, model: str | None = None) -> Tra
     if engine not in ENGINES:
         raise InputError(f"unknown engine {engine!r}: use {' or '.join(ENGINES)}")
     model = model or cfg.whisper_model
-    key = (engine, model)
+    # The thread count and compute type change the numbers, and so now and then the words: a model
+    # loaded under other settings is another model (Ray actors run with 1 thread, a local run with more).
+    key = (engine, model, cfg.threads, cfg.compute_type)
     with _cache_lock:
         if key not in _cache:
             if engine == "faster-whisper":

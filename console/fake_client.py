@@ -225,9 +225,16 @@ def _sample_digest() -> dict[str, Any]:
         "languages": {"en": 31, "es": 7, "vi": 2},
         "skipped_calls": 0,
         "unassigned_calls": 11,
+        "escalated_calls": 3,
         "topics": topics,
         "emerging": ["t2", "t3"],
         "knowledge_gaps": ["t3"],
+        "language_equity": [
+            {"language": "en", "calls": 31, "no_answer_share": 0.13, "resolved_share": 0.81},
+            {"language": "es", "calls": 7, "no_answer_share": 0.29, "resolved_share": 0.57},
+            {"language": "vi", "calls": 2, "no_answer_share": 0.0, "resolved_share": 1.0},
+        ],
+        "missing_native_articles": [],
         "digest_text": "Monday 02 March 2026: 40 calls. Top problems: applying for food assistance (14 calls).",
     }
 
@@ -578,7 +585,8 @@ class FakeClient:
         built = {
             "date": day.isoformat(), "method_version": "fake-1", "total_calls": len(calls),
             "no_answer_share": round(no_answer / len(calls), 4) if calls else None, "languages": languages,
-            "skipped_calls": 0, "unassigned_calls": 0, "topics": topics, "emerging": [],
+            "skipped_calls": 0, "unassigned_calls": 0, "escalated_calls": 0, "topics": topics, "emerging": [],
+            "language_equity": [], "missing_native_articles": [],
             "knowledge_gaps": [t["topic_id"] for t in topics if t["knowledge_gap_flag"]],
             "digest_text": f"{day:%A %d %B %Y}: {len(calls)} calls."
             + (f" Top problems: {top}." if top else ""),

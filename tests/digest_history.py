@@ -16,6 +16,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from assistant.privacy import safe_id
+
 # topic -> (article id in knowledge_base/ or None, problem templates)
 TOPICS: dict[str, tuple[str | None, tuple[str, ...]]] = {
     "unemployment_payment": (
@@ -269,8 +271,9 @@ def direct_records(day: date, n: int, new_share: float = 0.2, seed: int = 11) ->
 def planted_vs_found(digest: Any, calls: Sequence[dict[str, Any]], day: date) -> dict[str, tuple[int, Any]]:
     """For each topic planted on `day`: (planted calls, the largest found topic whose calls are mostly
     that topic, or None). Found topics are matched by their calls, not by label."""
-    planted = {c["call_id"]: c["planted_topic"] for c in calls}
-    truth = Counter(t for cid, t in planted.items() if cid.startswith(f"{day:%Y%m%d}-"))
+    # found topics list stored ids: the safe form of each raw id (assistant/privacy.py)
+    planted = {safe_id(c["call_id"]): c["planted_topic"] for c in calls}
+    truth = Counter(c["planted_topic"] for c in calls if c["call_id"].startswith(f"{day:%Y%m%d}-"))
     best: dict[str, Any] = {}
     for topic in digest.topics:
         majority = Counter(planted.get(cid) for cid in topic.call_ids).most_common(1)
@@ -408,5 +411,5 @@ def mixed_day(
                 "utterances": utterances,
             }
         )
-        gold[call_id] = need
+        gold[safe_id(call_id)] = need  # keyed as stored
     return calls, gold
