@@ -274,6 +274,17 @@ def safe_id(raw: str) -> str:
     return "anon-" + "".join(chr(ord("a") + (b % 26)) for b in digest[:16])
 
 
+def new_call_id(prefix: str) -> str:
+    """A fresh random id `PREFIX-<10 hex>` that `safe_id` keeps as it is: about a quarter of random
+    hex ids hold a run of 5 digits, which would be stored as an opaque `anon-` id."""
+    import uuid
+
+    while True:
+        call_id = f"{prefix}-{uuid.uuid4().hex[:10]}"
+        if safe_id(call_id) == call_id:
+            return call_id
+
+
 def safe_source(source: str | None) -> str | None:
     """A call's stored `source`: a word such as live/jsonl unchanged; a path (or `name:line`
     reference) with each folder and the file's stem made a `safe_id`, so a file named after a

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import hmac
 import threading
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -244,11 +243,7 @@ def _demo_starter(hub: CallHub) -> Any:
 
 
 def demo_call_id() -> str:
-    """A fresh demo call id that the privacy gate keeps as it is: about a quarter of random hex ids
-    hold a run of 5 digits, which storage would replace with an opaque `anon-` id."""
-    from assistant.privacy import safe_id
+    """A fresh demo call id that the privacy gate keeps as it is (see `privacy.new_call_id`)."""
+    from assistant.privacy import new_call_id
 
-    while True:
-        call_id = f"demo-{uuid.uuid4().hex[:10]}"
-        if safe_id(call_id) == call_id:
-            return call_id
+    return new_call_id("demo")

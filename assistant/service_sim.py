@@ -11,7 +11,6 @@ import contextlib
 import json
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -103,10 +102,11 @@ def simulate(
     from assistant import config
     from assistant.audio import encode_mulaw
     from assistant.client import ServiceClient, ServiceUnavailable
+    from assistant.privacy import new_call_id
 
     raw = options.media_format == "raw"
     url = options.url or ("ws://127.0.0.1:8700/media/raw" if raw else "ws://127.0.0.1:8700/media")
-    call_id = call_id or f"sim-{uuid.uuid4().hex[:10]}"
+    call_id = call_id or new_call_id("sim")
     frames = frames if frames is not None else load_frames(path, options.loop_to)
     token = options.token if options.token is not None else (config.get().api_token or None)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
