@@ -43,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except AssistantError as exc:
-        from assistant.privacy import gate
+        from assistant.privacy.gate import gate
 
         print(f"error: {gate(str(exc))}", file=sys.stderr)  # a message may echo an id or a path
         return exc.exit_code

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 if TYPE_CHECKING:
     import numpy as np
 
-    from assistant.transcription import Transcript, TranscriptionOptions
+    from assistant.speech.transcription import Transcript, TranscriptionOptions
 
 
 @runtime_checkable

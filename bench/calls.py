@@ -29,7 +29,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from assistant import storage
-    from assistant.calls import CallProcessor
+    from assistant.calls.processor import CallProcessor
 
     processor = CallProcessor()
     t0 = time.perf_counter()

@@ -52,7 +52,7 @@ def big_day(n: int, tmp: Path, db: Path | None = None) -> int:
     from digest_history import direct_records
 
     from assistant import storage
-    from assistant.digest import DigestOptions, default_embedder, run_digest
+    from assistant.digest.build import DigestOptions, default_embedder, run_digest
 
     day = date(2026, 3, 2)
     con = storage.open_db(db or tmp / "big.duckdb")
@@ -65,7 +65,7 @@ def big_day(n: int, tmp: Path, db: Path | None = None) -> int:
         print(f"wrote {n} calls straight to storage in {time.perf_counter() - t:.1f} s (not timed below)")
     embedder = TimedEmbedder(default_embedder())
     embedder.embed(["warm up the model"])  # loading the model is paid once per process, not per day
-    from assistant.digest import _knowledge_index
+    from assistant.digest.build import _knowledge_index
 
     _knowledge_index(embedder.inner)  # the service keeps the knowledge index loaded; build it untimed
     embedder.seconds = 0.0
@@ -92,7 +92,7 @@ def scenario(per_day: int, tmp: Path) -> int:
     from digest_history import TOPICS, history, write_jsonl
 
     from assistant import storage
-    from assistant.digest import DigestOptions, default_embedder, run_digest
+    from assistant.digest.build import DigestOptions, default_embedder, run_digest
     from pipelines.ingest import ingest
 
     first = date(2026, 2, 1)

@@ -2,7 +2,7 @@
 
 Starts `assistant serve` in a subprocess (its own temporary database; models from the usual
 home), then for each N streams N simultaneous copies of a two-channel sample call, looped to
-`--seconds`, with `assistant.service_sim` (Twilio format, 20 ms frames). Measured from the
+`--seconds`, with `assistant.service.sim` (Twilio format, 20 ms frames). Measured from the
 events the service returns (polled every 0.1 s, so figures include up to 0.1 s of polling):
 
 - end of speech -> final caption, and end of caller speech -> suggestion (p50 / p95), where
@@ -125,7 +125,7 @@ def main() -> int:
     parser.add_argument("--trace", action="store_true", help="print every caption's arrival time")
     args = parser.parse_args()
 
-    from assistant.service_sim import SimOptions, load_frames, simulate_many
+    from assistant.service.sim import SimOptions, load_frames, simulate_many
 
     sample = Path(args.sample)
     frames = load_frames(str(sample))

@@ -1,4 +1,4 @@
-"""Figures for the privacy gate (assistant/privacy.py).
+"""Figures for the privacy gate (assistant/privacy/gate.py).
 
 1. The redaction fixture (tests/fixtures/redaction_cases.jsonl) through the gate: card/SSN misses,
    other misses, false positives (the same scoring as tests/test_redaction.py).
@@ -42,8 +42,8 @@ def main() -> int:
 
     from test_redaction import CASES, _score
 
-    from assistant.privacy import gate
-    from assistant.redaction import redact_text
+    from assistant.privacy.gate import gate
+    from assistant.privacy.redaction import redact_text
 
     hard, other, fps = _score()
     print(

@@ -23,9 +23,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from assistant.kb_index import build_index, make_faiss  # noqa: E402
-from assistant.knowledge import Article  # noqa: E402
-from assistant.retrieval import APPROX_MIN_PASSAGES, Embedder, KnowledgeIndex, SearchOptions  # noqa: E402
+from assistant.knowledge.articles import Article  # noqa: E402
+from assistant.knowledge.index import build_index, make_faiss  # noqa: E402
+from assistant.knowledge.search import APPROX_MIN_PASSAGES, Embedder, KnowledgeIndex, SearchOptions  # noqa: E402
 
 SUBJECTS = [
     "driving licence",

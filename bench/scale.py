@@ -71,7 +71,7 @@ def main() -> int:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
     from assistant import config
-    from assistant.ray_engine import ActorPool, RayOptions, import_ray, ingest_ray
+    from assistant.batch.ray_engine import ActorPool, RayOptions, import_ray, ingest_ray
     from pipelines.ingest import ingest
 
     audio = [Path(p) for p in args.audio]

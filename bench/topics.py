@@ -129,7 +129,7 @@ class CachedEmbedder:
 
 def digest_of(db: Path, day: date, cache: Path | None = None, **overrides: Any) -> Any:
     from assistant import storage
-    from assistant.digest import DigestOptions, default_embedder, run_digest
+    from assistant.digest.build import DigestOptions, default_embedder, run_digest
 
     con = storage.open_db(db)
     try:
@@ -170,9 +170,9 @@ def heldout(cache: Path | None, n: int = 1200) -> None:
     import csv
     import random
 
-    from assistant.digest import DigestOptions, default_embedder
-    from assistant.digest_cluster import group_texts
-    from assistant.digest_need import caller_need
+    from assistant.digest.build import DigestOptions, default_embedder
+    from assistant.digest.cluster import group_texts
+    from assistant.digest.need import caller_need
 
     eval_dir = DEV.parent.parent
     rng = random.Random(0)

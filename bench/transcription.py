@@ -28,8 +28,8 @@ def child(model: str, repeat: int) -> None:
 
     sys.path.insert(0, str(REPO))
     from assistant import config
-    from assistant.audio import load_tracks
-    from assistant.transcription import TranscriptionOptions, load_transcriber, transcribe_tracks
+    from assistant.speech.audio import load_tracks
+    from assistant.speech.transcription import TranscriptionOptions, load_transcriber, transcribe_tracks
 
     cfg = config.get()
     t0 = time.perf_counter()

@@ -1,7 +1,7 @@
 """The Streamlit console: pages that draw, and one cached factory for the service client.
 
 Pages never talk HTTP or open the database themselves: each action is one call on the object that
-`get_client()` returns. That object is the real `assistant.client.ServiceClient`, or the in-memory
+`get_client()` returns. That object is the real `assistant.service.client.ServiceClient`, or the in-memory
 `console.fake_client.FakeClient` when the environment variable `ASSISTANT_CONSOLE_FAKE=1` is set
 (demos without a service, and the browser test). AppTest tests call `set_client(fake)` instead.
 """
@@ -26,7 +26,7 @@ def _service_unavailable() -> type[AssistantError]:
     found = getattr(errors, "ServiceUnavailable", None)
     if found is None:
         try:
-            from assistant.client import ServiceUnavailable as found  # type: ignore[no-redef]
+            from assistant.service.client import ServiceUnavailable as found  # type: ignore[no-redef]
         except ImportError:
             found = None
     if found is None:
@@ -55,7 +55,7 @@ def _cached_client(fake: bool) -> Any:
         from console.fake_client import FakeClient
 
         return FakeClient()
-    from assistant.client import ServiceClient
+    from assistant.service.client import ServiceClient
 
     return ServiceClient()
 

@@ -1,6 +1,6 @@
 """The Knowledge page's article editor: form values <-> the service's article shape, and validation.
 
-Validation reuses the knowledge base's own rules (`assistant.knowledge.article_from_mapping`), field by
+Validation reuses the knowledge base's own rules (`assistant.knowledge.articles.article_from_mapping`), field by
 field, so a knowledge manager sees every problem at once, each next to its field, before anything is sent.
 """
 
@@ -50,7 +50,7 @@ def to_payload(values: dict[str, str]) -> dict[str, Any]:
 
 def validate(values: dict[str, str]) -> dict[str, str]:
     """Problems by field name ({} when the article can be saved)."""
-    from assistant.knowledge import ArticleError, article_from_mapping
+    from assistant.knowledge.articles import ArticleError, article_from_mapping
 
     payload = to_payload(values)
     meta = {k: v for k, v in payload.items() if k != "body" and v not in (None, [])}

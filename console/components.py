@@ -139,7 +139,7 @@ def call(method: str, *args: Any, **kwargs: Any) -> Any:
     except ImportError:
         st.session_state[DOWN_KEY] = "no client"
         service_down_banner(
-            "the service client (assistant/client.py) is not installed; "
+            "the service client (assistant/service/client.py) is not installed; "
             "set ASSISTANT_CONSOLE_FAKE=1 to try the console on sample data",
             key=f"retry_{method}",
         )

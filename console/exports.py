@@ -1,7 +1,7 @@
 """Downloads the console builds itself: captions as WebVTT and text, and a topic's trend in words.
 
 Built from the JSON the service returns, so a download never needs a second request. Digest files
-are not here: the service renders them (`assistant.digest_render`), the same as the CLI.
+are not here: the service renders them (`assistant.digest.render`), the same as the CLI.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""An in-memory stand-in for `assistant.client.ServiceClient`, with realistic sample data.
+"""An in-memory stand-in for `assistant.service.client.ServiceClient`, with realistic sample data.
 
 It implements every method of the service contract with the same shapes. A demo call advances by one
 step each time `events()` is asked for it, so a page polling once a second sees captions arrive.
@@ -13,10 +13,10 @@ import itertools
 from typing import TYPE_CHECKING, Any
 
 from assistant.errors import InputError
-from assistant.summary import restate_outcome
+from assistant.text.summary import restate_outcome
 
 if TYPE_CHECKING:
-    from assistant.digest import Digest
+    from assistant.digest.build import Digest
 
 _FOOD = {
     "id": "food-snap-apply",
@@ -242,7 +242,7 @@ def _sample_digest() -> dict[str, Any]:
 def _as_digest(d: dict[str, Any]) -> Digest:
     """The sample digest as the service sees it: a stored row whose payload is the JSON, then the
     service's own conversion, so exports here go through the real renderer the same way."""
-    from assistant.digest import from_stored
+    from assistant.digest.build import from_stored
     from assistant.storage import StoredDigest
 
     stored = StoredDigest(
@@ -472,7 +472,7 @@ class FakeClient:
         return [copy.deepcopy(a) for a in sorted(self.articles_by_id.values(), key=lambda a: a["id"])]
 
     def _parsed_article(self, article: dict[str, Any]) -> Any:
-        from assistant.knowledge import article_from_mapping
+        from assistant.knowledge.articles import article_from_mapping
 
         meta = {
             k: v for k, v in article.items() if k not in ("body", "grade", "usage") and v not in (None, "")
@@ -484,7 +484,7 @@ class FakeClient:
 
     def _store_article(self, article: dict[str, Any], parsed: Any) -> dict[str, Any]:
         # The service's own JSON shape of an article; the usage figures of an edited one are kept.
-        from assistant.service_knowledge import article_json
+        from assistant.service.knowledge import article_json
 
         saved = article_json(parsed)
         if parsed.id in self.articles_by_id:
@@ -544,7 +544,7 @@ class FakeClient:
 
     def build_digest(self, date: str) -> dict[str, Any]:
         """A day's digest from the calls held here: one topic per call reason (the service clusters)."""
-        from assistant.digest import check_not_future, parse_day
+        from assistant.digest.build import check_not_future, parse_day
 
         self._check()
         day = parse_day(date, "the date")
@@ -596,7 +596,7 @@ class FakeClient:
 
     def digest_export(self, date: str, fmt: str = "markdown") -> str:
         self._check()
-        from assistant.digest_render import check_format, export
+        from assistant.digest.render import check_format, export
 
         check_format(fmt)
         found = self.digests.get(date)

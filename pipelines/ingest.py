@@ -107,7 +107,7 @@ def derived_call_id(base: str, fingerprint: str) -> str:
 def same_source(stored: str | None, fingerprint: str) -> bool:
     """Whether a stored call's source is this job's (older versions stored JSONL calls as
     "jsonl" and recordings under the path as given)."""
-    from assistant.privacy import safe_source  # storage keeps sources in their safe form
+    from assistant.privacy.gate import safe_source  # storage keeps sources in their safe form
 
     if stored is None:
         return False
@@ -133,7 +133,7 @@ class CallIds:
         self.batch: dict[str, tuple[str, str]] = {}  # call id -> (fingerprint, job source) this run
 
     def _holder(self, call_id: str) -> str | None:
-        from assistant.privacy import safe_id  # stored ids are safe ids
+        from assistant.privacy.gate import safe_id  # stored ids are safe ids
 
         if call_id in self.batch:
             return self.batch[call_id][0]
@@ -251,9 +251,9 @@ def ingest(
     """Ingest every call under `source` into the database (`con`, e.g. the service's cursor, or
     the file `db` opened here); returns the counts."""
     from assistant import storage
-    from assistant.calls import CallProcessor, RawUtterance
+    from assistant.calls.processor import CallProcessor, RawUtterance
     from assistant.errors import AssistantError
-    from assistant.privacy import safe_id
+    from assistant.privacy.gate import safe_id
 
     report = IngestReport()
     own = con is None
@@ -345,14 +345,14 @@ def main(argv: list[str] | None = None) -> int:
     add_engine_arguments(parser)
     args = parser.parse_args(argv)
     from assistant.errors import AssistantError
-    from assistant.privacy import gate_message
+    from assistant.privacy.gate import gate_message
 
     def progress(msg: str) -> None:
         print(gate_message(msg), file=sys.stderr, flush=True)  # messages may echo the input
 
     try:
         if args.engine == "ray":
-            from assistant.ray_engine import RayOptions, ingest_ray
+            from assistant.batch.ray_engine import RayOptions, ingest_ray
 
             options = RayOptions(address=args.address, workers=args.workers)
             report = ingest_ray(args.source, args.db, options=options, progress=progress)
@@ -370,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
 def print_report(report: IngestReport) -> None:
     """The failures and notes (stderr, through the privacy gate: they may echo the input), then the
     closing line (stdout)."""
-    from assistant.privacy import gate_message
+    from assistant.privacy.gate import gate_message
 
     for label, pairs in (("failed", report.errors), ("note", report.notes)):
         for where, message in pairs:

@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from assistant.audio import SAMPLE_RATE, decode_file, write_wav  # noqa: E402
+from assistant.speech.audio import SAMPLE_RATE, decode_file, write_wav  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 GAP_SECONDS = 0.6

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from assistant.privacy import safe_id
+from assistant.privacy.gate import safe_id
 
 # topic -> (article id in knowledge_base/ or None, problem templates)
 TOPICS: dict[str, tuple[str | None, tuple[str, ...]]] = {
@@ -271,7 +271,7 @@ def direct_records(day: date, n: int, new_share: float = 0.2, seed: int = 11) ->
 def planted_vs_found(digest: Any, calls: Sequence[dict[str, Any]], day: date) -> dict[str, tuple[int, Any]]:
     """For each topic planted on `day`: (planted calls, the largest found topic whose calls are mostly
     that topic, or None). Found topics are matched by their calls, not by label."""
-    # found topics list stored ids: the safe form of each raw id (assistant/privacy.py)
+    # found topics list stored ids: the safe form of each raw id (assistant/privacy/gate.py)
     planted = {safe_id(c["call_id"]): c["planted_topic"] for c in calls}
     truth = Counter(c["planted_topic"] for c in calls if c["call_id"].startswith(f"{day:%Y%m%d}-"))
     best: dict[str, Any] = {}

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from audio_util import encode, tone
 
-from assistant import audio
 from assistant.errors import InputError
+from assistant.speech import audio
 
 
 @pytest.mark.parametrize(

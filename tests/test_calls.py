@@ -14,9 +14,9 @@ import pytest
 from conftest import REPO
 
 from assistant import storage
-from assistant.calls import CallProcessor, RawUtterance, merge_segments, states_need
-from assistant.summary import detect_outcome, talk_share
-from assistant.transcription import Segment
+from assistant.calls.processor import CallProcessor, RawUtterance, merge_segments, states_need
+from assistant.speech.transcription import Segment
+from assistant.text.summary import detect_outcome, talk_share
 
 CARD_DIGITS = "4111111111111111"
 SSN_DIGITS = "987654321"
@@ -276,7 +276,8 @@ def test_spanish_call_is_translated_by_whisper_and_finds_the_article(processor, 
 
 @pytest.mark.models
 def test_optional_llm_summary_gets_redacted_turns(processor, monkeypatch):
-    from assistant import config, summary
+    from assistant import config
+    from assistant.text import summary
 
     sent = {}
 

@@ -10,8 +10,8 @@ import pytest
 from audio_util import tone
 from conftest import EVAL_DIR
 
-from assistant import audio
 from assistant.cli import main
+from assistant.speech import audio
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:

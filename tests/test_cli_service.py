@@ -15,7 +15,7 @@ import pytest
 from conftest import REPO
 
 from assistant import config
-from assistant.client import STATE_FILE, running_service, write_service_state
+from assistant.service.client import STATE_FILE, running_service, write_service_state
 
 PORT = 18931
 

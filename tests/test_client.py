@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from test_service import make_app, run_call, twilio_messages
 
-from assistant.client import ServiceClient, ServiceUnavailable
 from assistant.errors import InputError
+from assistant.service.client import ServiceClient, ServiceUnavailable
 
 
 class AppTransport(httpx.BaseTransport):
@@ -72,7 +72,7 @@ def test_knowledge_and_digests(pair) -> None:  # noqa: ANN001
 def test_digest_export(pair) -> None:  # noqa: ANN001
     from test_service import store_digest
 
-    from assistant.digest_render import export
+    from assistant.digest.render import export
 
     tc, client = pair
     digest = store_digest(tc)

@@ -98,7 +98,7 @@ def test_service_down_shows_a_banner_not_a_stack_trace(name):
 
 def test_missing_client_module_is_a_banner(monkeypatch):
     def no_client():
-        raise ImportError("No module named 'assistant.client'")
+        raise ImportError("No module named 'assistant.service.client'")
 
     monkeypatch.setattr(console, "get_client", no_client)
     monkeypatch.setattr("console.components.get_client", no_client)
@@ -640,7 +640,7 @@ def test_webvtt_and_text_exports():
 
 
 def test_fake_digest_export_uses_the_cli_renderer():
-    from assistant.digest_render import CSV_COLUMNS, markdown, to_csv
+    from assistant.digest.render import CSV_COLUMNS, markdown, to_csv
     from console.fake_client import _as_digest
 
     client = FakeClient()

@@ -141,6 +141,23 @@ def settle(pg: Page) -> None:
     )
 
 
+def settle_after(pg: Page, action) -> None:
+    """Do `action` (a widget change), then wait for the rerun it causes to finish. `settle` alone can
+    return before that rerun starts, and the rerun then replaces elements a test already holds."""
+    pg.evaluate(
+        """() => {
+            window.__rerunSeen = false;
+            const app = document.querySelector('[data-testid="stApp"]');
+            new MutationObserver(() => {
+                if (app.dataset.testScriptState === "running") window.__rerunSeen = true;
+            }).observe(app, {attributes: true, attributeFilter: ["data-test-script-state"]});
+        }"""
+    )
+    action()
+    pg.wait_for_function("() => window.__rerunSeen === true")
+    settle(pg)
+
+
 def axe_scan(pg: Page, name: str) -> list[dict]:
     """Run axe-core on the page; fail on serious/critical, print the rest."""
     pg.add_script_tag(path=str(AXE))
@@ -332,8 +349,7 @@ def test_a_row_opens_its_call_in_view(page, console_url):
     third = sorted(FakeClient().calls.values(), key=lambda c: c["started_at"])[2]["call_id"]
     open_page(page, console_url, "calls")
     page.locator('input[aria-label="Sort by"]').click()
-    page.get_by_role("option", name="Oldest first").click()
-    settle(page)
+    settle_after(page, page.get_by_role("option", name="Oldest first").click)
     grid = page.locator('[data-testid="stDataFrame"]')
     grid.scroll_into_view_if_needed()
     grid.locator("canvas").first.wait_for()

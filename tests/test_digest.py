@@ -14,11 +14,11 @@ from digest_history import NEW_TOPIC, TOPICS, direct_records, history, planted_v
 
 from assistant import storage
 from assistant.cli import main
-from assistant.digest import DigestOptions, build_digest, run_digest
-from assistant.digest_cluster import clean_problem, group_texts
-from assistant.digest_stats import call_problems
+from assistant.digest.build import DigestOptions, build_digest, run_digest
+from assistant.digest.cluster import clean_problem, group_texts
+from assistant.digest.stats import call_problems
 from assistant.errors import InputError
-from assistant.privacy import safe_id
+from assistant.privacy.gate import safe_id
 from assistant.storage import CallRecord, SuggestionRecord, UtteranceRecord
 
 DAY = date(2026, 3, 10)
@@ -248,7 +248,7 @@ def test_stored_digest_without_one_is_a_clear_error(capsys, tmp_path):
 
 
 def test_export_names_types_and_one_trailing_newline(con):
-    from assistant.digest_render import CSV_COLUMNS, export
+    from assistant.digest.render import CSV_COLUMNS, export
 
     _fill(con, DAY, {"dl": 4, "site": 3}, "x")
     digest = run_digest(con, DAY, WordEmbedder(), DigestOptions(min_topic_calls=2))
@@ -264,7 +264,7 @@ def test_export_names_types_and_one_trailing_newline(con):
 
 
 def test_export_of_an_empty_day_and_a_bad_format(con):
-    from assistant.digest_render import export
+    from assistant.digest.render import export
 
     digest = run_digest(con, DAY, WordEmbedder())
     assert export(digest, "markdown").text.startswith("# Daily digest 2026-03-10\n\nNo calls were recorded")
@@ -276,8 +276,8 @@ def test_export_of_an_empty_day_and_a_bad_format(con):
 
 @pytest.mark.parametrize("fmt", ["markdown", "csv"])
 def test_cli_stored_export_is_the_service_file(capsys, tmp_path, fmt):
-    from assistant.digest import from_stored
-    from assistant.digest_render import export
+    from assistant.digest.build import from_stored
+    from assistant.digest.render import export
 
     db = tmp_path / "a.duckdb"
     c = storage.open_db(db)
@@ -294,7 +294,7 @@ def test_cli_stored_export_is_the_service_file(capsys, tmp_path, fmt):
 
 @pytest.fixture(scope="module")
 def embedder():
-    from assistant.digest import default_embedder
+    from assistant.digest.build import default_embedder
 
     return default_embedder()
 
@@ -385,14 +385,14 @@ def test_a_day_of_a_few_unanswered_calls_does_not_crash(con):
     ],
 )
 def test_the_callers_need_without_greetings_names_thanks_or_escalation(said, need, escalation):
-    from assistant.digest_need import caller_need
+    from assistant.digest.need import caller_need
 
     got = caller_need(said)
     assert (got.text, got.escalation) == (need, escalation)
 
 
 def test_quotes_are_never_cut_inside_a_word():
-    from assistant.digest_cluster import shorten
+    from assistant.digest.cluster import shorten
 
     assert clean_problem("So someone stole my EBT card on the bus") == "someone stole my EBT card on the bus"
     long = "My unemployment payment has not arrived " * 8
@@ -436,7 +436,7 @@ def test_json_lists_each_topics_calls_and_the_per_call_topic_is_stored(con):
     assert set().union(*by_topic.values()) == filled  # stored ids: dated ids are kept in safe form
     assert storage.digest_calls(con, DAY) == {tid: sorted(ids) for tid, ids in by_topic.items()}
     # the stored digest gives the same members back
-    from assistant.digest import from_stored
+    from assistant.digest.build import from_stored
 
     again = from_stored(storage.get_digest(con, DAY))
     assert {t.topic_id: list(t.call_ids) for t in again.topics} == by_topic

@@ -91,7 +91,7 @@ def test_same_file_name_in_two_folders_gives_two_calls(tmp_path: Path) -> None:
         def process_file(self, path, call_id=None):  # noqa: ANN001, ANN201
             from datetime import UTC, datetime
 
-            from assistant.calls import RawUtterance
+            from assistant.calls.processor import RawUtterance
 
             return fake_processor().process_utterances(
                 call_id, datetime.now(UTC), [RawUtterance("caller", 0, 1, f"hello from {path}")]
@@ -127,7 +127,7 @@ def test_main_prints_the_bad_line_without_traceback(tmp_path: Path, capsys, monk
 
 
 def test_rerun_of_many_calls_stores_nothing_new(tmp_path: Path) -> None:
-    # Storage keeps a call's source in its safe form (assistant/privacy.py), which rewrites a content
+    # Storage keeps a call's source in its safe form (assistant/privacy/gate.py), which rewrites a content
     # hash that looks like a number: a re-run must still recognise every call as already stored.
     src = tmp_path / "calls.jsonl"
     src.write_text("".join(line(f"c{i}", f"Question number {i} about my benefits card.") for i in range(40)))

@@ -9,12 +9,12 @@ import pytest
 from test_retrieval import ARTICLES, FakeEmbedder
 
 from assistant.cli import main
-from assistant.knowledge import write_article
+from assistant.knowledge.articles import write_article
 
 
 @pytest.fixture
 def kb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setattr("assistant.retrieval.Embedder", FakeEmbedder)
+    monkeypatch.setattr("assistant.knowledge.search.Embedder", FakeEmbedder)
     kb = tmp_path / "kb"
     kb.mkdir()
     for a in ARTICLES:
@@ -94,7 +94,7 @@ def test_empty_query_exits_2(kb: Path, tmp_path: Path, capsys: pytest.CaptureFix
 def test_search_missing_kb_dir_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch
 ) -> None:
-    monkeypatch.setattr("assistant.retrieval.Embedder", FakeEmbedder)
+    monkeypatch.setattr("assistant.knowledge.search.Embedder", FakeEmbedder)
     assert main(["kb", "search", "x", "--kb-dir", str(tmp_path / "none")]) == 2
     assert "does not exist" in capsys.readouterr().err
 
@@ -112,13 +112,13 @@ def test_lint_exit_codes(kb: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_eval_missing_data_is_clear_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch
 ) -> None:
-    monkeypatch.setattr("assistant.retrieval.Embedder", FakeEmbedder)
+    monkeypatch.setattr("assistant.knowledge.search.Embedder", FakeEmbedder)
     assert main(["kb", "eval", "--dataset", "banking77", "--data-dir", str(tmp_path)]) == 2
     assert "not found" in capsys.readouterr().err
 
 
 def test_eval_on_a_tiny_dataset(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch) -> None:
-    monkeypatch.setattr("assistant.retrieval.Embedder", FakeEmbedder)
+    monkeypatch.setattr("assistant.knowledge.search.Embedder", FakeEmbedder)
     rows = ["text,category"] + [f"pay my tax bill {i},pay_tax" for i in range(3)]
     rows += [f"report a pothole street {i},report_pothole" for i in range(3)]
     (tmp_path / "banking77_train.csv").write_text("\n".join(rows) + "\n")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.knowledge import (
+from assistant.knowledge.articles import (
     Article,
     ArticleError,
     load_articles,

@@ -10,7 +10,7 @@ import pytest
 
 from assistant import cli
 from assistant.errors import InputError
-from assistant.language import (
+from assistant.language.detect import (
     CallLanguage,
     LanguageGuess,
     detect,

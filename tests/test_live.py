@@ -12,10 +12,17 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from assistant.calls import CallOptions, CallProcessor
-from assistant.live import ArticleCatalog, Endpointer, LiveCall, LiveOptions, TrackStream, confidence_word
-from assistant.retrieval import Hit, SearchResult
-from assistant.transcription import Segment, Transcript, TranscriptionInfo
+from assistant.calls.processor import CallOptions, CallProcessor
+from assistant.knowledge.search import Hit, SearchResult
+from assistant.live.session import (
+    ArticleCatalog,
+    Endpointer,
+    LiveCall,
+    LiveOptions,
+    TrackStream,
+    confidence_word,
+)
+from assistant.speech.transcription import Segment, Transcript, TranscriptionInfo
 
 RATE = 16_000
 SCRIPT = {
@@ -213,7 +220,7 @@ def test_finish_sorts_utterances_and_keeps_suggestion_ids(call: LiveCall) -> Non
 
 
 def test_native_answer_in_caller_language(call: LiveCall) -> None:
-    from assistant.service_live import answer_in_language
+    from assistant.live.steps import answer_in_language
 
     article = call.catalog.by_id["snap-ebt-card-replace"]
     native = answer_in_language(call, article, "es")
@@ -230,7 +237,7 @@ def test_empty_call_id_is_refused() -> None:
 
 
 def test_partials_hide_every_number() -> None:
-    from assistant.live import redact_partial
+    from assistant.live.session import redact_partial
 
     assert redact_partial("It is 4111", "") == "It is …"
     assert redact_partial("my card is four one one one one", "") == "my card is …"
@@ -247,7 +254,7 @@ def test_live_decodes_use_the_short_window_and_never_the_sampling_fallback(call:
 
 
 def test_partial_model_used_for_english_partials_only(monkeypatch) -> None:  # noqa: ANN001
-    import assistant.transcription as transcription
+    import assistant.speech.transcription as transcription
 
     small = FakeTranscriber()
     monkeypatch.setattr(transcription, "load_transcriber", lambda model=None, engine=None: small)

@@ -16,8 +16,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from assistant import whisper_short
-from assistant.transcription import FasterWhisperTranscriber, TranscriptionOptions
+from assistant.speech import whisper_short
+from assistant.speech.transcription import FasterWhisperTranscriber, TranscriptionOptions
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -62,10 +62,10 @@ def test_unsure_final_keeps_the_language_and_text_the_short_window_heard(monkeyp
 @pytest.mark.models
 def test_spanish_sample_through_the_live_path_has_a_final_for_every_caller_turn(tmp_path: Path) -> None:
     from assistant import config
-    from assistant.audio import AudioOptions, encode_mulaw, g711_to_whisper, load_tracks, resample
-    from assistant.calls import CallProcessor
-    from assistant.live import LiveOptions
-    from assistant.service_hub import CallHub
+    from assistant.calls.processor import CallProcessor
+    from assistant.live.session import LiveOptions
+    from assistant.service.hub import CallHub
+    from assistant.speech.audio import AudioOptions, encode_mulaw, g711_to_whisper, load_tracks, resample
 
     hub = CallHub(CallProcessor(), str(tmp_path / "es.duckdb"), options=LiveOptions.from_config())
     hub.start()

@@ -6,8 +6,9 @@ import os
 
 import pytest
 
-from assistant import config, models
+from assistant import config
 from assistant.errors import ModelNotAvailable
+from assistant.models import files as models
 
 
 @pytest.fixture

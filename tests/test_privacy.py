@@ -1,4 +1,4 @@
-"""The privacy gate (assistant/privacy.py): the capture window, ids, the storage boundary, feedback
+"""The privacy gate (assistant/privacy/gate.py): the capture window, ids, the storage boundary, feedback
 comments, the LLM path, logs, and the hostile dev transcripts through `assistant ingest`.
 
 `stored_texts(db)` reads every text column of every table of a DuckDB file: the scan the
@@ -22,9 +22,9 @@ import pytest
 from test_live import FakeTranscriber, fake_processor, feed_call, tone
 
 from assistant import config, storage
-from assistant.calls import RawUtterance
-from assistant.live import ArticleCatalog, LiveCall, LiveOptions
-from assistant.privacy import (
+from assistant.calls.processor import RawUtterance
+from assistant.live.session import ArticleCatalog, LiveCall, LiveOptions
+from assistant.privacy.gate import (
     CaptureWindow,
     Redacted,
     ensure_gated,
@@ -544,8 +544,8 @@ def test_bundled_demo_call_through_the_live_path_at_real_time_stores_ssn_and_car
     anywhere (captions, partials, database, service log)."""
     import time
 
-    from assistant.client import ServiceClient, ServiceUnavailable
-    from assistant.service_sim import SimOptions, simulate
+    from assistant.service.client import ServiceClient, ServiceUnavailable
+    from assistant.service.sim import SimOptions, simulate
 
     port = _free_port()
     db = tmp_path / "demo.duckdb"
@@ -598,7 +598,7 @@ def test_bundled_demo_call_through_the_live_path_at_real_time_stores_ssn_and_car
 def test_demo_call_ids_are_kept_as_they_are() -> None:
     # A random hex id often holds a run of 5 digits, which the gate would store as `anon-...`: the
     # console and its browser test then could not name the demo call they started.
-    from assistant.service import demo_call_id
+    from assistant.service.app import demo_call_id
 
     ids = [demo_call_id() for _ in range(200)]
     assert all(re.fullmatch(r"demo-[0-9a-f]{10}", i) and safe_id(i) == i for i in ids)

@@ -127,7 +127,7 @@ class Service:
 def stream_at_real_time(service: Service, calls: list[dict]) -> list:
     """Every call streamed at once, each at real-time pace (20 ms frames), as a telephony
     platform would; returns their SimResults once the service has stored them."""
-    from assistant.service_sim import SimOptions, simulate
+    from assistant.service.sim import SimOptions, simulate
 
     results: list = [None] * len(calls)
     errors: list[BaseException] = []

@@ -14,7 +14,7 @@ import pytest
 from conftest import REPO
 
 from assistant import storage
-from assistant.ray_engine import CallWorker, RayOptions, ingest_ray, url_jobs
+from assistant.batch.ray_engine import CallWorker, RayOptions, ingest_ray, url_jobs
 from pipelines.ingest import IngestReport, ingest, main
 
 RECORDINGS = 20

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from assistant.readability import flesch_kincaid_grade, strip_markdown, syllables
+from assistant.text.readability import flesch_kincaid_grade, strip_markdown, syllables
 
 
 def test_plain_answers_score_low_and_dense_prose_scores_high():

@@ -3,7 +3,7 @@
 A fixture case is one JSON line: `text`, `expect` (types that must be redacted), `keep` (substrings
 that must survive) and an optional `context` (the turns before, passed to `redact(text, context)`)
 or `turns` (the call so far as [speaker, text] pairs: the case is the caller's next turn through the
-call's capture window). Cases are scored through the privacy gate (`assistant.privacy`), the step
+call's capture window). Cases are scored through the privacy gate (`assistant.privacy.gate`), the step
 every stored text takes.
 """
 
@@ -19,8 +19,8 @@ import pytest
 
 from assistant import cli
 from assistant.errors import InputError
-from assistant.privacy import CaptureWindow, gate
-from assistant.redaction import TYPES, Redaction, Span, redact, redact_text
+from assistant.privacy.gate import CaptureWindow, gate
+from assistant.privacy.redaction import TYPES, Redaction, Span, redact, redact_text
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 from assistant.errors import InputError
-from assistant.kb_index import MANIFEST, build_index, ensure_index, load_index
-from assistant.kb_lint import lint
-from assistant.knowledge import Article, load_articles, write_article
+from assistant.knowledge.articles import Article, load_articles, write_article
+from assistant.knowledge.index import MANIFEST, build_index, ensure_index, load_index
+from assistant.knowledge.lint import lint
+from assistant.knowledge.search import SearchOptions, search, search_many
 from assistant.protocols import Embedder as EmbedderProtocol
-from assistant.retrieval import SearchOptions, search, search_many
 
 
 class FakeEmbedder:
@@ -258,7 +258,7 @@ def test_lint_finds_errors_and_warnings(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def minilm():
-    from assistant.retrieval import Embedder
+    from assistant.knowledge.search import Embedder
 
     return Embedder()
 
@@ -278,7 +278,7 @@ def test_minilm_paraphrase_first_and_unrelated_abstains(tmp_path: Path, minilm) 
 
 
 def test_ivf_index_agrees_with_flat() -> None:
-    from assistant.kb_index import make_faiss
+    from assistant.knowledge.index import make_faiss
 
     rng = np.random.default_rng(0)
     vectors = rng.standard_normal((3000, 32)).astype(np.float32)
@@ -292,7 +292,7 @@ def test_ivf_index_agrees_with_flat() -> None:
 def test_large_knowledge_base_uses_the_approximate_index(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("assistant.kb_index.APPROX_MIN_PASSAGES", 300)
+    monkeypatch.setattr("assistant.knowledge.index.APPROX_MIN_PASSAGES", 300)
     arts = [
         Article(id=f"a{i}", title=f"topic{i} word{i}", questions=(f"question about topic{i}",))
         for i in range(200)

@@ -55,8 +55,8 @@ def published_en(articles):
 
 @pytest.fixture(scope="module")
 def fk_grade():
-    """The product's own offline Flesch-Kincaid grade (see assistant/readability.py)."""
-    from assistant.readability import flesch_kincaid_grade
+    """The product's own offline Flesch-Kincaid grade (see assistant/text/readability.py)."""
+    from assistant.text.readability import flesch_kincaid_grade
 
     return flesch_kincaid_grade
 

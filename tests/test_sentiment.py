@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.sentiment import CallSentiment, Sentiment, call_sentiment, utterance_sentiment
+from assistant.text.sentiment import CallSentiment, Sentiment, call_sentiment, utterance_sentiment
 
 
 @pytest.mark.parametrize(

@@ -17,11 +17,11 @@ from starlette.websockets import WebSocketDisconnect
 from test_live import conversation, fake_processor
 
 from assistant import storage
-from assistant.audio import encode_mulaw
 from assistant.errors import ConfigError
-from assistant.live import ArticleCatalog, LiveOptions
-from assistant.service import ServiceOptions, check_bind, create_app
-from assistant.service_media import Limits
+from assistant.live.session import ArticleCatalog, LiveOptions
+from assistant.service.app import ServiceOptions, check_bind, create_app
+from assistant.service.media import Limits
+from assistant.speech.audio import encode_mulaw
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -396,7 +396,7 @@ def store_digest(c: TestClient, day: str = "2026-03-02"):  # noqa: ANN201
     """Store a one-topic digest through the service's connection; returns the `Digest`."""
     import datetime as dt
 
-    from assistant.digest import Digest, Topic, save
+    from assistant.digest.build import Digest, Topic, save
 
     topic = Topic(
         topic_id="t1", label="Lost EBT card", calls=3, share=0.75, change=None, previous_mean=None,
@@ -413,7 +413,7 @@ def store_digest(c: TestClient, day: str = "2026-03-02"):  # noqa: ANN201
 
 
 def test_digest_export_is_the_cli_file(client: TestClient) -> None:
-    from assistant.digest_render import export
+    from assistant.digest.render import export
 
     digest = store_digest(client)
     for fmt, media_type, name in (("markdown", "text/markdown", "digest-2026-03-02.md"),
@@ -450,7 +450,7 @@ def test_demo_call_bad_sample(client: TestClient) -> None:
 
 @pytest.fixture(scope="module")
 def real_processor():  # noqa: ANN201
-    from assistant.calls import CallProcessor
+    from assistant.calls.processor import CallProcessor
 
     processor = CallProcessor()
     _ = processor.transcriber
@@ -469,7 +469,7 @@ def heard(h, call_id: str) -> int:  # noqa: ANN001
 
 @pytest.mark.models
 def test_sample_call_end_to_end_with_real_models(tmp_path: Path, real_processor) -> None:  # noqa: ANN001
-    from assistant.service_sim import load_frames
+    from assistant.service.sim import load_frames
 
     frames = load_frames(str(REPO / "samples" / "call-en-payment-pii.wav"))
     # never skip partials here: the test checks they exist, not how fast they come

@@ -21,10 +21,10 @@ from test_live import fake_processor
 from test_service import closes, hub, make_app, stop, twilio_messages
 
 from assistant import config, storage
-from assistant.client import ServiceClient
-from assistant.live import Job
-from assistant.service_hub import CallHub
-from assistant.service_media import Limits, pace_delay
+from assistant.live.session import Job
+from assistant.service.client import ServiceClient
+from assistant.service.hub import CallHub
+from assistant.service.media import Limits, pace_delay
 from assistant.storage import CallRecord, UtteranceRecord
 
 REPO = Path(__file__).resolve().parent.parent
@@ -243,7 +243,7 @@ def test_audio_ahead_of_real_time_waits_beyond_the_slack() -> None:
 def test_a_call_far_ahead_of_real_time_is_held_back(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
     import asyncio
 
-    from assistant import service_media
+    from assistant.service import media as service_media
 
     waits: list[float] = []
 
@@ -254,7 +254,7 @@ def test_a_call_far_ahead_of_real_time_is_held_back(tmp_path: Path, monkeypatch)
     monkeypatch.setattr(service_media, "time", SimpleNamespace(monotonic=lambda: 1000.0))  # a frozen clock
     import base64
 
-    from assistant.audio import encode_mulaw
+    from assistant.speech.audio import encode_mulaw
 
     second = base64.b64encode(encode_mulaw(np.full(8000, 0.01, np.float32))).decode()
     media = json.dumps({"event": "media", "media": {"track": "inbound", "payload": second}})
@@ -284,7 +284,7 @@ def test_model_worker_serves_calls_fairly(tmp_path: Path) -> None:
 
 
 def test_the_service_takes_timeouts_pacing_and_body_limit_from_its_settings(monkeypatch) -> None:  # noqa: ANN001
-    from assistant.service import ServiceOptions
+    from assistant.service.app import ServiceOptions
 
     monkeypatch.setenv("ASSISTANT_MEDIA_IDLE_TIMEOUT", "3")
     config.reset()

@@ -19,9 +19,9 @@ from test_retrieval import FakeEmbedder
 from test_service import hub, make_app, run_call, stop, twilio_messages, wait_for
 
 from assistant import config
-from assistant.calls import CallOptions, CallProcessor
-from assistant.live import ArticleCatalog, LiveOptions
-from assistant.service import ServiceOptions, create_app
+from assistant.calls.processor import CallOptions, CallProcessor
+from assistant.live.session import ArticleCatalog, LiveOptions
+from assistant.service.app import ServiceOptions, create_app
 
 REPO = Path(__file__).resolve().parent.parent
 PARKING = {
@@ -143,7 +143,7 @@ def test_outcome_set_during_a_call_is_in_its_stored_summary(tmp_path: Path) -> N
 
 
 def test_with_outcome_adds_the_sentence_when_missing() -> None:
-    from assistant.summary import restate_outcome
+    from assistant.text.summary import restate_outcome
 
     assert restate_outcome("Caller's reason: a bill. Outcome: resolved. Language: en.", "transferred") == (
         "Caller's reason: a bill. Outcome: transferred. Language: en."

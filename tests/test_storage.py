@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pytest
 
-from assistant import storage, storage_calls
+from assistant import storage
 from assistant.errors import InputError
 from assistant.storage import (
     CallRecord,
@@ -24,6 +24,7 @@ from assistant.storage import (
     SuggestionRecord,
     UtteranceRecord,
 )
+from assistant.storage import calls as storage_calls
 
 REPO = Path(__file__).resolve().parent.parent
 T0 = datetime(2024, 5, 6, 14, 30, tzinfo=UTC)

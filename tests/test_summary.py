@@ -6,7 +6,7 @@ import json
 
 import httpx
 
-from assistant.summary import key_details, llm_summary
+from assistant.text.summary import key_details, llm_summary
 
 
 def test_llm_summary_sends_only_given_redacted_text_and_redacts_the_answer():

@@ -11,8 +11,8 @@ import pytest
 from audio_util import encode
 from conftest import EVAL_DIR, REPO
 
-from assistant import audio
-from assistant.transcription import (
+from assistant.speech import audio
+from assistant.speech.transcription import (
     Segment,
     TranscriptionOptions,
     keep_segment,
@@ -78,7 +78,7 @@ def test_stereo_caller_answers_are_separate_turns_after_each_question(name):
     """The caller reads a card, the agent asks for the SSN, the caller reads it: two caller
     utterances, each after the agent's question, with their own timing (one 30 s Whisper window
     used to merge them into one utterance spanning the question)."""
-    from assistant.calls import merge_segments
+    from assistant.calls.processor import merge_segments
 
     result = transcribe_file(EVAL_DIR / "real-dev" / "digits" / name)
     turns = merge_segments(result.segments)

@@ -18,7 +18,7 @@ from argos_fixture import build_argos_package
 
 from assistant import cli, config
 from assistant.errors import InputError
-from assistant.translation import (
+from assistant.language.translation import (
     MissingLanguagePack,
     RuleSentencizer,
     Translation,

@@ -1,4 +1,4 @@
-"""Whisper with an encoder window sized to the clip (assistant/whisper_short.py), on real models."""
+"""Whisper with an encoder window sized to the clip (assistant/speech/whisper_short.py), on real models."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 from conftest import EVAL_DIR, REPO
 from test_transcription import normalise, wer
 
-from assistant import audio, whisper_short
 from assistant.errors import InputError
-from assistant.transcription import TranscriptionOptions, load_transcriber
+from assistant.speech import audio, whisper_short
+from assistant.speech.transcription import TranscriptionOptions, load_transcriber
 
 SAMPLES = REPO / "samples"
 

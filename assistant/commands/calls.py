@@ -55,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_process(args: argparse.Namespace) -> int:
     from assistant import storage
-    from assistant.calls import CallOptions, CallProcessor, to_json
+    from assistant.calls.processor import CallOptions, CallProcessor, to_json
 
     processor = CallProcessor(CallOptions.from_config(language=args.language))
     record = processor.process_file(args.audio, call_id=args.call_id)
@@ -84,8 +84,8 @@ def run_list(args: argparse.Namespace) -> int:
     import sys
 
     from assistant import storage
-    from assistant.calls import call_row
-    from assistant.client import running_service
+    from assistant.calls.processor import call_row
+    from assistant.service.client import running_service
 
     service = running_service(args.db)
     if service is not None:  # the service owns the database file
@@ -125,7 +125,7 @@ def run_show(args: argparse.Namespace) -> int:
         con.close()
     if call is None:
         raise InputError(f"no stored call with id {args.call_id!r} (see 'assistant calls list')")
-    from assistant.calls import call_detail
+    from assistant.calls.processor import call_detail
 
     data = call_detail(call)
     if args.json:
@@ -148,9 +148,9 @@ def run_show(args: argparse.Namespace) -> int:
 
 def run_feedback(args: argparse.Namespace) -> int:
     from assistant import storage
-    from assistant.client import running_service
     from assistant.errors import check_text
-    from assistant.privacy import gate
+    from assistant.privacy.gate import gate
+    from assistant.service.client import running_service
 
     for value, what in ((args.call_id, "the call id"), (args.suggestion_id, "the suggestion id")):
         check_text(value, what)
@@ -173,8 +173,8 @@ def run_feedback(args: argparse.Namespace) -> int:
 def run_ingest(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from assistant.client import running_service
     from assistant.errors import InputError
+    from assistant.service.client import running_service
     from pipelines.ingest import IngestReport, main, print_report
 
     service = running_service(args.db)

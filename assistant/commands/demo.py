@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from assistant import config, storage
-    from assistant.calls import CallProcessor
+    from assistant.calls.processor import CallProcessor
 
     print(f"Processing {args.audio} (stereo: left = agent, right = caller) ...", flush=True)
     record = CallProcessor().process_file(args.audio)

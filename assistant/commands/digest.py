@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _days(args: argparse.Namespace) -> list:
-    from assistant.digest import check_not_future, days_between, parse_day, yesterday
+    from assistant.digest.build import check_not_future, days_between, parse_day, yesterday
     from assistant.errors import InputError
 
     if args.since or args.until:
@@ -50,7 +50,7 @@ def _open(db: str | None):
 
 
 def render(digest, args: argparse.Namespace) -> str:
-    from assistant.digest_render import export
+    from assistant.digest.render import export
 
     if args.json:
         return json.dumps(digest.to_json(), ensure_ascii=False)
@@ -83,9 +83,9 @@ def run_through(service, days: list, args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from assistant import storage
-    from assistant.client import running_service
-    from assistant.digest import DigestOptions, LazyEmbedder, from_stored, run_digest
+    from assistant.digest.build import DigestOptions, LazyEmbedder, from_stored, run_digest
     from assistant.errors import InputError
+    from assistant.service.client import running_service
 
     days = _days(args)
     service = running_service(args.db)

@@ -53,9 +53,9 @@ def _config(args: argparse.Namespace):  # noqa: ANN202 - returns assistant.confi
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from assistant.kb_index import build_index
-    from assistant.knowledge import load_articles
-    from assistant.retrieval import Embedder
+    from assistant.knowledge.articles import load_articles
+    from assistant.knowledge.index import build_index
+    from assistant.knowledge.search import Embedder
 
     cfg = _config(args)
     articles, problems = load_articles(cfg.kb_dir)
@@ -74,8 +74,8 @@ def run_build(args: argparse.Namespace) -> int:
 
 def run_search(args: argparse.Namespace) -> int:
     from assistant.errors import InputError
-    from assistant.kb_index import ensure_index
-    from assistant.retrieval import Embedder, SearchOptions, result_to_json, search_many
+    from assistant.knowledge.index import ensure_index
+    from assistant.knowledge.search import Embedder, SearchOptions, result_to_json, search_many
 
     cfg = _config(args)
     if args.queries_file is not None:
@@ -120,12 +120,12 @@ def run_search(args: argparse.Namespace) -> int:
 
 
 def run_lint(args: argparse.Namespace) -> int:
-    from assistant.kb_lint import lint
+    from assistant.knowledge.lint import lint
 
     cfg = _config(args)
     embedder = None
     if not args.no_duplicates:
-        from assistant.retrieval import Embedder
+        from assistant.knowledge.search import Embedder
 
         embedder = Embedder()
     problems = lint(cfg.kb_dir, embedder=embedder)
@@ -140,8 +140,8 @@ def run_eval(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from assistant import config
-    from assistant.kb_eval import run_eval as evaluate
-    from assistant.retrieval import Embedder
+    from assistant.knowledge.evaluation import run_eval as evaluate
+    from assistant.knowledge.search import Embedder
 
     cfg = config.get()
     data_dir = args.data_dir or config.REPO_ROOT.parent / "shared" / "eval"

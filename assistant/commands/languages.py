@@ -30,8 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_list(args: argparse.Namespace) -> int:
     from assistant import config
-    from assistant.language import knowledge_base_languages, speech_languages, text_languages
-    from assistant.translation import installed_packs, packs_dir, reachable_pairs
+    from assistant.language.detect import knowledge_base_languages, speech_languages, text_languages
+    from assistant.language.translation import installed_packs, packs_dir, reachable_pairs
 
     cfg = config.get()
     packs = installed_packs()
@@ -68,7 +68,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_install(args: argparse.Namespace) -> int:
-    from assistant.translation import install_codes
+    from assistant.language.translation import install_codes
 
     for pack in install_codes(args.codes):
         print(f"installed {pack.pair}")
@@ -76,7 +76,7 @@ def run_install(args: argparse.Namespace) -> int:
 
 
 def run_install_file(args: argparse.Namespace) -> int:
-    from assistant.translation import install_file
+    from assistant.language.translation import install_file
 
     for path in args.files:
         pack = install_file(path)
@@ -85,7 +85,7 @@ def run_install_file(args: argparse.Namespace) -> int:
 
 
 def run_remove(args: argparse.Namespace) -> int:
-    from assistant.translation import remove_code
+    from assistant.language.translation import remove_code
 
     for code in args.codes:
         for pack in remove_code(code):

@@ -19,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_list(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from assistant import models
+    from assistant.models import files as models
 
     rows = models.status()
     if args.json:
@@ -33,7 +33,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_prepare(args: argparse.Namespace) -> int:
-    from assistant import models
+    from assistant.models import files as models
 
     path = models.prepare_base(force=args.force)
     print(f"base: ready at {path}")

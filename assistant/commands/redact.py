@@ -20,8 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _line(text: str, as_json: bool) -> str:
-    from assistant.privacy import gate
-    from assistant.redaction import redact
+    from assistant.privacy.gate import gate
+    from assistant.privacy.redaction import redact
 
     if not as_json:
         return gate(text)  # the product's one gate (other languages' number words included)

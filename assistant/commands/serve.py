@@ -21,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
 
     from assistant import config
     from assistant.errors import InputError
-    from assistant.service import ServiceOptions, check_bind, create_app
+    from assistant.service.app import ServiceOptions, check_bind, create_app
 
     cfg = config.get()
     host = args.host or cfg.host

@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from assistant.errors import InputError
-    from assistant.service_sim import SimOptions, simulate_many
+    from assistant.service.sim import SimOptions, simulate_many
 
     if args.calls < 1 or args.calls > 64:
         raise InputError(f"--calls must be between 1 and 64, got {args.calls}")

@@ -21,8 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from assistant import config
-    from assistant.audio import AudioOptions
-    from assistant.transcription import TranscriptionOptions, format_segment, transcribe_file
+    from assistant.speech.audio import AudioOptions
+    from assistant.speech.transcription import TranscriptionOptions, format_segment, transcribe_file
 
     cfg = config.get()
     options = TranscriptionOptions.from_config(language=args.language, task=args.task)

@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_translate(args: argparse.Namespace) -> int:
-    from assistant.translation import translate
+    from assistant.language.translation import translate
 
     result = translate(args.text, args.to, args.source)
     if args.json:
@@ -40,7 +40,7 @@ def run_translate(args: argparse.Namespace) -> int:
 
 def run_detect(args: argparse.Namespace) -> int:
     from assistant.errors import InputError
-    from assistant.language import detect
+    from assistant.language.detect import detect
 
     if args.lines_file:
         if args.text is not None:
@@ -60,7 +60,7 @@ def _detect_lines(path: str, as_json: bool) -> int:
     from pathlib import Path
 
     from assistant.errors import InputError
-    from assistant.language import detect
+    from assistant.language.detect import detect
 
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()

@@ -131,7 +131,7 @@ if call_id:
     data = ui.call("get_call", call_id)
     if data is None:
         st.stop()
-    st.header(f"Call {call_id}", anchor="opened-call")  # a stored id is a safe id (assistant/privacy.py)
+    st.header(f"Call {call_id}", anchor="opened-call")  # a stored id is a safe id (assistant/privacy/gate.py)
     # Bring the call into view once per opening (a row, the button, or a link to ?call=ID).
     request = (call_id, st.session_state.get("calls_scroll", 0))
     if st.session_state.get("calls_in_view") != request:

@@ -1,0 +1,654 @@
+"""The daily pain-point digest: what callers struggled with on a day, for supervisors.
+
+From each stored call of the day: its problem statements (the summary's reason and the caller
+utterances that drew a suggestion or an abstention; redacted, translated text when there is one).
+They are grouped by meaning into topics (`digest_cluster`), each topic is matched to the topic
+registry so its id persists across days, and per topic we count calls, compare with the mean of
+the previous 7 stored digests, and measure sentiment, resolution, handle time, languages and the
+knowledge gap (calls whose search abstained or whose suggestion an agent marked not helpful).
+`build_digest` computes, `run_digest` computes and stores (backfilling the previous 7 days first
+when they have no digest). Rendering lives in `digest_render`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from assistant import config
+from assistant.errors import InputError
+
+METHOD_VERSION = "digest-2"
+BASELINE_DAYS = 7
+GAP_SHARE = 0.5
+
+
+@dataclass
+class DigestOptions:
+    """How a digest is computed.
+
+    Attributes:
+        emerging_factor: a topic is emerging when new, or when its calls reach this multiple of
+            its mean over the previous 7 days.
+        cluster_similarity: cosine similarity at which problem statements join one topic.
+        match_similarity: cosine similarity at which a topic continues a registered topic.
+        merge_similarity: clusters whose calls mostly match one article are merged when their
+            centroids are at least this similar (the article says one need; the centroids check
+            that it is not an out-of-domain article catching several needs).
+        strong_anchor: ... unless at least this share of both clusters' calls matched the article.
+        centroid_merge: clusters whose centroids are at least this similar merge (None: off).
+        min_topic_calls: smaller groups are not reported as topics.
+        embed_limit: at most this many distinct statements are embedded (see `digest_cluster`).
+        embed_seconds: time budget for embedding (at least 256 statements are embedded); None: no
+            limit, the default, so that a day's digest does not depend on how busy the machine is.
+        kb_anchor: clusters whose statements mostly match one knowledge-base article are merged,
+            also when the call itself drew no search (see `kb_anchors`).
+        top_n: topics listed in the digest text.
+    """
+
+    emerging_factor: float = 2.0
+    cluster_similarity: float = 0.55
+    match_similarity: float = 0.8
+    merge_similarity: float = 0.6
+    centroid_merge: float | None = None
+    strong_anchor: float = 0.9
+    min_topic_calls: int = 3
+    embed_limit: int = 1000
+    embed_seconds: float | None = None
+    kb_anchor: bool = True
+    top_n: int = 10
+
+    @classmethod
+    def from_config(cls, **overrides: Any) -> DigestOptions:
+        cfg = config.get()
+        base = cls(
+            emerging_factor=cfg.digest_emerging_factor,
+            cluster_similarity=cfg.digest_cluster_similarity,
+            min_topic_calls=cfg.digest_min_topic_calls,
+        )
+        return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A topic of one day (the rich form; `storage.DigestTopic` is what the table keeps)."""
+
+    topic_id: str
+    label: str
+    calls: int
+    share: float
+    change: float | None
+    previous_mean: float | None
+    emerging: bool
+    knowledge_gap: float
+    gap_calls: int
+    sentiment: float | None
+    resolved_share: float | None
+    median_handle_time: float | None
+    languages: dict[str, int]
+    quotes: tuple[str, ...]
+    article_id: str | None = None
+    rank: int = 0
+    call_ids: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    escalations: int = 0
+
+    @property
+    def is_gap(self) -> bool:
+        """A knowledge gap: at least half its calls had no (helpful) approved answer. The one
+        notion shared with the gap queue (`storage.open_questions`)."""
+        return self.gap_calls > 0 and self.knowledge_gap >= GAP_SHARE
+
+
+@dataclass(frozen=True)
+class Digest:
+    """A day's digest. `topics` are sorted by calls, descending."""
+
+    date: date
+    method_version: str
+    total_calls: int
+    no_answer_share: float | None
+    languages: dict[str, int]
+    topics: tuple[Topic, ...] = ()
+    skipped_calls: int = 0
+    derived_reasons: int = 0
+    unassigned_calls: int = 0
+    embedded: int = 0
+    gap_threshold: float = 0.5
+    text: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+    escalated_calls: int = 0
+    language_equity: tuple[dict[str, Any], ...] = ()
+    missing_native_articles: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def emerging(self) -> list[Topic]:
+        return [t for t in self.topics if t.emerging]
+
+    @property
+    def knowledge_gaps(self) -> list[Topic]:
+        """Topics flagged as gaps (`Topic.is_gap`), most calls affected first."""
+        gaps = [t for t in self.topics if t.is_gap]
+        return sorted(gaps, key=lambda t: (-t.gap_calls, t.topic_id))
+
+    def to_json(self) -> dict[str, Any]:
+        """The `assistant digest --json` object."""
+        return {
+            "date": self.date.isoformat(),
+            "method_version": self.method_version,
+            "total_calls": self.total_calls,
+            "no_answer_share": self.no_answer_share,
+            "languages": dict(self.languages),
+            "skipped_calls": self.skipped_calls,
+            "unassigned_calls": self.unassigned_calls,
+            "escalated_calls": self.escalated_calls,
+            "topics": [
+                {
+                    **asdict(t),
+                    "quotes": list(t.quotes),
+                    "call_ids": list(t.call_ids),
+                    "knowledge_gap_flag": t.is_gap,
+                }
+                for t in self.topics
+            ],
+            "language_equity": [dict(x) for x in self.language_equity],
+            "missing_native_articles": [dict(x) for x in self.missing_native_articles],
+            "emerging": [t.topic_id for t in self.emerging],
+            "knowledge_gaps": [t.topic_id for t in self.knowledge_gaps],
+            "digest_text": self.text,
+        }
+
+
+# ---------------------------------------------------------------- dates
+
+
+def parse_day(text: str, what: str = "--date") -> date:
+    """A YYYY-MM-DD date; InputError otherwise."""
+    try:
+        return date.fromisoformat(str(text).strip())
+    except ValueError:
+        raise InputError(f"{what} {text!r} is not a date; use YYYY-MM-DD") from None
+
+
+def check_not_future(day: date) -> None:
+    today = datetime.now(UTC).date()
+    if day > today:
+        raise InputError(f"{day} is in the future (today is {today} UTC); a digest covers a past day")
+
+
+def yesterday() -> date:
+    return datetime.now(UTC).date() - timedelta(days=1)
+
+
+# ---------------------------------------------------------------- building
+
+
+def previous_counts(con: Any, day: date) -> tuple[dict[str, float], int]:
+    """Mean calls per topic id over the stored digests of the previous 7 days that had calls, and
+    how many such days there were (0: no baseline)."""
+    from assistant import storage
+
+    totals: Counter[str] = Counter()
+    days = 0
+    for back in range(1, BASELINE_DAYS + 1):
+        stored = storage.get_digest(con, day - timedelta(days=back))
+        if stored is None or not stored.total_calls:
+            continue
+        days += 1
+        for t in stored.topics:
+            totals[t.topic_id] += t.calls
+    return ({k: v / days for k, v in totals.items()} if days else {}), days
+
+
+def build_digest(
+    con: Any, day: date, embedder: Any, options: DigestOptions | None = None
+) -> tuple[Digest, list[Any]]:
+    """Compute a day's digest from its stored calls; returns it and the registry updates to save."""
+    import numpy as np
+
+    from assistant import storage
+    from assistant.digest.cluster import group_texts, match_registry, merge_close, unit, word_counts
+    from assistant.digest.render import digest_text
+    from assistant.digest.stats import Problem, call_problems, escalated, topic_stats
+
+    options = options or DigestOptions.from_config()
+    calls = _day_calls(con, day)
+    languages = Counter(c.language or "unknown" for c in calls)
+    kb = knowledge_articles() if calls else KnowledgeArticles()
+    agent_language = str(config.get().agent_language)
+    problems: list[Problem] = []
+    skipped = derived = 0
+    escalations: set[int] = set()
+    for i, call in enumerate(calls):
+        found, was_derived = call_problems(call, i)
+        derived += was_derived
+        if escalated(call):
+            escalations.add(i)
+        if not found:
+            skipped += 1
+        untranslated = (call.language or agent_language) != agent_language and not any(
+            u.translation for u in call.utterances
+        )
+        foreign = call.language if untranslated else None
+        problems.extend(kb.language_independent(p, foreign) for p in found)
+    no_answer = {p.call for p in problems if p.no_answer}
+    base = Digest(
+        date=day,
+        method_version=METHOD_VERSION,
+        total_calls=len(calls),
+        no_answer_share=round(len(no_answer) / len(calls), 4) if calls else None,
+        languages=dict(languages.most_common()),
+        skipped_calls=skipped,
+        derived_reasons=derived,
+        gap_threshold=GAP_SHARE,
+        escalated_calls=len(escalations),
+    )
+    if not problems:
+        base = replace(base, **equity(calls, problems, kb, agent_language))
+        return replace(base, text=digest_text(base, options.top_n)), []
+
+    grouping = group_texts(
+        [p.group_text for p in problems],
+        embedder,
+        similarity=options.cluster_similarity,
+        min_size=options.min_topic_calls,
+        embed_limit=options.embed_limit,
+        embed_seconds=options.embed_seconds,
+        weights=[str(p.call) for p in problems],
+    )
+    anchors = [p.article_id for p in problems]
+    if options.kb_anchor:
+        anchors = [kb.canonical(a) for a in kb_anchors(problems, grouping, embedder)]
+    labels = merge_by_article(
+        grouping.labels,
+        problems,
+        anchors,
+        grouping.centroids,
+        options.merge_similarity,
+        options.strong_anchor,
+    )
+    if options.centroid_merge is not None:
+        labels = merge_close(labels, grouping.centroids, options.centroid_merge)
+    grouping = replace(grouping, labels=attach_by_article(labels, problems, anchors))
+    registry = storage.registered_topics(con)
+    matches = match_registry(grouping.centroids, registry, options.match_similarity)
+    # Clusters continuing the same registry topic are one topic today.
+    topic_of_cluster: list[str] = []
+    new_n = 0
+    taken = {r.topic_id for r in registry}
+    for m in matches:
+        if m is not None:
+            topic_of_cluster.append(registry[m].topic_id)
+            continue
+        new_n += 1
+        tid = f"T{day:%Y%m%d}-{new_n:02d}"
+        while tid in taken:
+            new_n += 1
+            tid = f"T{day:%Y%m%d}-{new_n:02d}"
+        taken.add(tid)
+        topic_of_cluster.append(tid)
+    members: dict[str, list[int]] = {}
+    for i, label in enumerate(grouping.labels):
+        if label >= 0:
+            members.setdefault(topic_of_cluster[label], []).append(i)
+    prev_mean, baseline_days = previous_counts(con, day)
+    background = word_counts([p.text for p in problems])
+    topics: list[Topic] = []
+    updates: list[Any] = []
+    reg_by_id = {r.topic_id: r for r in registry}
+    for tid, idx in members.items():
+        topic = topic_stats(tid, idx, problems, calls, grouping, background, options, agent_language)
+        topic = replace(topic, escalations=len({problems[i].call for i in idx} & escalations))
+        mean = prev_mean.get(tid, 0.0) if baseline_days else None
+        change = None if not mean else round((topic.calls - mean) / mean, 4)
+        emerging = bool(baseline_days) and (not mean or topic.calls >= options.emerging_factor * mean)
+        topics.append(replace(topic, change=change, previous_mean=mean, emerging=emerging))
+        vec = unit(np.mean([grouping.centroids[k] for k in set(grouping.labels[idx])], axis=0))
+        old = reg_by_id.get(tid)
+        if old is not None:  # drift slowly so a topic keeps its id as wording shifts
+            vec = unit(0.8 * np.asarray(old.centroid, dtype=np.float32) + 0.2 * vec)
+        updates.append(storage.RegisteredTopic(tid, topic.label, tuple(float(x) for x in vec), day, day))
+    topics.sort(key=lambda t: (-t.calls, t.topic_id))
+    topics = [replace(t, rank=r) for r, t in enumerate(topics, start=1)]
+    assigned = {problems[i].call for idx in members.values() for i in idx}
+    digest = replace(
+        base,
+        topics=tuple(topics),
+        unassigned_calls=len({p.call for p in problems}) - len(assigned),
+        embedded=grouping.embedded,
+        **equity(
+            calls,
+            [replace(p, article_id=a) for p, a in zip(problems, anchors, strict=True)],
+            kb,
+            agent_language,
+        ),
+    )
+    return replace(digest, text=digest_text(digest, options.top_n)), updates
+
+
+def kb_anchors(problems: Sequence[Any], grouping: Any, embedder: Any) -> list[str | None]:
+    """Each problem's article: the one suggested during the call, else the knowledge base's best
+    match for its (already computed) vector when above the search threshold. Calls whose need was
+    not searched (no cue word) then still meet the calls that were, in `merge_by_article`."""
+    anchors = [p.article_id for p in problems]
+    if grouping.vectors is None or grouping.rows is None:  # nothing was grouped: no vectors to search
+        return anchors
+    todo = [i for i, p in enumerate(problems) if p.article_id is None and grouping.rows[i] >= 0]
+    if not todo:
+        return anchors
+    index = _knowledge_index(embedder)
+    if index is None:
+        return anchors
+    from assistant.knowledge.search import SearchOptions
+
+    threshold = float(config.get().search_threshold)
+    for i in todo:
+        result = index.search_vector(
+            problems[i].text, grouping.vectors[grouping.rows[i]], SearchOptions(k=1), threshold
+        )
+        if not result.abstained and result.hits:
+            anchors[i] = result.hits[0].article_id
+    return anchors
+
+
+def _knowledge_index(embedder: Any) -> Any:
+    """The knowledge index for the digest's embedder, or None (a fake embedder, no knowledge base)."""
+    from assistant.errors import AssistantError
+    from assistant.knowledge.index import ensure_index
+    from assistant.knowledge.search import Embedder
+
+    real = embedder.real() if callable(getattr(embedder, "real", None)) else embedder  # a wrapper
+    if not isinstance(real, Embedder):
+        return None
+    cfg = config.get()
+    try:
+        index, _ = ensure_index(cfg.kb_dir, cfg.index_dir, real)
+    except AssistantError:
+        return None
+    return index
+
+
+def merge_by_article(
+    labels: Any,
+    problems: Sequence[Any],
+    anchors: Sequence[str | None] | None = None,
+    centroids: Any = None,
+    similarity: float = 0.0,
+    strong: float = 1.01,
+) -> Any:
+    """Clusters whose calls mostly matched the same article are one topic: wording split them,
+    but the knowledge base says it is one problem. With `centroids`, a cluster joins another of
+    the same article only when their centroids are at least `similarity` alike, unless most of
+    its statements are untranslated text in another language (the English embedding cannot
+    compare those with the agent's language, so for them the article decides), or at least a
+    `strong` share of both clusters' calls matched the article."""
+    import numpy as np
+
+    anchors = anchors if anchors is not None else [p.article_id for p in problems]
+    majority: dict[str, list[tuple[int, float]]] = {}
+    out = np.array(labels, copy=True)
+    for cluster in sorted({int(x) for x in labels if x >= 0}):
+        members = [int(i) for i in np.flatnonzero(labels == cluster)]
+        per_call: dict[int, set[str]] = {}
+        for i in members:
+            found = per_call.setdefault(problems[i].call, set())
+            if anchors[i]:
+                found.add(str(anchors[i]))
+        per_article = Counter(a for found in per_call.values() for a in found)
+        if not per_article:
+            continue
+        article, n = per_article.most_common(1)[0]
+        share = n / len(per_call)
+        if share <= 0.5:
+            continue
+        foreign = sum(bool(getattr(problems[i], "untranslated", False)) for i in members) > len(members) / 2
+        target = next(
+            (
+                k
+                for k, k_share in majority.get(article, [])
+                if centroids is None
+                or foreign
+                or min(share, k_share) >= strong
+                or float(centroids[k] @ centroids[cluster]) >= similarity
+            ),
+            None,
+        )
+        if target is None:
+            majority.setdefault(article, []).append((cluster, share))
+        else:
+            out[members] = target
+    return out
+
+
+def attach_by_article(labels: Any, problems: Sequence[Any], anchors: Sequence[str | None]) -> Any:
+    """A statement in no topic (its wording formed too small a group) joins the topic most of
+    whose calls matched the same article as it did: the article says it is that need."""
+    import numpy as np
+
+    out = np.array(labels, copy=True)
+    topic_of_article: dict[str, int] = {}
+    for cluster in sorted({int(x) for x in labels if x >= 0}):
+        members = [int(i) for i in np.flatnonzero(labels == cluster)]
+        calls = {problems[i].call for i in members}
+        per_article = Counter(a for _, a in {(problems[i].call, anchors[i]) for i in members if anchors[i]})
+        if per_article:
+            article, n = per_article.most_common(1)[0]
+            if n / len(calls) > 0.5 and article is not None:
+                topic_of_article.setdefault(article, cluster)
+    for i in np.flatnonzero(labels < 0):
+        article = anchors[int(i)]
+        if article in topic_of_article:
+            out[i] = topic_of_article[article]
+    return out
+
+
+@dataclass(frozen=True)
+class KnowledgeArticles:
+    """What the digest needs from the knowledge base: each article's canonical (agent-language)
+    id and language, the canonical articles' titles, and which languages each canonical article
+    exists in."""
+
+    canonical_of: dict[str, str] = field(default_factory=dict)
+    titles: dict[str, str] = field(default_factory=dict)
+    languages: dict[str, set[str]] = field(default_factory=dict)
+    language_of: dict[str, str] = field(default_factory=dict)
+
+    def canonical(self, article_id: str | None) -> str | None:
+        return self.canonical_of.get(article_id, article_id) if article_id else None
+
+    def language_independent(self, problem: Any, foreign: str | None) -> Any:
+        """The problem with its article made canonical (an article's translation counts as the
+        article) and its title in the agent's language. For untranslated text in another
+        language (`foreign`: its code) that matched an article written in that language, the
+        canonical article's title becomes what is grouped: the one language-independent form
+        such a call has. (A match across languages is not trusted for this: the embedding model
+        is English-only, so such matches are often wrong.)"""
+        article = self.canonical(problem.article_id)
+        title = self.titles.get(article, problem.article_title) if article else problem.article_title
+        native = bool(foreign) and self.language_of.get(problem.article_id or "") == foreign
+        key = title if native and title else ""
+        return replace(
+            problem, article_id=article, article_title=title, key=key, untranslated=bool(foreign) and not key
+        )
+
+
+def knowledge_articles() -> KnowledgeArticles:
+    """The configured knowledge base's articles as `KnowledgeArticles` (empty when unreadable)."""
+    from assistant.errors import AssistantError
+    from assistant.knowledge.articles import load_articles
+
+    cfg = config.get()
+    try:
+        articles, _ = load_articles(cfg.kb_dir)
+    except (AssistantError, OSError):
+        return KnowledgeArticles()
+    canonical = {a.id: a.translation_of or a.id for a in articles}
+    titles = {a.id: a.title for a in articles if not a.translation_of}
+    languages: dict[str, set[str]] = {}
+    for a in articles:
+        languages.setdefault(canonical[a.id], set()).add(a.language)
+    return KnowledgeArticles(canonical, titles, languages, {a.id: a.language for a in articles})
+
+
+def equity(
+    calls: Sequence[Any], problems: Sequence[Any], kb: KnowledgeArticles, agent_language: str
+) -> dict[str, Any]:
+    """Language equity: per caller language, calls, share without an approved answer and share
+    resolved; and the articles callers in another language needed that have no version in their
+    language, ranked by those callers' calls."""
+    unanswered = {p.call for p in problems if p.no_answer or p.not_helpful}
+    by_language: dict[str, list[int]] = {}
+    for i, call in enumerate(calls):
+        by_language.setdefault(call.language or "unknown", []).append(i)
+    rows = [
+        {
+            "language": code,
+            "calls": len(idx),
+            "no_answer_share": round(sum(i in unanswered for i in idx) / len(idx), 4),
+            "resolved_share": round(sum(calls[i].outcome == "resolved" for i in idx) / len(idx), 4),
+        }
+        for code, idx in sorted(by_language.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    ]
+    needed: Counter[tuple[str, str]] = Counter()
+    for code, idx in by_language.items():
+        if code in (agent_language, "unknown"):
+            continue
+        members = set(idx)
+        for article in {(p.call, p.article_id) for p in problems if p.call in members and p.article_id}:
+            if code not in kb.languages.get(article[1], {agent_language}):
+                needed[(code, article[1])] += 1
+    missing = [
+        {"language": code, "article_id": article, "title": kb.titles.get(article, article), "calls": n}
+        for (code, article), n in sorted(needed.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+    return {"language_equity": tuple(rows), "missing_native_articles": tuple(missing)}
+
+
+def _day_calls(con: Any, day: date) -> list[Any]:
+    import duckdb
+
+    from assistant import storage
+
+    try:
+        return storage.calls_for_day(con, day)
+    except duckdb.CatalogException:
+        raise InputError("the database has no calls table; ingest calls first (assistant ingest)") from None
+
+
+# ---------------------------------------------------------------- storing
+
+
+def save(con: Any, digest: Digest, updates: Sequence[Any]) -> None:
+    """Store a digest, replacing that date's (one transaction, with the registry updates)."""
+    from assistant import storage
+
+    payload = digest.to_json()
+    topics = [
+        storage.DigestTopic(
+            topic_id=t.topic_id,
+            label=t.label,
+            calls=t.calls,
+            share=t.share,
+            change=t.change,
+            emerging=t.emerging,
+            knowledge_gap=t.is_gap,
+            sentiment=t.sentiment,
+            resolved_share=t.resolved_share,
+            median_handle_time=t.median_handle_time,
+            languages=t.languages,
+            quotes=t.quotes,
+            rank=t.rank,
+        )
+        for t in digest.topics
+    ]
+    members = {t.topic_id: t.call_ids for t in digest.topics}
+    storage.save_digest(con, digest.date, digest.method_version, payload, topics, updates, members)
+
+
+def run_digest(
+    con: Any,
+    day: date,
+    embedder: Any = None,
+    options: DigestOptions | None = None,
+    *,
+    backfill: bool = True,
+    progress: Any = None,
+) -> Digest:
+    """Compute and store the digest of `day`. With `backfill`, each of the previous 7 days that
+    has calls but no digest (of this method version) is computed first, oldest first, so the
+    baseline and the topic registry exist."""
+    from assistant import storage
+
+    check_not_future(day)
+    options = options or DigestOptions.from_config()
+    if embedder is None:
+        embedder = LazyEmbedder()
+    if backfill:
+        for back in range(BASELINE_DAYS, 0, -1):
+            earlier = day - timedelta(days=back)
+            stored = storage.get_digest(con, earlier)
+            if stored is not None and stored.method_version == METHOD_VERSION:
+                continue
+            if not _day_calls(con, earlier) and stored is None:
+                continue
+            if progress:
+                progress(f"backfill: digest of {earlier}")
+            run_digest(con, earlier, embedder, options, backfill=False)
+    digest, updates = build_digest(con, day, embedder, options)
+    save(con, digest, updates)
+    return digest
+
+
+def default_embedder() -> Any:
+    """The MiniLM embedder, with larger batches (problem statements are short)."""
+    from assistant.knowledge.search import Embedder
+
+    return Embedder(batch_size=128)
+
+
+class LazyEmbedder:
+    """`default_embedder()` loaded on the first `embed` call (an empty day never loads the model)."""
+
+    def __init__(self) -> None:
+        self._embedder: Any = None
+
+    def real(self) -> Any:
+        if self._embedder is None:
+            self._embedder = default_embedder()
+        return self._embedder
+
+    def embed(self, texts: Sequence[str]) -> Any:
+        return self.real().embed(texts)
+
+
+def from_stored(stored: Any) -> Digest:
+    """A `Digest` rebuilt from a stored one (its payload), for exports without recomputing."""
+    payload = dict(stored.payload)
+    topics = tuple(
+        Topic(**{k: v for k, v in t.items() if k in Topic.__dataclass_fields__})
+        for t in payload.get("topics", [])
+    )
+    topics = tuple(replace(t, quotes=tuple(t.quotes), call_ids=tuple(t.call_ids)) for t in topics)
+    return Digest(
+        date=stored.digest_date,
+        method_version=stored.method_version,
+        total_calls=stored.total_calls,
+        no_answer_share=stored.no_answer_share,
+        languages=dict(stored.languages),
+        topics=topics,
+        skipped_calls=payload.get("skipped_calls", 0),
+        unassigned_calls=payload.get("unassigned_calls", 0),
+        text=stored.digest_text or "",
+        escalated_calls=payload.get("escalated_calls", 0),
+        language_equity=tuple(payload.get("language_equity", ())),
+        missing_native_articles=tuple(payload.get("missing_native_articles", ())),
+    )
+
+
+def days_between(since: date, until: date) -> list[date]:
+    """Every day from `since` to `until`, both included."""
+    if until < since:
+        raise InputError(f"--until {until} is before --since {since}")
+    return [since + timedelta(days=n) for n in range((until - since).days + 1)]

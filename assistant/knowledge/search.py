@@ -1,0 +1,447 @@
+"""Embed, index, search and abstain over the published knowledge-base articles.
+
+Every article becomes passages (its title, each sample question, body chunks). Passage vectors are
+cached by the SHA-256 of their text, so a rebuild embeds only new or changed text. FAISS finds
+candidate articles; each candidate is then scored exactly (see `docs/retrieval.md`):
+
+    similarity  = mean of the article's top-3 passage cosines with the query
+    probability = a softmax head over articles when the knowledge base has many sample questions
+                  per article, else a softmax over candidate similarities plus a "none" anchor
+    score       = (similarity + probability) / 2, in 0..1
+
+The search abstains when the best score is below the `search_threshold` setting.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import tempfile
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from assistant.errors import InputError
+from assistant.knowledge.articles import Article, load_articles
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from assistant.protocols import Embedder as EmbedderProtocol
+
+FORMAT_VERSION = 1
+MAX_QUERY_CHARS = 2000  # MiniLM reads 256 word pieces; longer text only costs time.
+APPROX_MIN_PASSAGES = 200_000  # below this, exact search is fast enough (see bench/retrieval.py)
+HEAD_MIN_QUESTIONS = 10  # median sample questions per article needed to train the softmax head
+TOP_M = 3
+ANCHOR = 0.4  # similarity of a typical unrelated text: the "none of these" option
+TEMPERATURE = 0.05
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One article returned by a search.
+
+    Attributes:
+        article_id: the article's id.
+        title: its title.
+        score: confidence in 0..1 (compare with `search_threshold`).
+        passage: the text (title, question or body chunk) that matched best.
+        owner, effective, review_by, language, program: copied from the article.
+    """
+
+    article_id: str
+    title: str
+    score: float
+    passage: str
+    owner: str | None = None
+    effective: dt.date | None = None
+    review_by: dt.date | None = None
+    language: str = "en"
+    program: str | None = None
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Ranked hits and whether the search abstained.
+
+    Attributes:
+        query: the query as searched (trimmed, possibly shortened).
+        hits: best first; kept even when abstaining so a console can show the closest articles.
+        abstained: True when no article is confident enough to suggest.
+        reason: why it abstained ('' otherwise).
+        threshold: the threshold applied.
+    """
+
+    query: str
+    hits: tuple[Hit, ...]
+    abstained: bool
+    reason: str = ""
+    threshold: float = 0.0
+
+
+@dataclass
+class SearchOptions:
+    """How to search.
+
+    Attributes:
+        k: how many articles to return.
+        program: only articles of this program.
+        language: only articles in this language.
+        threshold: abstain below this score (None: the `search_threshold` setting).
+    """
+
+    k: int = 3
+    program: str | None = None
+    language: str | None = None
+    threshold: float | None = None
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build did.
+
+    Attributes:
+        articles: published articles indexed.
+        added, changed, removed: articles compared with the previous index.
+        embedded: passages that had to be embedded (the rest came from the cache).
+        index_kind: `flat` (exact) or `ivf` (approximate).
+        head: True when the softmax head was trained.
+        rebuilt_reason: why the previous index was discarded ('' when reused).
+    """
+
+    articles: int
+    added: int
+    changed: int
+    removed: int
+    embedded: int
+    index_kind: str
+    head: bool
+    rebuilt_reason: str = ""
+
+
+class Embedder:
+    """sentence-transformers embedder on CPU (implements `assistant.protocols.Embedder`)."""
+
+    def __init__(self, model: str | None = None, *, batch_size: int = 64) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        from assistant import config
+        from assistant.models import files as models
+
+        cfg = config.get()
+        self.model_name = model or cfg.embedding_model
+        self.threads = max(1, int(cfg.threads))
+        torch.set_num_threads(self.threads)
+        try:  # the weight-loading progress bar is noise on a terminal and in logs
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+        except ImportError:
+            pass
+        self._model = SentenceTransformer(models.resolve_embedding(self.model_name), device="cpu")
+        dim_of = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
+        )
+        self.dimension = int(dim_of() or 0)
+        self.batch_size = batch_size
+        self.calls = 0  # texts embedded so far (the benchmark and tests read it)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        import numpy as np
+
+        self.calls += len(texts)
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        import torch
+
+        # A live query is one short text: extra intra-op threads only add barrier waits there, and
+        # on a busy 2-core machine they made p95 latency 10x worse (bench/retrieval.py).
+        torch.set_num_threads(1 if len(texts) <= 4 else self.threads)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+_LIST_MARKER = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+", re.MULTILINE)
+
+
+def plain_text(markdown: str) -> str:
+    """Markdown body without list markers, heading hashes and emphasis (for embedding and grading)."""
+    text = _LIST_MARKER.sub("", markdown)
+    text = re.sub(r"^#+\s*", "", text, flags=re.MULTILINE)
+    return re.sub(r"[*_`]+", "", text)
+
+
+def body_chunks(body: str, max_words: int = 80) -> list[str]:
+    """Split a body into passages of at most about `max_words` words, on paragraph and sentence ends."""
+    chunks: list[str] = []
+    current: list[str] = []
+    for para in re.split(r"\n\s*\n", plain_text(body)):
+        for sentence in re.split(r"(?<=[.!?])\s+", " ".join(para.split())):
+            if not sentence:
+                continue
+            if current and len(" ".join(current + [sentence]).split()) > max_words:
+                chunks.append(" ".join(current))
+                current = []
+            current.append(sentence)
+        if current and len(" ".join(current).split()) >= max_words // 2:
+            chunks.append(" ".join(current))
+            current = []
+    if current:
+        chunks.append(" ".join(current))
+    return chunks
+
+
+def passages(article: Article) -> list[tuple[str, str]]:
+    """(kind, text) pairs embedded for an article: title, questions, body chunks."""
+    out = [("title", article.title)]
+    out += [("question", q) for q in article.questions]
+    out += [("body", c) for c in body_chunks(article.body)]
+    seen: set[str] = set()
+    unique = []
+    for kind, text in out:
+        if text.strip() and text not in seen:
+            seen.add(text)
+            unique.append((kind, text))
+    return unique
+
+
+def text_key(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def _meta(article: Article) -> dict[str, Any]:
+    return {
+        "id": article.id,
+        "title": article.title,
+        "owner": article.owner,
+        "effective": article.effective.isoformat() if article.effective else None,
+        "review_by": article.review_by.isoformat() if article.review_by else None,
+        "language": article.language,
+        "program": article.program,
+        "hash": article.content_hash(),
+    }
+
+
+def _date(value: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(value) if value else None
+
+
+@dataclass
+class KnowledgeIndex:
+    """A loaded index: article metadata, passage vectors, the FAISS index and the optional head."""
+
+    model_name: str
+    dimension: int
+    articles: list[dict[str, Any]]
+    passage_article: np.ndarray  # row -> article position
+    passage_text: list[str]
+    vectors: np.ndarray
+    faiss_index: Any
+    index_kind: str = "flat"
+    head: tuple[np.ndarray, np.ndarray] | None = None
+    _rows: list[np.ndarray] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        import faiss
+        import numpy as np
+
+        # One query at a time: FAISS's OpenMP threads gain nothing there and, next to torch's own
+        # thread pool on a small machine, spin-wait into 10x slower, spiky searches (bench/retrieval.py).
+        faiss.omp_set_num_threads(1)
+
+        order = np.argsort(self.passage_article, kind="stable")
+        bounds = np.searchsorted(self.passage_article[order], np.arange(len(self.articles) + 1))
+        self._rows = [order[bounds[i] : bounds[i + 1]] for i in range(len(self.articles))]
+
+    def search_vector(
+        self, query: str, qvec: np.ndarray, options: SearchOptions, threshold: float
+    ) -> SearchResult:
+        """Rank articles for one L2-normalised query vector."""
+        import numpy as np
+
+        if not self.articles:
+            return SearchResult(query, (), True, "the knowledge base has no published articles", threshold)
+        allowed = None
+        if options.program or options.language:
+            allowed = np.array(
+                [
+                    (not options.program or a["program"] == options.program)
+                    and (not options.language or a["language"] == options.language)
+                    for a in self.articles
+                ]
+            )
+            if not allowed.any():
+                return SearchResult(query, (), True, "no published article matches the filters", threshold)
+        candidates = self._candidates(qvec, options, allowed)
+        sims = np.empty(len(candidates), dtype=np.float32)
+        best_rows = np.empty(len(candidates), dtype=np.int64)
+        for i, a in enumerate(candidates):
+            rows = self._rows[a]
+            s = self.vectors[rows] @ qvec
+            top = np.sort(s)[::-1][:TOP_M]
+            sims[i] = top.mean()
+            best_rows[i] = rows[int(np.argmax(s))]
+        sims = np.clip(sims, 0.0, 1.0)
+        if self.head is not None:
+            weight, bias = self.head
+            logits = (qvec * 10.0) @ weight + bias
+            probs = np.exp(logits - logits.max())
+            probs /= probs.sum()
+            prob = probs[candidates]
+        else:
+            z = np.append(sims, ANCHOR) / TEMPERATURE
+            z = np.exp(z - z.max())
+            prob = (z / z.sum())[:-1]
+        scores = 0.5 * sims + 0.5 * prob
+        order = np.argsort(-scores, kind="stable")[: max(1, options.k)]
+        hits = []
+        for i in order:
+            a = self.articles[candidates[i]]
+            hits.append(
+                Hit(
+                    article_id=a["id"],
+                    title=a["title"],
+                    score=round(float(scores[i]), 4),
+                    passage=self.passage_text[best_rows[i]],
+                    owner=a["owner"],
+                    effective=_date(a["effective"]),
+                    review_by=_date(a["review_by"]),
+                    language=a["language"],
+                    program=a["program"],
+                )
+            )
+        best = hits[0].score
+        if best < threshold:
+            reason = f"best score {best:.2f} is below the threshold {threshold:.2f}"
+            return SearchResult(query, tuple(hits), True, reason, threshold)
+        return SearchResult(query, tuple(hits), False, "", threshold)
+
+    def _candidates(self, qvec: np.ndarray, options: SearchOptions, allowed: np.ndarray | None) -> np.ndarray:
+        import numpy as np
+
+        n_articles = len(self.articles)
+        if allowed is not None and allowed.sum() <= 2000:
+            return np.flatnonzero(allowed)
+        if n_articles <= 64:
+            return np.arange(n_articles)
+        n = min(len(self.passage_text), max(64, 16 * options.k) * (4 if allowed is not None else 1))
+        _, ids = self.faiss_index.search(qvec[None, :].astype(np.float32), n)
+        found = self.passage_article[ids[0][ids[0] >= 0]]
+        _, first = np.unique(found, return_index=True)
+        cands = found[np.sort(first)]
+        if allowed is not None:
+            cands = cands[allowed[cands]]
+        return cands
+
+
+def search(
+    text: str,
+    k: int | None = None,
+    filters: dict[str, str | None] | None = None,
+    *,
+    index: KnowledgeIndex | None = None,
+    embedder: EmbedderProtocol | None = None,
+    threshold: float | None = None,
+) -> SearchResult:
+    """Search the knowledge base; builds or refreshes the index from settings when needed."""
+    from assistant import config
+
+    cfg = config.get()
+    if embedder is None:
+        embedder = Embedder()
+    if index is None:
+        from assistant.knowledge.index import ensure_index
+
+        index, _ = ensure_index(cfg.kb_dir, cfg.index_dir, embedder)
+    filters = filters or {}
+    options = SearchOptions(
+        k=k or cfg.search_k,
+        program=filters.get("program"),
+        language=filters.get("language"),
+        threshold=threshold,
+    )
+    return search_many([text], options, index=index, embedder=embedder)[0]
+
+
+def clean_query(text: str) -> str:
+    """A query ready to embed; empty (or whitespace) queries are an `InputError`."""
+    if not isinstance(text, str) or not text.strip():
+        raise InputError("empty query: type what the caller asked")
+    return " ".join(text.split())[:MAX_QUERY_CHARS]
+
+
+def search_many(
+    texts: Sequence[str], options: SearchOptions, *, index: KnowledgeIndex, embedder: EmbedderProtocol
+) -> list[SearchResult]:
+    """Search several queries at once (one batched embedding call)."""
+    from assistant import config
+
+    threshold = options.threshold if options.threshold is not None else float(config.get().search_threshold)
+    queries = [clean_query(t) for t in texts]
+    vectors = embedder.embed(queries)
+    return [index.search_vector(q, v, options, threshold) for q, v in zip(queries, vectors, strict=True)]
+
+
+def result_to_json(result: SearchResult) -> dict[str, Any]:
+    """The `--json` / `--queries-file` shape of a result."""
+    return {
+        "query": result.query,
+        "abstained": result.abstained,
+        "reason": result.reason,
+        "hits": [
+            {"id": h.article_id, "title": h.title, "score": h.score, "passage": h.passage}
+            for h in result.hits
+        ],
+    }
+
+
+def published(articles: Sequence[Article]) -> list[Article]:
+    return [a for a in articles if a.published]
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a temp file and a rename (never a half-written file)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def new_build_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def dumps(obj: Any) -> bytes:
+    return json.dumps(obj, indent=1, sort_keys=False).encode("utf-8")
+
+
+__all__ = [
+    "Article",
+    "BuildReport",
+    "Embedder",
+    "Hit",
+    "KnowledgeIndex",
+    "SearchOptions",
+    "SearchResult",
+    "load_articles",
+    "search",
+    "search_many",
+]

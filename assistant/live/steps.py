@@ -1,0 +1,212 @@
+"""The steps a live call's final utterance goes through, and the call's end.
+
+Kept apart from `live.py` (which cuts audio into utterances and schedules) so that the per-final
+pipeline reads like `CallProcessor.process_utterances`, whose steps it repeats one utterance at a
+time: language -> translation -> redaction -> sentiment -> knowledge search -> events -> storage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from assistant.calls.processor import RawUtterance, redacted_utterance, states_need
+from assistant.errors import InputError
+from assistant.text.summary import with_outcome
+
+if TYPE_CHECKING:
+    from assistant.live.session import Job, LiveCall
+
+
+def _translation(
+    call: LiveCall, text: str, source: str, audio: Any, speaker: str
+) -> tuple[str | None, str | None]:
+    """Text pack first; without one, Whisper's own speech translation into English."""
+    from assistant.language.translation import MissingLanguagePack, translate
+
+    target = call.processor.options.agent_language
+    if source == target:
+        return None, None
+    try:
+        result = translate(text, target, source=source, translator=call.processor._translator)
+        if result.machine_translated:
+            return result.text, result.engine
+        return None, None
+    except MissingLanguagePack:
+        pass
+    except InputError:
+        return None, None
+    if target != "en" or audio is None:
+        return None, None
+    spoken = call._transcribe(audio, speaker, beam=1, task="translate")
+    english = " ".join(s.text for s in spoken.segments).strip()
+    return (english, "whisper") if english else (None, None)
+
+
+def answer_in_language(call: LiveCall, article: Any, language: str) -> dict[str, Any] | None:
+    """The article's answer in the caller's language: a published native translation first, a
+    machine translation (labelled) when a pack exists, else None."""
+    from assistant.language.translation import MissingLanguagePack, translate
+
+    if language == article.language:
+        return None
+    native = call.catalog.native.get((article.id, language))
+    if native is not None:
+        return {"text": native.body, "language": language, "machine_translated": False, "engine": None}
+    try:
+        result = translate(
+            article.body, language, source=article.language, translator=call.processor._translator
+        )
+    except (MissingLanguagePack, InputError):
+        return None
+    if not result.machine_translated:
+        return None
+    return {"text": result.text, "language": language, "machine_translated": True, "engine": result.engine}
+
+
+def final_steps(call: LiveCall, job: Job, result: Any, text: str) -> None:
+    """One final utterance: record it (redacted), emit its events, suggest an article."""
+    speaker = job.speaker
+    evidence = call.language if speaker != "agent" else call.agent_language
+    before = call.language.decision
+    info = result.info
+    if info.language:
+        evidence.add_speech(info.language, min(max(info.language_probability, 0.0), 1.0), job.end - job.start)
+    after = call.language.decision
+    if speaker != "agent" and after is not None and (before is None or before.language != after.language):
+        call.emit(
+            "language",
+            {
+                "language": after.language,
+                "probability": after.probability,
+                "overridden": call.language.overridden,
+            },
+        )
+    decided = evidence.decision
+    u_lang = decided.language if decided else (info.language or call.processor.options.agent_language)
+
+    translation, engine = _translation(call, text, u_lang, job.audio if speaker != "agent" else None, speaker)
+    raw = RawUtterance(speaker, round(job.start, 2), round(job.end, 2), text, translation, engine)
+    record, english = redacted_utterance(
+        replace(raw, speaker=speaker if speaker in ("agent", "caller") else "unknown"),
+        u_lang,
+        call._context(),
+        call.privacy,
+    )
+    call.raw.append(raw)
+    red_text, red_translation = record.text, record.translation
+    call.records.append(record)
+    call.emit(
+        "caption",
+        {
+            "speaker": speaker,
+            "text": red_text,
+            "start": record.start,
+            "end": record.end,
+            "final": True,
+            "language": u_lang,
+            "translation": red_translation,
+            "machine_translated": bool(red_translation),
+        },
+    )
+    if record.sentiment_label is not None:
+        call.emit("sentiment", {"label": record.sentiment_label, "score": record.sentiment})
+        if states_need(english, call.processor.options.min_need_words):
+            _suggest(
+                call, len(call.records) - 1, english, translated=red_translation is not None, lang=u_lang
+            )
+
+
+def _suggest(call: LiveCall, idx: int, english: str, *, translated: bool, lang: str) -> None:
+    from assistant.calls.processor import search_language, suggestion_record
+    from assistant.knowledge.search import SearchOptions, search_many
+    from assistant.live.session import confidence_word
+    from assistant.storage import suggestion_id
+
+    opts = call.processor.options
+    embedder, index = call.processor.search_engine()
+    language = search_language(translated, lang, opts.agent_language)
+    found = search_many(
+        [english], SearchOptions(k=opts.k, language=language), index=index, embedder=embedder
+    )[0]
+    top = found.hits[0] if found.hits else None
+    record = suggestion_record(found, english, idx, call._seen_articles, created_at=datetime.now(UTC))
+    if record is None:
+        return  # this article was already suggested in this call
+    call.suggestions.append(record)
+    data: dict[str, Any] = {
+        "suggestion_id": suggestion_id(call.call_id, len(call.suggestions) - 1),
+        "utterance": english,
+        "abstained": record.abstained,
+        "article_id": record.article_id,
+        "title": record.article_title,
+        "score": record.score,
+        "confidence": None,
+        "answer": None,
+        "owner": None,
+        "effective": None,
+        "answer_in_caller_language": None,
+    }
+    if not record.abstained and top is not None:
+        article = call.catalog.by_id.get(top.article_id)
+        caller_lang = call.language.decision.language if call.language.decision else lang
+        data.update(
+            confidence=confidence_word(top.score),
+            answer=article.body if article else top.passage,
+            owner=top.owner,
+            effective=top.effective.isoformat() if top.effective else None,
+            answer_in_caller_language=answer_in_language(call, article, caller_lang) if article else None,
+        )
+    call.emit("suggestion", data)
+
+
+def live_record(call: LiveCall, status: str = "live") -> Any:
+    """The call as stored while it runs: its finals so far and the suggestions made."""
+    from assistant.storage import CallRecord
+
+    decision = call.language.decision
+    return CallRecord(
+        call_id=call.call_id,
+        started_at=call.started_at,
+        channel="voice",
+        source=call.source,
+        language=decision.language if decision else None,
+        language_probability=decision.probability if decision else None,
+        duration=round(call.duration, 2),
+        outcome=call.outcome or "unknown",
+        status=status,
+        utterances=tuple(call.records),
+        suggestions=tuple(call.suggestions),
+    )
+
+
+def finish_call(call: LiveCall, status: str = "complete") -> Any:
+    """Summarise with `process_utterances` over the raw finals in time order; keep the live
+    suggestions (remapped to the sorted order) since agents rated them by id."""
+    order = sorted(range(len(call.raw)), key=lambda i: (call.raw[i].start or 0.0, call.raw[i].speaker))
+    new_pos = {old: new for new, old in enumerate(order)}
+    raw = [call.raw[i] for i in order]
+    suggestions = tuple(
+        replace(s, utterance_idx=new_pos.get(s.utterance_idx) if s.utterance_idx is not None else None)
+        for s in call.suggestions
+    )
+    ended = datetime.now(UTC)
+    if raw:
+        record = call.processor.process_utterances(
+            call.call_id,
+            call.started_at,
+            raw,
+            channel="voice",
+            source=call.source,
+            duration=round(call.duration, 2),
+        )
+        record = replace(record, suggestions=suggestions, status=status, ended_at=ended)
+    else:
+        record = replace(live_record(call, status), ended_at=ended)
+    if call.outcome:
+        record = with_outcome(record, call.outcome)
+    if call.language.overridden and call.language.decision:
+        record = replace(record, language=call.language.decision.language)
+    call.final_record = record
+    return record

@@ -1,0 +1,121 @@
+"""All DuckDB I/O of the product: every function takes a connection (`open_db(path)`, or in tests
+`duckdb.connect(":memory:")` followed by `migrate(con)`).
+
+- One writer per file: DuckDB lets one process open a file read-write, and no other process may
+  open it at all meanwhile. The service owns the file; `open_db` raises InputError naming the
+  process that holds the lock, so the CLI and console can say "use the running service".
+- Threads: a DuckDB connection is not safe to share across threads, and a transaction belongs to
+  the connection. A service that shares one connection gives each thread its own
+  `con.cursor()` (a cursor is a connection to the same database) and passes that here.
+- Timestamps are stored as naive `TIMESTAMP` in UTC. Inputs may be aware (converted to UTC) or
+  naive (taken as UTC); every datetime returned is timezone-aware UTC.
+- Writes that replace something (`save_call`, `save_digest`) run in one transaction: they never
+  leave duplicates or a half-written call, and on error the previous version stays. A committed
+  call survives a killed process (DuckDB's write-ahead log).
+- Text arrives redacted; redaction is the pipeline's job (ARCHITECTURE invariant 3).
+
+Layers: `storage_schema` (open, migrations, helpers), `storage_records` (dataclasses), `storage_calls` (calls, feedback, ingest
+errors), `storage_digest` (digests, topic registry, per-day reads, article usage, open questions).
+"""
+
+from __future__ import annotations
+
+from assistant.storage.calls import (
+    add_feedback,
+    call_exists,
+    delete_call,
+    encode_cursor,
+    get_call,
+    list_calls,
+    list_calls_page,
+    list_ingest_errors,
+    record_ingest_error,
+    save_call,
+    suggestion_id,
+)
+from assistant.storage.digest import (
+    ArticleUsage,
+    DigestTopic,
+    OpenQuestion,
+    RegisteredTopic,
+    StoredDigest,
+    article_usage,
+    calls_for_day,
+    digest_calls,
+    get_digest,
+    list_digest_dates,
+    open_questions,
+    registered_topics,
+    save_digest,
+)
+from assistant.storage.records import (
+    CallRecord,
+    Feedback,
+    IngestError,
+    StoredCall,
+    StoredSuggestion,
+    StoredUtterance,
+    SuggestionRecord,
+    UtteranceRecord,
+)
+from assistant.storage.schema import (
+    CHANNELS,
+    FEEDBACK_KINDS,
+    MIGRATIONS,
+    OUTCOMES,
+    SCHEMA_VERSION,
+    SPEAKERS,
+    STATUSES,
+    Connection,
+    connect,
+    migrate,
+    open_db,
+    schema_version,
+)
+
+__all__ = [
+    "CHANNELS",
+    "FEEDBACK_KINDS",
+    "MIGRATIONS",
+    "OUTCOMES",
+    "SCHEMA_VERSION",
+    "SPEAKERS",
+    "STATUSES",
+    "ArticleUsage",
+    "CallRecord",
+    "Connection",
+    "DigestTopic",
+    "Feedback",
+    "IngestError",
+    "OpenQuestion",
+    "RegisteredTopic",
+    "StoredCall",
+    "StoredDigest",
+    "StoredSuggestion",
+    "StoredUtterance",
+    "SuggestionRecord",
+    "UtteranceRecord",
+    "add_feedback",
+    "article_usage",
+    "call_exists",
+    "calls_for_day",
+    "digest_calls",
+    "connect",
+    "delete_call",
+    "encode_cursor",
+    "get_call",
+    "get_digest",
+    "list_calls",
+    "list_calls_page",
+    "list_digest_dates",
+    "list_ingest_errors",
+    "migrate",
+    "open_db",
+    "open_questions",
+    "record_ingest_error",
+    "registered_topics",
+    "save_call",
+    "save_digest",
+    "schema_version",
+    "suggestion_id",
+]
