@@ -13,8 +13,10 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 
+import assistant.commands as commands_pkg
 from assistant import __version__
 from assistant.errors import AssistantError
+from assistant.privacy.gate import gate
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,7 +26,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"assistant {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    import assistant.commands as commands_pkg
 
     for info in sorted(pkgutil.iter_modules(commands_pkg.__path__), key=lambda m: m.name):
         if info.name.startswith("_"):
@@ -43,8 +44,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except AssistantError as exc:
-        from assistant.privacy.gate import gate
-
         print(f"error: {gate(str(exc))}", file=sys.stderr)  # a message may echo an id or a path
         return exc.exit_code
     except KeyboardInterrupt:

@@ -52,7 +52,8 @@ def big_day(n: int, tmp: Path, db: Path | None = None) -> int:
     from digest_history import direct_records
 
     from assistant import storage
-    from assistant.digest.build import DigestOptions, default_embedder, run_digest
+    from assistant.digest.build import default_embedder, run_digest
+    from assistant.digest.model import DigestOptions
 
     day = date(2026, 3, 2)
     con = storage.open_db(db or tmp / "big.duckdb")
@@ -92,8 +93,9 @@ def scenario(per_day: int, tmp: Path) -> int:
     from digest_history import TOPICS, history, write_jsonl
 
     from assistant import storage
-    from assistant.digest.build import DigestOptions, default_embedder, run_digest
-    from pipelines.ingest import ingest
+    from assistant.batch.ingest import ingest
+    from assistant.digest.build import default_embedder, run_digest
+    from assistant.digest.model import DigestOptions
 
     first = date(2026, 2, 1)
     calls, truth = history(first, days=8, calls_per_day=per_day, new_share=0.2)

@@ -71,8 +71,8 @@ def main() -> int:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
     from assistant import config
+    from assistant.batch.ingest import ingest
     from assistant.batch.ray_engine import ActorPool, RayOptions, import_ray, ingest_ray
-    from pipelines.ingest import ingest
 
     audio = [Path(p) for p in args.audio]
     cfg = config.get()

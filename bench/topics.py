@@ -86,7 +86,7 @@ def ingested(calls: list[dict[str, Any]], db: Path, tmp: Path) -> None:
     from digest_history import write_jsonl
 
     from assistant import storage
-    from pipelines.ingest import ingest
+    from assistant.batch.ingest import ingest
 
     if db.exists():
         con = storage.open_db(db)
@@ -129,7 +129,8 @@ class CachedEmbedder:
 
 def digest_of(db: Path, day: date, cache: Path | None = None, **overrides: Any) -> Any:
     from assistant import storage
-    from assistant.digest.build import DigestOptions, default_embedder, run_digest
+    from assistant.digest.build import default_embedder, run_digest
+    from assistant.digest.model import DigestOptions
 
     con = storage.open_db(db)
     try:
@@ -170,8 +171,9 @@ def heldout(cache: Path | None, n: int = 1200) -> None:
     import csv
     import random
 
-    from assistant.digest.build import DigestOptions, default_embedder
+    from assistant.digest.build import default_embedder
     from assistant.digest.cluster import group_texts
+    from assistant.digest.model import DigestOptions
     from assistant.digest.need import caller_need
 
     eval_dir = DEV.parent.parent

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from assistant.errors import InputError
+from assistant.service.client import ArticleError, article_from_mapping
 
 TEXT_FIELDS = ("id", "title", "program", "language", "owner", "effective", "review_by", "translation_of")
 LIST_FIELDS = ("questions", "tags")
@@ -50,7 +51,6 @@ def to_payload(values: dict[str, str]) -> dict[str, Any]:
 
 def validate(values: dict[str, str]) -> dict[str, str]:
     """Problems by field name ({} when the article can be saved)."""
-    from assistant.knowledge.articles import ArticleError, article_from_mapping
 
     payload = to_payload(values)
     meta = {k: v for k, v in payload.items() if k != "body" and v not in (None, [])}

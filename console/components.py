@@ -16,6 +16,7 @@ from typing import Any
 import streamlit as st
 
 from assistant.errors import AssistantError
+from assistant.vocab import confidence_word
 from console import ServiceUnavailable, get_client
 
 LANGUAGE_NAMES = {
@@ -49,7 +50,7 @@ def clock(seconds: float | None) -> str:
 
 def confidence_text(confidence: str | None, score: float | None) -> str:
     """'high (0.81)': the word first, for readers who skip numbers; the number for those who want it."""
-    word = confidence or ("high" if (score or 0) >= 0.7 else "medium" if (score or 0) >= 0.5 else "low")
+    word = confidence or confidence_word(score)
     return f"{word} ({score:.2f})" if score is not None else word
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from assistant.commands import digest as command
+from assistant.errors import AssistantError
+
 
 def main(argv: list[str] | None = None) -> int:
     import argparse
-
-    from assistant.commands import digest as command
-    from assistant.errors import AssistantError
 
     parser = argparse.ArgumentParser(description="Compute and store the daily digest.")
     sub = parser.add_subparsers(dest="command")

@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from test_service import make_app, run_call, twilio_messages
+from service_util import make_app, run_call, twilio_messages
 
 from assistant.errors import InputError
 from assistant.service.client import ServiceClient, ServiceUnavailable
@@ -118,7 +118,7 @@ def test_fake_and_real_client_agree_on_shapes(pair, tmp_path: Path, monkeypatch)
     from assistant import config
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from console.fake_client import FakeClient
+    from assistant.service.fake_client import FakeClient
 
     (tmp_path / "kb").mkdir()
     monkeypatch.setenv("ASSISTANT_KB_DIR", str(tmp_path / "kb"))

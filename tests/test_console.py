@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import console  # noqa: E402
+from assistant.service.fake_client import FakeClient  # noqa: E402
 from console import article_form, exports, live  # noqa: E402
-from console.fake_client import FakeClient  # noqa: E402
 
 PAGES = ROOT / "console" / "pages"
 
@@ -641,7 +641,7 @@ def test_webvtt_and_text_exports():
 
 def test_fake_digest_export_uses_the_cli_renderer():
     from assistant.digest.render import CSV_COLUMNS, markdown, to_csv
-    from console.fake_client import _as_digest
+    from assistant.service.fake_client import _as_digest
 
     client = FakeClient()
     d = _as_digest(client.digests["2026-03-02"])

@@ -343,7 +343,7 @@ def test_console_makes_no_request_beyond_this_machine(page, console_url):
 
 def test_a_row_opens_its_call_in_view(page, console_url):
     sys.path.insert(0, str(ROOT))
-    from console.fake_client import FakeClient
+    from assistant.service.fake_client import FakeClient
 
     # Oldest first: demo calls other tests start are the newest, so these rows stay put.
     third = sorted(FakeClient().calls.values(), key=lambda c: c["started_at"])[2]["call_id"]

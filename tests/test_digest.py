@@ -14,8 +14,9 @@ from digest_history import NEW_TOPIC, TOPICS, direct_records, history, planted_v
 
 from assistant import storage
 from assistant.cli import main
-from assistant.digest.build import DigestOptions, build_digest, run_digest
+from assistant.digest.build import build_digest, run_digest
 from assistant.digest.cluster import clean_problem, group_texts
+from assistant.digest.model import DigestOptions
 from assistant.digest.stats import call_problems
 from assistant.errors import InputError
 from assistant.privacy.gate import safe_id
@@ -276,7 +277,7 @@ def test_export_of_an_empty_day_and_a_bad_format(con):
 
 @pytest.mark.parametrize("fmt", ["markdown", "csv"])
 def test_cli_stored_export_is_the_service_file(capsys, tmp_path, fmt):
-    from assistant.digest.build import from_stored
+    from assistant.digest.model import from_stored
     from assistant.digest.render import export
 
     db = tmp_path / "a.duckdb"
@@ -301,7 +302,7 @@ def embedder():
 
 @pytest.mark.models
 def test_synthetic_history_new_problem_is_emerging_gap_and_counts_hold(tmp_path, embedder, capsys):
-    from pipelines.ingest import ingest
+    from assistant.batch.ingest import ingest
 
     first = date(2026, 2, 1)
     calls, truth = history(first, days=8, calls_per_day=60, new_share=0.2)
@@ -436,7 +437,7 @@ def test_json_lists_each_topics_calls_and_the_per_call_topic_is_stored(con):
     assert set().union(*by_topic.values()) == filled  # stored ids: dated ids are kept in safe form
     assert storage.digest_calls(con, DAY) == {tid: sorted(ids) for tid, ids in by_topic.items()}
     # the stored digest gives the same members back
-    from assistant.digest.build import from_stored
+    from assistant.digest.model import from_stored
 
     again = from_stored(storage.get_digest(con, DAY))
     assert {t.topic_id: list(t.call_ids) for t in again.topics} == by_topic
@@ -516,7 +517,7 @@ def test_mixed_english_spanish_day_one_topic_per_need_with_a_native_article(tmp_
     # Spanish article do not; see bench/topics.py --mixed.)
     from digest_history import mixed_day
 
-    from pipelines.ingest import ingest
+    from assistant.batch.ingest import ingest
 
     calls, gold = mixed_day(DAY, 100)
     db = tmp_path / "mixed.duckdb"

@@ -10,10 +10,11 @@ import json
 import shutil
 from pathlib import Path
 
-from test_live import fake_processor
+from fakes import fake_processor
 
 from assistant import storage
-from pipelines.ingest import IngestReport, ingest, main
+from assistant.batch.ingest import IngestReport, ingest
+from assistant.batch.run import main
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -114,7 +115,7 @@ def test_report_line_and_json_round_trip() -> None:
 
 
 def test_main_prints_the_bad_line_without_traceback(tmp_path: Path, capsys, monkeypatch) -> None:  # noqa: ANN001
-    import pipelines.ingest as module
+    import assistant.batch.run as module
 
     src = tmp_path / "calls.jsonl"
     src.write_text(line("c1").replace("I lost", "I \\udfffost") + line("c2"))

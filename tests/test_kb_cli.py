@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from test_retrieval import ARTICLES, FakeEmbedder
+from fakes import ARTICLES, FakeEmbedder
 
 from assistant.cli import main
 from assistant.knowledge.articles import write_article

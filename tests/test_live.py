@@ -7,112 +7,18 @@ of the burst it was given (so partials grow like real ones).
 
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
 import pytest
-
-from assistant.calls.processor import CallOptions, CallProcessor
-from assistant.knowledge.search import Hit, SearchResult
-from assistant.live.session import (
-    ArticleCatalog,
-    Endpointer,
-    LiveCall,
-    LiveOptions,
-    TrackStream,
-    confidence_word,
+from fakes import (
+    FakeTranscriber,
+    conversation,
+    fake_processor,
+    feed_call,
+    tone,
 )
-from assistant.speech.transcription import Segment, Transcript, TranscriptionInfo
 
-RATE = 16_000
-SCRIPT = {
-    400: ("caller", "I want to pay my property tax bill but the website keeps giving me an error.", 2.0),
-    600: ("agent", "I can take the payment by phone. What is the card number?", 1.5),
-    800: ("caller", "It is 4111 1111 1111 1111.", 2.0),
-    1000: ("agent", "Thank you. The payment went through.", 1.2),
-}
-
-
-class FakeTranscriber:
-    """Implements the Transcriber protocol for tone-coded audio."""
-
-    name = "fake-whisper"
-
-    def __init__(self, script: dict[int, tuple[str, str, float]] | None = None) -> None:
-        self.calls: list[tuple[str, float, int]] = []
-        self.options: list = []
-        self.script = script or SCRIPT  # tone frequency -> (speaker, sentence, seconds)
-
-    def transcribe(self, audio: np.ndarray, options, speaker: str = "unknown") -> Transcript:  # noqa: ANN001
-        duration = len(audio) / RATE
-        self.calls.append((speaker, duration, options.beam_size))
-        self.options.append(options)
-        text = ""
-        if len(audio) and float(np.abs(audio).max()) > 0.01:
-            spectrum = np.abs(np.fft.rfft(audio))
-            freq = float(np.argmax(spectrum)) * RATE / len(audio)
-            tone = min(self.script, key=lambda f: abs(f - freq))
-            _, sentence, full = self.script[tone]
-            words = sentence.split()
-            n = max(1, min(len(words), round(len(words) * duration / full)))
-            text = " ".join(words[:n])
-        segments = (Segment(0.0, duration, speaker, text),) if text else ()
-        return Transcript(segments, TranscriptionInfo("en", 0.99, duration))
-
-    def detect_language(self, audio: np.ndarray) -> tuple[str, float]:
-        return "en", 0.99
-
-
-class FakeEmbedder:
-    model_name = "fake"
-    dimension = 4
-
-    def embed(self, texts):  # noqa: ANN001, ANN201
-        return np.zeros((len(texts), 4), dtype=np.float32)
-
-
-class FakeIndex:
-    """Suggests pt-pay-bill for bills and vote-register for voting; abstains otherwise."""
-
-    def search_vector(self, query, vector, options, threshold):  # noqa: ANN001, ANN201
-        for word, art, title in (
-            ("bill", "pt-pay-bill", "Pay a property tax bill"),
-            ("vote", "vote-register", "Register to vote"),
-        ):
-            if word in query.lower():
-                hit = Hit(
-                    art, title, 0.91, query, owner="Treasury", effective=dt.date(2024, 1, 1), language="en"
-                )
-                return SearchResult(query, (hit,), False, threshold=threshold)
-        return SearchResult(query, (), True, reason="below threshold", threshold=threshold)
-
-
-def fake_processor() -> CallProcessor:
-    return CallProcessor(
-        CallOptions(), transcriber=FakeTranscriber(), embedder=FakeEmbedder(), index=FakeIndex()
-    )
-
-
-def tone(freq: float, seconds: float, rate: int = RATE) -> np.ndarray:
-    t = np.arange(int(seconds * rate)) / rate
-    return (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
-
-
-def conversation(rate: int = RATE) -> dict[str, np.ndarray]:
-    """Two tracks: agent 600 Hz at 0.5 s, caller 400 Hz at 2.6 s, caller 800 Hz at 5.4 s, agent 1000 Hz at 7.9 s."""
-    length = int(10.0 * rate)
-    tracks = {"agent": np.zeros(length, np.float32), "caller": np.zeros(length, np.float32)}
-    for start, freq in ((0.5, 600), (2.6, 400), (5.4, 800), (7.9, 1000)):
-        speaker, _, seconds = SCRIPT[freq]
-        burst = tone(freq, seconds, rate)
-        pos = int(start * rate)
-        tracks[speaker][pos : pos + len(burst)] = burst
-    return tracks
-
-
-def run_jobs(call: LiveCall, jobs) -> None:  # noqa: ANN001
-    for job in sorted(jobs, key=lambda j: j.kind != "final"):
-        (call.run_final if job.kind == "final" else call.run_partial)(job)
+from assistant.live.session import ArticleCatalog, Endpointer, LiveCall, LiveOptions, TrackStream
+from assistant.vocab import confidence_word
 
 
 @pytest.fixture
@@ -179,12 +85,6 @@ def test_confidence_words() -> None:
 # -- a whole call ---------------------------------------------------------------------------------
 
 
-def feed_call(call: LiveCall, tracks: dict[str, np.ndarray], frame: int = 320) -> None:
-    for pos in range(0, len(tracks["agent"]), frame):
-        for speaker, samples in tracks.items():
-            run_jobs(call, call.feed(speaker, samples[pos : pos + frame]))
-
-
 def test_call_partials_finals_suggestion_and_redaction(call: LiveCall) -> None:
     feed_call(call, conversation())
     events, cursor = call.events_since(0)
@@ -217,6 +117,23 @@ def test_finish_sorts_utterances_and_keeps_suggestion_ids(call: LiveCall) -> Non
     assert record.utterances[record.suggestions[0].utterance_idx].speaker == "caller"
     assert record.summary_json and record.status == "complete" and record.ended_at is not None
     assert "4111" not in str(record)
+
+
+def test_call_end_does_not_search_or_translate_again(call: LiveCall, monkeypatch) -> None:  # noqa: ANN001
+    searched: list[str] = []
+    index = call.processor.search_engine()[1]
+    real = index.search_vector
+    monkeypatch.setattr(index, "search_vector", lambda q, *a: searched.append(q) or real(q, *a))
+    feed_call(call, conversation())
+    during = list(searched)
+    assert during, "the live call searched the knowledge base"
+    translated: list[str] = []
+    monkeypatch.setattr(call.processor, "_text_translation", lambda text, lang: translated.append(text))
+    record = call.finish()
+    assert searched == during, "call end searched again"
+    assert translated == []
+    # the summary names the article suggested live
+    assert "pt-pay-bill" in str(record.summary_json.get("articles"))
 
 
 def test_native_answer_in_caller_language(call: LiveCall) -> None:
@@ -254,10 +171,10 @@ def test_live_decodes_use_the_short_window_and_never_the_sampling_fallback(call:
 
 
 def test_partial_model_used_for_english_partials_only(monkeypatch) -> None:  # noqa: ANN001
-    import assistant.speech.transcription as transcription
+    import assistant.live.session as session
 
     small = FakeTranscriber()
-    monkeypatch.setattr(transcription, "load_transcriber", lambda model=None, engine=None: small)
+    monkeypatch.setattr(session, "load_transcriber", lambda model=None, engine=None: small)
     processor = fake_processor()
     call = LiveCall("p-1", processor, ArticleCatalog(), LiveOptions(partial_model="tiny.en"))
     twice = {speaker: np.concatenate([audio, audio]) for speaker, audio in conversation().items()}

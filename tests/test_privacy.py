@@ -19,7 +19,7 @@ import duckdb
 import httpx
 import numpy as np
 import pytest
-from test_live import FakeTranscriber, fake_processor, feed_call, tone
+from fakes import FakeTranscriber, fake_processor, feed_call, tone
 
 from assistant import config, storage
 from assistant.calls.processor import RawUtterance

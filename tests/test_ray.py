@@ -14,8 +14,9 @@ import pytest
 from conftest import REPO
 
 from assistant import storage
+from assistant.batch.ingest import IngestReport, ingest
 from assistant.batch.ray_engine import CallWorker, RayOptions, ingest_ray, url_jobs
-from pipelines.ingest import IngestReport, ingest, main
+from assistant.batch.run import main
 
 RECORDINGS = 20
 NUMBER_WORD = re.compile(r"\b(zero|one|two|three|four|five|six|seven|eight|nine)\b", re.IGNORECASE)
@@ -207,11 +208,11 @@ def test_bad_engine_options_exit_2(argv, tmp_path, capsys):
 
 
 def test_cli_forwards_engine_options(monkeypatch):
-    import pipelines.ingest
     from assistant import cli
+    from assistant.batch import run
 
     seen: list[list[str]] = []
-    monkeypatch.setattr(pipelines.ingest, "main", lambda argv: seen.append(argv) or 0)
+    monkeypatch.setattr(run, "main", lambda argv: seen.append(argv) or 0)
     assert cli.main(["ingest", "d", "--engine", "ray", "--address", "auto", "--workers", "3"]) == 0
     assert seen == [["d", "--engine", "ray", "--address", "auto", "--workers", "3"]]
 

@@ -3,69 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
+from fakes import ARTICLES, FakeEmbedder
 
 from assistant.errors import InputError
 from assistant.knowledge.articles import Article, load_articles, write_article
-from assistant.knowledge.index import MANIFEST, build_index, ensure_index, load_index
+from assistant.knowledge.index import MANIFEST, build_index, ensure_index, load_index, search
 from assistant.knowledge.lint import lint
-from assistant.knowledge.search import SearchOptions, search, search_many
+from assistant.knowledge.search import SearchOptions, search_many
 from assistant.protocols import Embedder as EmbedderProtocol
-
-
-class FakeEmbedder:
-    """Bag of words hashed into 256 dimensions: texts sharing words are similar, others near 0."""
-
-    model_name = "fake-bow"
-    dimension = 256
-
-    def __init__(self) -> None:
-        self.calls = 0
-        self.seen: list[str] = []
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        self.calls += len(texts)
-        self.seen.extend(texts)
-        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for i, text in enumerate(texts):
-            for word in re.findall(r"[a-z0-9]+", text.lower()):
-                out[i, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dimension] += 1.0
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.where(norms == 0, 1, norms)
-
-
-ARTICLES = [
-    Article(
-        id="renew-licence",
-        title="Renew a driving licence",
-        body="Renew your driving licence online with form DL-1.",
-        questions=("how do i renew my driving licence", "driving licence expired renew"),
-        program="licences",
-        owner="dmv",
-        effective=dt.date(2025, 1, 1),
-    ),
-    Article(
-        id="pay-property-tax",
-        title="Pay property tax",
-        body="Pay property tax online or by cheque.",
-        questions=("how do i pay my property tax", "property tax bill payment"),
-        program="taxes",
-    ),
-    Article(
-        id="report-pothole",
-        title="Report a pothole",
-        body="Report a pothole on the city website.",
-        questions=("there is a pothole on my street", "report road damage pothole"),
-        program="city",
-    ),
-]
 
 
 def make_kb(tmp_path: Path, articles: Sequence[Article] = ARTICLES) -> Path:

@@ -12,75 +12,24 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fakes import conversation
 from fastapi.testclient import TestClient
+from service_util import closes, hub, make_app, run_call, stop, twilio_messages, wait_for
 from starlette.websockets import WebSocketDisconnect
-from test_live import conversation, fake_processor
 
 from assistant import storage
 from assistant.errors import ConfigError
-from assistant.live.session import ArticleCatalog, LiveOptions
+from assistant.live.session import LiveOptions
 from assistant.service.app import ServiceOptions, check_bind, create_app
 from assistant.service.media import Limits
-from assistant.speech.audio import encode_mulaw
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def make_app(tmp_path: Path, **overrides):  # noqa: ANN003, ANN201
-    opts = ServiceOptions(db=str(tmp_path / "svc.duckdb"), live=LiveOptions(), **overrides)
-    return create_app(processor=fake_processor(), options=opts, catalog=ArticleCatalog.load())
 
 
 @pytest.fixture
 def client(tmp_path: Path):  # noqa: ANN201
     with TestClient(make_app(tmp_path)) as c:
         yield c
-
-
-def hub(c: TestClient):  # noqa: ANN201
-    return c.app.state.hub
-
-
-def twilio_messages(call_id: str = "CA1", tracks: dict[str, np.ndarray] | None = None) -> list[str]:
-    tracks = tracks or conversation(8000)
-    out = [
-        json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}),
-        json.dumps(
-            {
-                "event": "start",
-                "streamSid": "MZ1",
-                "start": {
-                    "streamSid": "MZ1",
-                    "callSid": call_id,
-                    "tracks": ["inbound", "outbound"],
-                    "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
-                },
-            }
-        ),
-    ]
-    for n, pos in enumerate(range(0, len(tracks["agent"]), 160)):
-        for track, speaker in (("outbound", "agent"), ("inbound", "caller")):
-            payload = base64.b64encode(encode_mulaw(tracks[speaker][pos : pos + 160])).decode()
-            media = {"track": track, "chunk": str(n), "timestamp": str(n * 20), "payload": payload}
-            out.append(json.dumps({"event": "media", "streamSid": "MZ1", "media": media}))
-    return out
-
-
-def stop() -> str:
-    return json.dumps({"event": "stop", "streamSid": "MZ1", "stop": {"callSid": "CA1"}})
-
-
-def run_call(c: TestClient, messages: list[str], *, end: bool = True) -> int | None:
-    """Send messages; returns the close code (None when the client just leaves)."""
-    with c.websocket_connect("/media") as ws:
-        for m in messages:
-            ws.send_text(m)
-        if not end:
-            return None
-        ws.send_text(stop())
-        with pytest.raises(WebSocketDisconnect) as closed:
-            ws.receive_text()
-    return closed.value.code
 
 
 def all_events(c: TestClient, call_id: str) -> list[dict]:
@@ -92,28 +41,6 @@ def all_events(c: TestClient, call_id: str) -> list[dict]:
 def stored_with(h, call_id: str, n: int):  # noqa: ANN001, ANN201
     found = storage.get_call(h.cursor(), call_id)
     return found if found is not None and len(found.utterances) >= n else None
-
-
-def wait_for(check, timeout: float = 30.0):  # noqa: ANN001, ANN201
-    """The server reads the socket on its own schedule: poll instead of sleeping."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError("condition not reached")
-
-
-def closes(c: TestClient, messages: list[str], path: str = "/media") -> WebSocketDisconnect:
-    with c.websocket_connect(path) as ws:
-        for m in messages:
-            ws.send_text(m)
-        with pytest.raises(WebSocketDisconnect) as closed:
-            ws.receive_text()
-    return closed.value
 
 
 def check_call_stored(c: TestClient, call_id: str) -> dict:
@@ -396,7 +323,8 @@ def store_digest(c: TestClient, day: str = "2026-03-02"):  # noqa: ANN201
     """Store a one-topic digest through the service's connection; returns the `Digest`."""
     import datetime as dt
 
-    from assistant.digest.build import Digest, Topic, save
+    from assistant.digest.build import save
+    from assistant.digest.model import Digest, Topic
 
     topic = Topic(
         topic_id="t1", label="Lost EBT card", calls=3, share=0.75, change=None, previous_mean=None,
@@ -500,3 +428,74 @@ def test_sample_call_end_to_end_with_real_models(tmp_path: Path, real_processor)
         stored_text = json.dumps(con.execute("SELECT * FROM utterances").fetchall(), default=str)
         stored_text += json.dumps(con.execute("SELECT * FROM suggestions").fetchall(), default=str)
         assert "4111" not in stored_text and "1111" not in stored_text
+
+
+def complete(h, call_id: str):  # noqa: ANN001, ANN201
+    found = storage.get_call(h.cursor(), call_id)
+    return found if found is not None and found.status == "complete" else None
+
+
+class BlockedLLM:
+    """A real OpenAI-style endpoint on a local port that answers only when released."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.asked = threading.Event()
+        self.release = threading.Event()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the http.server API
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                outer.asked.set()
+                outer.release.wait(60)
+                body = json.dumps(
+                    {"choices": [{"message": {"content": "The caller asked about a tax bill."}}]}
+                )
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(body.encode())
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+
+
+def test_a_slow_llm_summary_never_holds_up_another_call(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    from assistant import config
+
+    llm = BlockedLLM()
+    monkeypatch.setenv("ASSISTANT_LLM_URL", llm.url)
+    config.reset()
+    try:
+        with TestClient(make_app(tmp_path)) as c:
+            run_call(c, twilio_messages("CA-first"))
+            assert llm.asked.wait(30), "the first call's end asked the LLM for a summary"
+            # While that request hangs, a second call is transcribed, searched and stored.
+            run_call(c, twilio_messages("CA-second"))
+            second = wait_for(lambda: complete(hub(c), "CA-second"))
+            assert second.summary_json and len(second.utterances) == 4
+            first = storage.get_call(hub(c).cursor(), "CA-first")
+            assert first.status == "complete" and "llm_summary" not in first.summary_json
+            c.post("/calls/CA-first/outcome", json={"outcome": "follow-up"})
+            llm.release.set()
+            done = wait_for(lambda: "llm_summary" in c.get("/calls/CA-first").json()["summary"])
+            assert done
+            detail = c.get("/calls/CA-first").json()
+            assert detail["summary"]["llm_summary"]["machine_generated"] is True
+            assert detail["outcome"] == "follow-up", "the late summary kept what the agent set meanwhile"
+            summaries = [e for e in all_events(c, "CA-first") if e["type"] == "summary"]
+            assert "llm_summary" in summaries[-1]["data"]
+    finally:
+        llm.close()
+        config.reset()

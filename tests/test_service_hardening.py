@@ -15,10 +15,10 @@ from types import SimpleNamespace
 import httpx
 import numpy as np
 import pytest
+from fakes import fake_processor
 from fastapi.testclient import TestClient
+from service_util import closes, hub, make_app, stop, twilio_messages
 from starlette.websockets import WebSocketDisconnect
-from test_live import fake_processor
-from test_service import closes, hub, make_app, stop, twilio_messages
 
 from assistant import config, storage
 from assistant.live.session import Job

@@ -13,10 +13,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from fakes import FakeEmbedder, FakeTranscriber
 from fastapi.testclient import TestClient
-from test_live import FakeTranscriber
-from test_retrieval import FakeEmbedder
-from test_service import hub, make_app, run_call, stop, twilio_messages, wait_for
+from service_util import hub, make_app, run_call, stop, twilio_messages, wait_for
 
 from assistant import config
 from assistant.calls.processor import CallOptions, CallProcessor

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from audio_util import encode
 from conftest import EVAL_DIR, REPO
+from wer_util import normalise, wer
 
 from assistant.speech import audio
 from assistant.speech.transcription import (
@@ -23,16 +24,6 @@ from assistant.speech.transcription import (
 )
 
 SAMPLES = REPO / "samples"
-
-
-def normalise(text: str) -> str:
-    return " ".join(re.sub(r"[^\w\s']", " ", text.lower()).replace("'", "").split())
-
-
-def wer(reference: str, hypothesis: str) -> float:
-    import jiwer
-
-    return jiwer.wer(normalise(reference), normalise(hypothesis))
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from conftest import EVAL_DIR, REPO
-from test_transcription import normalise, wer
+from wer_util import normalise, wer
 
 from assistant.errors import InputError
 from assistant.speech import audio, whisper_short

@@ -24,10 +24,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from assistant.errors import InputError
+from assistant import storage
+from assistant.batch.ingest import (
+    AUDIO_SUFFIXES,
+    CallIds,
+    IngestReport,
+    Job,
+    jobs,
+    jsonl_jobs,
+    note_held,
+    store,
+)
+from assistant.calls.processor import CallProcessor, RawUtterance
+from assistant.errors import AssistantError, InputError
 
 if TYPE_CHECKING:
-    from pipelines.ingest import IngestReport, Job
+    from assistant.batch.ingest import IngestReport, Job
 
 INSTALL_HINT = "pip install 'contact-assistant[ray]'"
 CONNECT_TIMEOUT_SECONDS = 5.0
@@ -76,7 +88,6 @@ class CallWorker:
     """One actor's state: a CallProcessor that keeps its engines loaded between calls."""
 
     def __init__(self) -> None:
-        from assistant.calls.processor import CallProcessor
 
         self.processor = CallProcessor()
 
@@ -91,7 +102,6 @@ class CallWorker:
 
     def process(self, call_id: str, location: str, data: dict[str, Any] | None) -> tuple[str, Any]:
         """("ok", CallRecord) or ("error", message); never raises for a bad call."""
-        from assistant.errors import AssistantError
 
         try:
             if data is not None:
@@ -103,7 +113,6 @@ class CallWorker:
             return "error", f"{location}: {type(exc).__name__}: {exc}"
 
     def _utterances(self, call_id: str, data: dict[str, Any]) -> Any:
-        from assistant.calls.processor import RawUtterance
 
         utterances = [
             RawUtterance(u.get("speaker", "unknown"), u.get("start"), u.get("end"), u["text"])
@@ -167,8 +176,6 @@ def _modified(fs: Any, path: str) -> datetime:
 def url_jobs(url: str, report: IngestReport) -> Iterator[Job]:
     """The calls under an fsspec URL: a folder of recordings, one recording, or a JSONL file."""
     import fsspec
-
-    from pipelines.ingest import AUDIO_SUFFIXES, Job, jsonl_jobs
 
     try:
         fs, root = fsspec.core.url_to_fs(url)
@@ -261,8 +268,6 @@ class ActorPool:
             if size > 1:
                 ray.get(first.warm_up.remote())
         except ray.exceptions.RayTaskError as exc:
-            from assistant.errors import AssistantError
-
             if isinstance(exc.cause, AssistantError):
                 raise exc.cause from None
             raise
@@ -311,8 +316,6 @@ def ingest_ray(
 
     `on_pool` is called once with the pool after each store (tests use it to kill a worker).
     """
-    from assistant import storage
-    from pipelines.ingest import CallIds, IngestReport, jobs, note_held
 
     options = options or RayOptions()
     if options.workers is not None and options.workers < 1:
@@ -360,9 +363,6 @@ def _run(
 ) -> None:
     """Submit, store as results arrive, resubmit the calls of a dead actor."""
     from ray.exceptions import RayActorError
-
-    from assistant import storage
-    from pipelines.ingest import store
 
     pending: dict[Any, tuple[int, Job, Any]] = {}
     attempts: dict[str, int] = {}

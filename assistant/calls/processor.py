@@ -18,8 +18,16 @@ from typing import TYPE_CHECKING, Any
 
 from assistant import config
 from assistant.errors import InputError
-from assistant.speech.audio import SAMPLE_RATE
-from assistant.text.summary import SuggestedArticle, summarise
+from assistant.knowledge.index import ensure_index
+from assistant.knowledge.search import Embedder, SearchOptions, search_many
+from assistant.language.detect import CallLanguage, detect
+from assistant.language.translation import MissingLanguagePack, get_translator, translate
+from assistant.privacy.gate import CaptureWindow, safe_id, safe_source
+from assistant.speech.audio import SAMPLE_RATE, AudioOptions, load_tracks
+from assistant.speech.transcription import TranscriptionOptions, load_transcriber, transcribe_tracks
+from assistant.storage import CallRecord, SuggestionRecord, UtteranceRecord
+from assistant.text.sentiment import call_sentiment, utterance_sentiment
+from assistant.text.summary import SuggestedArticle, llm_summary, summarise
 
 if TYPE_CHECKING:
     from assistant.knowledge.search import Embedder, KnowledgeIndex, SearchResult
@@ -148,7 +156,6 @@ def suggestion_record(
     """The suggestion one search makes: an abstention, a new article (added to `seen`), or None
     when its article was already suggested in this call (an article is suggested once per call).
     Shared by batch calls and live calls so both record the same thing."""
-    from assistant.storage import SuggestionRecord
 
     top = result.hits[0] if result.hits else None
     if result.abstained or top is None:
@@ -181,9 +188,6 @@ def redacted_utterance(
     turns before as context and the call's capture `window` (fed in call order; a fresh one when
     None), caller sentiment scored. Also returns the redacted agent-language text that search,
     sentiment and the summary use (the translation when there is one)."""
-    from assistant.privacy.gate import CaptureWindow
-    from assistant.storage import UtteranceRecord
-    from assistant.text.sentiment import utterance_sentiment
 
     window = window or CaptureWindow()
     text, translation = window.final(
@@ -233,20 +237,14 @@ class CallProcessor:
     @property
     def transcriber(self) -> Any:
         if self._transcriber is None:
-            from assistant.speech.transcription import load_transcriber
-
             self._transcriber = load_transcriber()
         return self._transcriber
 
     def search_engine(self) -> tuple[Embedder, KnowledgeIndex]:
         with self._lock:
             if self._embedder is None:
-                from assistant.knowledge.search import Embedder
-
                 self._embedder = Embedder()
             if self._index is None:
-                from assistant.knowledge.index import ensure_index
-
                 cfg = config.get()
                 self._index, _ = ensure_index(cfg.kb_dir, cfg.index_dir, self._embedder)
             return self._embedder, self._index
@@ -256,8 +254,6 @@ class CallProcessor:
         self, path: str | Path, call_id: str | None = None, started_at: datetime | None = None
     ) -> CallRecord:
         """Transcribe a recording (stereo: agent/caller channels) and process it."""
-        from assistant.speech.audio import AudioOptions, load_tracks
-        from assistant.speech.transcription import TranscriptionOptions, transcribe_tracks
 
         path = Path(path)
         tracks = load_tracks(path, AudioOptions(agent_channel=config.get().agent_channel))
@@ -315,13 +311,14 @@ class CallProcessor:
         source: str = "jsonl",
         speech: Transcript | None = None,
         duration: float | None = None,
+        suggestions: Sequence[SuggestionRecord] | None = None,
+        llm: bool = True,
     ) -> CallRecord:
-        """Language, translation, redaction, sentiment, suggestions and summary for one call."""
-        from assistant.knowledge.search import SearchOptions, search_many
-        from assistant.language.detect import CallLanguage
-        from assistant.privacy.gate import CaptureWindow, safe_id, safe_source
-        from assistant.storage import CallRecord
-        from assistant.text.sentiment import call_sentiment
+        """Language, translation, redaction, sentiment, suggestions and summary for one call.
+
+        `suggestions`: the ones already made for these utterances (a live call's, in this order);
+        the knowledge base is then not searched again. `llm=False` leaves out the optional LLM
+        summary (the live service adds it off its model worker: `with_llm_summary`)."""
 
         if not call_id or not str(call_id).strip():
             raise InputError("a call needs a non-empty call_id")
@@ -368,9 +365,16 @@ class CallProcessor:
             for i, r in enumerate(records)
             if r.speaker != "agent" and states_need(search_texts[i], opts.min_need_words)
         ]
-        suggestions: list[SuggestionRecord] = []
+        made_here: list[SuggestionRecord] = []
         articles: list[SuggestedArticle] = []
-        if need_idx:
+        if suggestions is not None:
+            made_here = list(suggestions)
+            articles = [
+                SuggestedArticle(m.article_id, m.article_title or "", m.score)
+                for m in made_here
+                if m.article_id is not None and m.score is not None
+            ]
+        elif need_idx:
             embedder, index = self.search_engine()
             # Text in the agent's language searches the agent-language articles; untranslated text
             # searches every language, so a caller's native article can still match.
@@ -395,7 +399,7 @@ class CallProcessor:
                 made = suggestion_record(by_idx[i], search_texts[i], i, seen)
                 if made is None:
                     continue
-                suggestions.append(made)
+                made_here.append(made)
                 if made.article_id is not None and made.score is not None:
                     articles.append(SuggestedArticle(made.article_id, made.article_title or "", made.score))
 
@@ -429,24 +433,7 @@ class CallProcessor:
             {"utterance_idx": caller_idx[d.index], "text": d.text, "score": round(d.score, 3)}
             for d in senti.drivers
         ]
-        cfg = config.get()
-        if cfg.llm_url:
-            from assistant.text.summary import llm_summary
-
-            generated = llm_summary(
-                [(r.speaker, r.translation or r.text) for r in records],
-                url=cfg.llm_url,
-                model=cfg.llm_model,
-                api_key=cfg.llm_api_key,
-                language=call_language,
-            )
-            if generated:
-                summary_json["llm_summary"] = {
-                    "text": generated,
-                    "model": cfg.llm_model,
-                    "machine_generated": True,
-                }
-        return CallRecord(
+        call_record = CallRecord(
             call_id=str(call_id),
             started_at=started_at,
             channel=channel,
@@ -465,13 +452,13 @@ class CallProcessor:
             status="complete",
             error=truncated,
             utterances=tuple(records),
-            suggestions=tuple(suggestions),
+            suggestions=tuple(made_here),
         )
+        return with_llm_summary(call_record) if llm else call_record
 
     def _agent_side_language(self, u: RawUtterance, call_language: str) -> str:
         if u.translation is not None:
             return call_language
-        from assistant.language.detect import detect
 
         try:
             guess = detect(u.text)
@@ -485,7 +472,6 @@ class CallProcessor:
         )
 
     def _has_text_route(self, source: str, target: str) -> bool:
-        from assistant.language.translation import MissingLanguagePack, get_translator
 
         translator = self._translator or get_translator()
         route = getattr(translator, "route", None)
@@ -498,13 +484,32 @@ class CallProcessor:
         return True
 
     def _text_translation(self, text: str, source: str) -> tuple[str | None, str | None]:
-        from assistant.language.translation import MissingLanguagePack, translate
 
         try:
             result = translate(text, self.options.agent_language, source=source, translator=self._translator)
         except (MissingLanguagePack, InputError):
             return None, None
         return (result.text, result.engine) if result.machine_translated else (None, None)
+
+
+def with_llm_summary(record: CallRecord) -> CallRecord:
+    """`record` with the optional LLM summary added to its summary (when the `llm_url` setting names
+    an endpoint and it answers in time); else `record` itself. Only redacted text is sent."""
+    cfg = config.get()
+    if not cfg.llm_url:
+        return record
+    generated = llm_summary(
+        [(u.speaker, u.translation or u.text) for u in record.utterances],
+        url=cfg.llm_url,
+        model=cfg.llm_model,
+        api_key=cfg.llm_api_key,
+        language=record.language,
+    )
+    if not generated:
+        return record
+    summary_json = dict(record.summary_json or {})
+    summary_json["llm_summary"] = {"text": generated, "model": cfg.llm_model, "machine_generated": True}
+    return replace(record, summary_json=summary_json)
 
 
 def to_json(record: CallRecord, suggestion_ids: Sequence[str] = ()) -> dict[str, Any]:

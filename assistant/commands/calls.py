@@ -5,6 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 
+from assistant import storage
+from assistant.batch import run as batch_run
+from assistant.batch.ingest import IngestReport
+from assistant.calls.processor import CallOptions, CallProcessor, call_detail, call_row, to_json
+from assistant.errors import InputError, check_text
+from assistant.privacy.gate import gate
+from assistant.service.client import running_service
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -47,15 +55,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     i = subparsers.add_parser("ingest", help="ingest a folder of recordings or a JSONL file of transcripts")
     i.add_argument("source", help="a folder of recordings, one recording, or a .jsonl file")
     i.add_argument("--db")
-    from pipelines.ingest import add_engine_arguments
 
-    add_engine_arguments(i)
+    batch_run.add_engine_arguments(i)
     i.set_defaults(func=run_ingest)
 
 
 def run_process(args: argparse.Namespace) -> int:
-    from assistant import storage
-    from assistant.calls.processor import CallOptions, CallProcessor, to_json
 
     processor = CallProcessor(CallOptions.from_config(language=args.language))
     record = processor.process_file(args.audio, call_id=args.call_id)
@@ -82,10 +87,6 @@ def run_process(args: argparse.Namespace) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     import sys
-
-    from assistant import storage
-    from assistant.calls.processor import call_row
-    from assistant.service.client import running_service
 
     service = running_service(args.db)
     if service is not None:  # the service owns the database file
@@ -115,8 +116,6 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from assistant import storage
-    from assistant.errors import InputError
 
     con = storage.open_db(args.db)
     try:
@@ -125,7 +124,6 @@ def run_show(args: argparse.Namespace) -> int:
         con.close()
     if call is None:
         raise InputError(f"no stored call with id {args.call_id!r} (see 'assistant calls list')")
-    from assistant.calls.processor import call_detail
 
     data = call_detail(call)
     if args.json:
@@ -147,10 +145,6 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_feedback(args: argparse.Namespace) -> int:
-    from assistant import storage
-    from assistant.errors import check_text
-    from assistant.privacy.gate import gate
-    from assistant.service.client import running_service
 
     for value, what in ((args.call_id, "the call id"), (args.suggestion_id, "the suggestion id")):
         check_text(value, what)
@@ -173,10 +167,6 @@ def run_feedback(args: argparse.Namespace) -> int:
 def run_ingest(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from assistant.errors import InputError
-    from assistant.service.client import running_service
-    from pipelines.ingest import IngestReport, main, print_report
-
     service = running_service(args.db)
     if service is not None:  # the service owns the database file: it ingests with its models
         if args.engine != "local":
@@ -186,7 +176,7 @@ def run_ingest(args: argparse.Namespace) -> int:
             )
         with service:
             report = IngestReport.from_json(service.ingest(str(Path(args.source).resolve())))
-        print_report(report)
+        batch_run.print_report(report)
         return report.exit_code
 
     argv = [args.source] + (["--db", args.db] if args.db else [])
@@ -194,4 +184,4 @@ def run_ingest(args: argparse.Namespace) -> int:
     argv += (["--address", args.address] if args.address else []) + (
         ["--workers", str(args.workers)] if args.workers is not None else []
     )
-    return main(argv)
+    return batch_run.main(argv)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from assistant import config
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("config", help="show effective settings and their sources")
@@ -13,7 +15,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from assistant import config
 
     values = config.get().values()
     if args.json:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from assistant import config, storage
+from assistant.calls.processor import CallProcessor
 from assistant.config import REPO_ROOT
 
 DEFAULT_SAMPLE = REPO_ROOT / "samples" / "call-en-payment-pii.wav"
@@ -22,8 +24,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from assistant import config, storage
-    from assistant.calls.processor import CallProcessor
 
     print(f"Processing {args.audio} (stereo: left = agent, right = caller) ...", flush=True)
     record = CallProcessor().process_file(args.audio)

@@ -7,6 +7,20 @@ import json
 import sys
 from pathlib import Path
 
+from assistant import config, storage
+from assistant.digest.build import LazyEmbedder, run_digest
+from assistant.digest.model import (
+    DigestOptions,
+    check_not_future,
+    days_between,
+    from_stored,
+    parse_day,
+    yesterday,
+)
+from assistant.digest.render import export
+from assistant.errors import InputError
+from assistant.service.client import running_service
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("digest", help="daily digest of caller problems (default: yesterday, UTC)")
@@ -22,8 +36,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _days(args: argparse.Namespace) -> list:
-    from assistant.digest.build import check_not_future, days_between, parse_day, yesterday
-    from assistant.errors import InputError
 
     if args.since or args.until:
         if args.date:
@@ -40,8 +52,6 @@ def _days(args: argparse.Namespace) -> list:
 
 
 def _open(db: str | None):
-    from assistant import config, storage
-    from assistant.errors import InputError
 
     path = Path(db or config.get().db).expanduser()
     if not path.exists():
@@ -50,7 +60,6 @@ def _open(db: str | None):
 
 
 def render(digest, args: argparse.Namespace) -> str:
-    from assistant.digest.render import export
 
     if args.json:
         return json.dumps(digest.to_json(), ensure_ascii=False)
@@ -62,7 +71,6 @@ def render(digest, args: argparse.Namespace) -> str:
 
 def run_through(service, days: list, args: argparse.Namespace) -> int:
     """The same as `run`, by the running service that owns the database file."""
-    from assistant.errors import InputError
 
     with service:
         for day in days:
@@ -82,10 +90,6 @@ def run_through(service, days: list, args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from assistant import storage
-    from assistant.digest.build import DigestOptions, LazyEmbedder, from_stored, run_digest
-    from assistant.errors import InputError
-    from assistant.service.client import running_service
 
     days = _days(args)
     service = running_service(args.db)

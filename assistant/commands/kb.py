@@ -7,6 +7,14 @@ import json
 import sys
 from pathlib import Path
 
+from assistant import config
+from assistant.errors import InputError
+from assistant.knowledge.articles import load_articles
+from assistant.knowledge.evaluation import run_eval as evaluate
+from assistant.knowledge.index import build_index, ensure_index
+from assistant.knowledge.lint import lint
+from assistant.knowledge.search import Embedder, SearchOptions, result_to_json, search_many
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("kb", help="knowledge base: build the index, search, lint, evaluate")
@@ -47,15 +55,11 @@ def _dirs(p: argparse.ArgumentParser) -> None:
 
 
 def _config(args: argparse.Namespace):  # noqa: ANN202 - returns assistant.config.Config
-    from assistant import config
 
     return config.get().replace(kb_dir=args.kb_dir, index_dir=getattr(args, "index_dir", None))
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from assistant.knowledge.articles import load_articles
-    from assistant.knowledge.index import build_index
-    from assistant.knowledge.search import Embedder
 
     cfg = _config(args)
     articles, problems = load_articles(cfg.kb_dir)
@@ -73,9 +77,6 @@ def run_build(args: argparse.Namespace) -> int:
 
 
 def run_search(args: argparse.Namespace) -> int:
-    from assistant.errors import InputError
-    from assistant.knowledge.index import ensure_index
-    from assistant.knowledge.search import Embedder, SearchOptions, result_to_json, search_many
 
     cfg = _config(args)
     if args.queries_file is not None:
@@ -120,13 +121,10 @@ def run_search(args: argparse.Namespace) -> int:
 
 
 def run_lint(args: argparse.Namespace) -> int:
-    from assistant.knowledge.lint import lint
 
     cfg = _config(args)
     embedder = None
     if not args.no_duplicates:
-        from assistant.knowledge.search import Embedder
-
         embedder = Embedder()
     problems = lint(cfg.kb_dir, embedder=embedder)
     errors = [p for p in problems if p.severity == "error"]
@@ -138,10 +136,6 @@ def run_lint(args: argparse.Namespace) -> int:
 
 def run_eval(args: argparse.Namespace) -> int:
     from dataclasses import asdict
-
-    from assistant import config
-    from assistant.knowledge.evaluation import run_eval as evaluate
-    from assistant.knowledge.search import Embedder
 
     cfg = config.get()
     data_dir = args.data_dir or config.REPO_ROOT.parent / "shared" / "eval"

@@ -5,6 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 
+from assistant import config
+from assistant.language.detect import knowledge_base_languages, speech_languages, text_languages
+from assistant.language.translation import (
+    install_codes,
+    install_file,
+    installed_packs,
+    packs_dir,
+    reachable_pairs,
+    remove_code,
+)
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("languages", help="translation packs and supported languages")
@@ -29,9 +40,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from assistant import config
-    from assistant.language.detect import knowledge_base_languages, speech_languages, text_languages
-    from assistant.language.translation import installed_packs, packs_dir, reachable_pairs
 
     cfg = config.get()
     packs = installed_packs()
@@ -68,7 +76,6 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_install(args: argparse.Namespace) -> int:
-    from assistant.language.translation import install_codes
 
     for pack in install_codes(args.codes):
         print(f"installed {pack.pair}")
@@ -76,7 +83,6 @@ def run_install(args: argparse.Namespace) -> int:
 
 
 def run_install_file(args: argparse.Namespace) -> int:
-    from assistant.language.translation import install_file
 
     for path in args.files:
         pack = install_file(path)
@@ -85,7 +91,6 @@ def run_install_file(args: argparse.Namespace) -> int:
 
 
 def run_remove(args: argparse.Namespace) -> int:
-    from assistant.language.translation import remove_code
 
     for code in args.codes:
         for pack in remove_code(code):

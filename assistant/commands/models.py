@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from assistant.models import files as models
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("models", help="list known models, where they are and whether they are ready")
@@ -19,8 +21,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_list(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from assistant.models import files as models
-
     rows = models.status()
     if args.json:
         print(json.dumps([asdict(r) for r in rows], indent=2))
@@ -33,7 +33,6 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_prepare(args: argparse.Namespace) -> int:
-    from assistant.models import files as models
 
     path = models.prepare_base(force=args.force)
     print(f"base: ready at {path}")

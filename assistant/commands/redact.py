@@ -6,6 +6,10 @@ import argparse
 import json
 import sys
 
+from assistant.errors import InputError
+from assistant.privacy.gate import gate
+from assistant.privacy.redaction import redact
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -20,8 +24,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _line(text: str, as_json: bool) -> str:
-    from assistant.privacy.gate import gate
-    from assistant.privacy.redaction import redact
 
     if not as_json:
         return gate(text)  # the product's one gate (other languages' number words included)
@@ -31,7 +33,6 @@ def _line(text: str, as_json: bool) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from assistant.errors import InputError
 
     words = args.text
     if words == ["-"]:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from assistant import config, storage
+from assistant.errors import InputError
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -19,8 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from assistant import config
-    from assistant.errors import InputError
+    # The service brings FastAPI (half a second to import): loaded only by the command that runs it.
+    # Commands are the top layer, so an import here cannot hide a cycle (tests/test_architecture.py).
     from assistant.service.app import ServiceOptions, check_bind, create_app
 
     cfg = config.get()
@@ -31,7 +34,6 @@ def run(args: argparse.Namespace) -> int:
     options = ServiceOptions.from_config(db=args.db, warm=not args.no_warm)
     check_bind(host, options.api_token)
     # A database held by another process is a one-line error here, not a failed start-up trace.
-    from assistant import storage
 
     storage.open_db(options.db).close()
     # CLI commands on this machine find the service that owns the database through a state file.

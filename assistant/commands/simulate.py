@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import argparse
 
+from assistant.errors import InputError
+from assistant.service.sim import SimOptions, simulate_many
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -26,8 +29,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from assistant.errors import InputError
-    from assistant.service.sim import SimOptions, simulate_many
 
     if args.calls < 1 or args.calls > 64:
         raise InputError(f"--calls must be between 1 and 64, got {args.calls}")

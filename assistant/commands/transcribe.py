@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 
+from assistant import config
+from assistant.speech.audio import AudioOptions
+from assistant.speech.transcription import TranscriptionOptions, format_segment, transcribe_file
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("transcribe", help="transcribe a recording (stereo: agent and caller channels)")
@@ -20,9 +24,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from assistant import config
-    from assistant.speech.audio import AudioOptions
-    from assistant.speech.transcription import TranscriptionOptions, format_segment, transcribe_file
 
     cfg = config.get()
     options = TranscriptionOptions.from_config(language=args.language, task=args.task)

@@ -6,6 +6,10 @@ import argparse
 import json
 import sys
 
+from assistant.errors import InputError
+from assistant.language.detect import detect
+from assistant.language.translation import translate
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("translate", help="translate text with the installed language packs")
@@ -23,7 +27,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_translate(args: argparse.Namespace) -> int:
-    from assistant.language.translation import translate
 
     result = translate(args.text, args.to, args.source)
     if args.json:
@@ -39,8 +42,6 @@ def run_translate(args: argparse.Namespace) -> int:
 
 
 def run_detect(args: argparse.Namespace) -> int:
-    from assistant.errors import InputError
-    from assistant.language.detect import detect
 
     if args.lines_file:
         if args.text is not None:
@@ -58,9 +59,6 @@ def run_detect(args: argparse.Namespace) -> int:
 
 def _detect_lines(path: str, as_json: bool) -> int:
     from pathlib import Path
-
-    from assistant.errors import InputError
-    from assistant.language.detect import detect
 
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()

@@ -28,7 +28,9 @@ import time
 from pathlib import Path
 from typing import IO
 
+from assistant import config
 from assistant.config import REPO_ROOT
+from assistant.errors import AssistantError, InputError
 
 SERVICE_WAIT = 180.0  # the service loads Whisper and the embedder before it answers /health
 CONSOLE_WAIT = 60.0
@@ -56,7 +58,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _check_port(host: str, port: int, what: str) -> None:
-    from assistant.errors import InputError
 
     if not 1 <= port <= 65535:
         raise InputError(f"{what} port {port} is not between 1 and 65535")
@@ -193,7 +194,6 @@ def _healthy(url: str) -> bool:
 
 def _wait_http(url: str, child: Child, seconds: float, started: list[Child]) -> None:
     """Wait until `child` answers `url`; any started child that dies meanwhile is an error."""
-    from assistant.errors import AssistantError
 
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -285,8 +285,6 @@ def _open_browser(url: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from assistant import config
-    from assistant.errors import InputError
 
     if not args.fake and not serve_available():
         raise InputError(

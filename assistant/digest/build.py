@@ -14,173 +14,27 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 from typing import Any
 
-from assistant import config
-from assistant.errors import InputError
-
-METHOD_VERSION = "digest-2"
-BASELINE_DAYS = 7
-GAP_SHARE = 0.5
-
-
-@dataclass
-class DigestOptions:
-    """How a digest is computed.
-
-    Attributes:
-        emerging_factor: a topic is emerging when new, or when its calls reach this multiple of
-            its mean over the previous 7 days.
-        cluster_similarity: cosine similarity at which problem statements join one topic.
-        match_similarity: cosine similarity at which a topic continues a registered topic.
-        merge_similarity: clusters whose calls mostly match one article are merged when their
-            centroids are at least this similar (the article says one need; the centroids check
-            that it is not an out-of-domain article catching several needs).
-        strong_anchor: ... unless at least this share of both clusters' calls matched the article.
-        centroid_merge: clusters whose centroids are at least this similar merge (None: off).
-        min_topic_calls: smaller groups are not reported as topics.
-        embed_limit: at most this many distinct statements are embedded (see `digest_cluster`).
-        embed_seconds: time budget for embedding (at least 256 statements are embedded); None: no
-            limit, the default, so that a day's digest does not depend on how busy the machine is.
-        kb_anchor: clusters whose statements mostly match one knowledge-base article are merged,
-            also when the call itself drew no search (see `kb_anchors`).
-        top_n: topics listed in the digest text.
-    """
-
-    emerging_factor: float = 2.0
-    cluster_similarity: float = 0.55
-    match_similarity: float = 0.8
-    merge_similarity: float = 0.6
-    centroid_merge: float | None = None
-    strong_anchor: float = 0.9
-    min_topic_calls: int = 3
-    embed_limit: int = 1000
-    embed_seconds: float | None = None
-    kb_anchor: bool = True
-    top_n: int = 10
-
-    @classmethod
-    def from_config(cls, **overrides: Any) -> DigestOptions:
-        cfg = config.get()
-        base = cls(
-            emerging_factor=cfg.digest_emerging_factor,
-            cluster_similarity=cfg.digest_cluster_similarity,
-            min_topic_calls=cfg.digest_min_topic_calls,
-        )
-        return replace(base, **{k: v for k, v in overrides.items() if v is not None})
-
-
-@dataclass(frozen=True)
-class Topic:
-    """A topic of one day (the rich form; `storage.DigestTopic` is what the table keeps)."""
-
-    topic_id: str
-    label: str
-    calls: int
-    share: float
-    change: float | None
-    previous_mean: float | None
-    emerging: bool
-    knowledge_gap: float
-    gap_calls: int
-    sentiment: float | None
-    resolved_share: float | None
-    median_handle_time: float | None
-    languages: dict[str, int]
-    quotes: tuple[str, ...]
-    article_id: str | None = None
-    rank: int = 0
-    call_ids: tuple[str, ...] = field(default=(), compare=False, repr=False)
-    escalations: int = 0
-
-    @property
-    def is_gap(self) -> bool:
-        """A knowledge gap: at least half its calls had no (helpful) approved answer. The one
-        notion shared with the gap queue (`storage.open_questions`)."""
-        return self.gap_calls > 0 and self.knowledge_gap >= GAP_SHARE
-
-
-@dataclass(frozen=True)
-class Digest:
-    """A day's digest. `topics` are sorted by calls, descending."""
-
-    date: date
-    method_version: str
-    total_calls: int
-    no_answer_share: float | None
-    languages: dict[str, int]
-    topics: tuple[Topic, ...] = ()
-    skipped_calls: int = 0
-    derived_reasons: int = 0
-    unassigned_calls: int = 0
-    embedded: int = 0
-    gap_threshold: float = 0.5
-    text: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-    escalated_calls: int = 0
-    language_equity: tuple[dict[str, Any], ...] = ()
-    missing_native_articles: tuple[dict[str, Any], ...] = ()
-
-    @property
-    def emerging(self) -> list[Topic]:
-        return [t for t in self.topics if t.emerging]
-
-    @property
-    def knowledge_gaps(self) -> list[Topic]:
-        """Topics flagged as gaps (`Topic.is_gap`), most calls affected first."""
-        gaps = [t for t in self.topics if t.is_gap]
-        return sorted(gaps, key=lambda t: (-t.gap_calls, t.topic_id))
-
-    def to_json(self) -> dict[str, Any]:
-        """The `assistant digest --json` object."""
-        return {
-            "date": self.date.isoformat(),
-            "method_version": self.method_version,
-            "total_calls": self.total_calls,
-            "no_answer_share": self.no_answer_share,
-            "languages": dict(self.languages),
-            "skipped_calls": self.skipped_calls,
-            "unassigned_calls": self.unassigned_calls,
-            "escalated_calls": self.escalated_calls,
-            "topics": [
-                {
-                    **asdict(t),
-                    "quotes": list(t.quotes),
-                    "call_ids": list(t.call_ids),
-                    "knowledge_gap_flag": t.is_gap,
-                }
-                for t in self.topics
-            ],
-            "language_equity": [dict(x) for x in self.language_equity],
-            "missing_native_articles": [dict(x) for x in self.missing_native_articles],
-            "emerging": [t.topic_id for t in self.emerging],
-            "knowledge_gaps": [t.topic_id for t in self.knowledge_gaps],
-            "digest_text": self.text,
-        }
-
-
-# ---------------------------------------------------------------- dates
-
-
-def parse_day(text: str, what: str = "--date") -> date:
-    """A YYYY-MM-DD date; InputError otherwise."""
-    try:
-        return date.fromisoformat(str(text).strip())
-    except ValueError:
-        raise InputError(f"{what} {text!r} is not a date; use YYYY-MM-DD") from None
-
-
-def check_not_future(day: date) -> None:
-    today = datetime.now(UTC).date()
-    if day > today:
-        raise InputError(f"{day} is in the future (today is {today} UTC); a digest covers a past day")
-
-
-def yesterday() -> date:
-    return datetime.now(UTC).date() - timedelta(days=1)
-
+from assistant import config, storage
+from assistant.digest.cluster import group_texts, match_registry, merge_close, unit, word_counts
+from assistant.digest.model import (
+    BASELINE_DAYS,
+    GAP_SHARE,
+    METHOD_VERSION,
+    Digest,
+    DigestOptions,
+    Topic,
+    check_not_future,
+)
+from assistant.digest.render import digest_text
+from assistant.digest.stats import Problem, call_problems, escalated, topic_stats
+from assistant.errors import AssistantError, InputError
+from assistant.knowledge.articles import load_articles
+from assistant.knowledge.index import ensure_index
+from assistant.knowledge.search import Embedder, SearchOptions
 
 # ---------------------------------------------------------------- building
 
@@ -188,7 +42,6 @@ def yesterday() -> date:
 def previous_counts(con: Any, day: date) -> tuple[dict[str, float], int]:
     """Mean calls per topic id over the stored digests of the previous 7 days that had calls, and
     how many such days there were (0: no baseline)."""
-    from assistant import storage
 
     totals: Counter[str] = Counter()
     days = 0
@@ -207,11 +60,6 @@ def build_digest(
 ) -> tuple[Digest, list[Any]]:
     """Compute a day's digest from its stored calls; returns it and the registry updates to save."""
     import numpy as np
-
-    from assistant import storage
-    from assistant.digest.cluster import group_texts, match_registry, merge_close, unit, word_counts
-    from assistant.digest.render import digest_text
-    from assistant.digest.stats import Problem, call_problems, escalated, topic_stats
 
     options = options or DigestOptions.from_config()
     calls = _day_calls(con, day)
@@ -341,7 +189,6 @@ def kb_anchors(problems: Sequence[Any], grouping: Any, embedder: Any) -> list[st
     index = _knowledge_index(embedder)
     if index is None:
         return anchors
-    from assistant.knowledge.search import SearchOptions
 
     threshold = float(config.get().search_threshold)
     for i in todo:
@@ -355,9 +202,6 @@ def kb_anchors(problems: Sequence[Any], grouping: Any, embedder: Any) -> list[st
 
 def _knowledge_index(embedder: Any) -> Any:
     """The knowledge index for the digest's embedder, or None (a fake embedder, no knowledge base)."""
-    from assistant.errors import AssistantError
-    from assistant.knowledge.index import ensure_index
-    from assistant.knowledge.search import Embedder
 
     real = embedder.real() if callable(getattr(embedder, "real", None)) else embedder  # a wrapper
     if not isinstance(real, Embedder):
@@ -476,8 +320,6 @@ class KnowledgeArticles:
 
 def knowledge_articles() -> KnowledgeArticles:
     """The configured knowledge base's articles as `KnowledgeArticles` (empty when unreadable)."""
-    from assistant.errors import AssistantError
-    from assistant.knowledge.articles import load_articles
 
     cfg = config.get()
     try:
@@ -529,8 +371,6 @@ def equity(
 def _day_calls(con: Any, day: date) -> list[Any]:
     import duckdb
 
-    from assistant import storage
-
     try:
         return storage.calls_for_day(con, day)
     except duckdb.CatalogException:
@@ -542,7 +382,6 @@ def _day_calls(con: Any, day: date) -> list[Any]:
 
 def save(con: Any, digest: Digest, updates: Sequence[Any]) -> None:
     """Store a digest, replacing that date's (one transaction, with the registry updates)."""
-    from assistant import storage
 
     payload = digest.to_json()
     topics = [
@@ -579,7 +418,6 @@ def run_digest(
     """Compute and store the digest of `day`. With `backfill`, each of the previous 7 days that
     has calls but no digest (of this method version) is computed first, oldest first, so the
     baseline and the topic registry exist."""
-    from assistant import storage
 
     check_not_future(day)
     options = options or DigestOptions.from_config()
@@ -603,7 +441,6 @@ def run_digest(
 
 def default_embedder() -> Any:
     """The MiniLM embedder, with larger batches (problem statements are short)."""
-    from assistant.knowledge.search import Embedder
 
     return Embedder(batch_size=128)
 
@@ -621,34 +458,3 @@ class LazyEmbedder:
 
     def embed(self, texts: Sequence[str]) -> Any:
         return self.real().embed(texts)
-
-
-def from_stored(stored: Any) -> Digest:
-    """A `Digest` rebuilt from a stored one (its payload), for exports without recomputing."""
-    payload = dict(stored.payload)
-    topics = tuple(
-        Topic(**{k: v for k, v in t.items() if k in Topic.__dataclass_fields__})
-        for t in payload.get("topics", [])
-    )
-    topics = tuple(replace(t, quotes=tuple(t.quotes), call_ids=tuple(t.call_ids)) for t in topics)
-    return Digest(
-        date=stored.digest_date,
-        method_version=stored.method_version,
-        total_calls=stored.total_calls,
-        no_answer_share=stored.no_answer_share,
-        languages=dict(stored.languages),
-        topics=topics,
-        skipped_calls=payload.get("skipped_calls", 0),
-        unassigned_calls=payload.get("unassigned_calls", 0),
-        text=stored.digest_text or "",
-        escalated_calls=payload.get("escalated_calls", 0),
-        language_equity=tuple(payload.get("language_equity", ())),
-        missing_native_articles=tuple(payload.get("missing_native_articles", ())),
-    )
-
-
-def days_between(since: date, until: date) -> list[date]:
-    """Every day from `since` to `until`, both included."""
-    if until < since:
-        raise InputError(f"--until {until} is before --since {since}")
-    return [since + timedelta(days=n) for n in range((until - since).days + 1)]

@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from assistant.digest.need import strip_greeting
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -40,7 +42,6 @@ _STOP = frozenset(_STOP_WORDS.split())
 
 def clean_problem(text: str) -> str:
     """The statement without leading greetings (whole words only) and extra spaces."""
-    from assistant.digest.need import strip_greeting
 
     text = " ".join(text.split())
     stripped = strip_greeting(text)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from assistant.errors import InputError
 
 if TYPE_CHECKING:
-    from assistant.digest.build import Digest, Topic
+    from assistant.digest.model import Digest, Topic
 
 
 def _pct(x: float | None) -> str:

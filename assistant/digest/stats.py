@@ -8,8 +8,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from assistant.calls.processor import states_need
+from assistant.digest.cluster import clean_problem, keyword_label, phrase_label, shorten
+from assistant.digest.model import Topic
+from assistant.digest.need import asks_for_someone, caller_need
+
 if TYPE_CHECKING:
-    from assistant.digest.build import DigestOptions, Topic
+    from assistant.digest.model import DigestOptions, Topic
 
 
 @dataclass(frozen=True)
@@ -33,7 +38,6 @@ class Problem:
 
 def escalated(call: Any) -> bool:
     """Whether the caller asked for a supervisor, a transfer or a human in this call."""
-    from assistant.digest.need import asks_for_someone
 
     return any(asks_for_someone(u.translation or u.text) for u in call.utterances)
 
@@ -43,8 +47,6 @@ def call_problems(call: Any, index: int) -> tuple[list[Problem], bool]:
     whether the reason had to be derived here (the call has no summary): then the first caller
     utterance that states a need stands in for it. Greetings, thanks, small talk and requests
     for a supervisor are not problems."""
-    from assistant.calls.processor import states_need
-    from assistant.digest.need import caller_need
 
     bad = {f.suggestion_id for f in call.feedback if f.kind == "not_helpful"}
     by_idx = {u.idx: u for u in call.utterances}
@@ -100,8 +102,6 @@ def topic_stats(
     language (the article's title, else the statements in or translated to that language)."""
     import math
 
-    from assistant.digest.build import Topic
-
     call_ids = sorted({problems[i].call for i in idx})
     n = len(call_ids)
     gap_calls = len({problems[i].call for i in idx if problems[i].no_answer or problems[i].not_helpful})
@@ -125,14 +125,11 @@ def topic_stats(
     if article_id:
         label = titles.get(article_id, article_id)
     else:
-        from assistant.digest.cluster import keyword_label, phrase_label
-
         readable = [i for i in ranked if _agent_readable(calls[problems[i].call], agent_language)] or ranked
         central = [problems[i].text for i in readable[:5]]
         texts = [problems[i].text for i in readable]
         label = phrase_label(central) or keyword_label(texts, central[0], background, len(problems))
     # The most central statements of different calls, greetings dropped, no repeated wording.
-    from assistant.digest.cluster import clean_problem, shorten
 
     quotes: list[str] = []
     seen: set[str] = set()

@@ -28,8 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from assistant.errors import InputError, surrogate_at
+from assistant.vocab import ARTICLE_STATUSES
 
-STATUSES = ("published", "draft", "retired")
+STATUSES = ARTICLE_STATUSES
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]+)?$")
 # Order in which `render_article` writes fields, so a round trip produces a stable, reviewable diff.

@@ -17,8 +17,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from assistant import config
 from assistant.errors import InputError
 from assistant.knowledge.articles import Article
+from assistant.knowledge.index import build_index
+from assistant.knowledge.search import SearchOptions, atomic_write, search_many
 
 DATASETS = ("banking77", "clinc150")
 # Calibration rule: the lowest threshold that abstains on this share of the validation OOS queries.
@@ -126,7 +129,6 @@ class CachedEmbedder:
         if path.is_file():
             return np.load(path)
         vectors = self.inner.embed(texts)
-        from assistant.knowledge.search import atomic_write
 
         tmp = path.with_suffix(".tmp.npy")
         np.save(tmp, vectors)
@@ -147,9 +149,6 @@ def run_eval(
     name: str, data_dir: Path, embedder: Any, cache_dir: Path, threshold: float | None = None
 ) -> EvalReport:
     """Build the data set's knowledge base in a temp folder, search every test query, score."""
-    from assistant import config
-    from assistant.knowledge.index import build_index
-    from assistant.knowledge.search import SearchOptions, search_many
 
     split = load_dataset(name, data_dir)
     articles = intent_articles(split.train)

@@ -15,19 +15,24 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from assistant import config
 from assistant.knowledge.articles import Article, load_articles
 from assistant.knowledge.search import (
     APPROX_MIN_PASSAGES,
     FORMAT_VERSION,
     HEAD_MIN_QUESTIONS,
     BuildReport,
+    Embedder,
     KnowledgeIndex,
+    SearchOptions,
+    SearchResult,
     _meta,
     atomic_write,
     dumps,
     new_build_id,
     passages,
     published,
+    search_many,
     text_key,
 )
 from assistant.protocols import Embedder as EmbedderProtocol
@@ -267,3 +272,29 @@ def ensure_index(
         if index is not None:
             return index, None
     return build_index(articles, index_dir, embedder)
+
+
+def search(
+    text: str,
+    k: int | None = None,
+    filters: dict[str, str | None] | None = None,
+    *,
+    index: KnowledgeIndex | None = None,
+    embedder: EmbedderProtocol | None = None,
+    threshold: float | None = None,
+) -> SearchResult:
+    """Search the knowledge base; builds or refreshes the index from settings when needed."""
+
+    cfg = config.get()
+    if embedder is None:
+        embedder = Embedder()
+    if index is None:
+        index, _ = ensure_index(cfg.kb_dir, cfg.index_dir, embedder)
+    filters = filters or {}
+    options = SearchOptions(
+        k=k or cfg.search_k,
+        program=filters.get("program"),
+        language=filters.get("language"),
+        threshold=threshold,
+    )
+    return search_many([text], options, index=index, embedder=embedder)[0]

@@ -26,8 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from assistant import config
 from assistant.errors import InputError
 from assistant.knowledge.articles import Article, load_articles
+from assistant.models import files as models
 
 if TYPE_CHECKING:
     import numpy as np
@@ -132,9 +134,6 @@ class Embedder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         import torch
         from sentence_transformers import SentenceTransformer
-
-        from assistant import config
-        from assistant.models import files as models
 
         cfg = config.get()
         self.model_name = model or cfg.embedding_model
@@ -349,35 +348,6 @@ class KnowledgeIndex:
         return cands
 
 
-def search(
-    text: str,
-    k: int | None = None,
-    filters: dict[str, str | None] | None = None,
-    *,
-    index: KnowledgeIndex | None = None,
-    embedder: EmbedderProtocol | None = None,
-    threshold: float | None = None,
-) -> SearchResult:
-    """Search the knowledge base; builds or refreshes the index from settings when needed."""
-    from assistant import config
-
-    cfg = config.get()
-    if embedder is None:
-        embedder = Embedder()
-    if index is None:
-        from assistant.knowledge.index import ensure_index
-
-        index, _ = ensure_index(cfg.kb_dir, cfg.index_dir, embedder)
-    filters = filters or {}
-    options = SearchOptions(
-        k=k or cfg.search_k,
-        program=filters.get("program"),
-        language=filters.get("language"),
-        threshold=threshold,
-    )
-    return search_many([text], options, index=index, embedder=embedder)[0]
-
-
 def clean_query(text: str) -> str:
     """A query ready to embed; empty (or whitespace) queries are an `InputError`."""
     if not isinstance(text, str) or not text.strip():
@@ -389,7 +359,6 @@ def search_many(
     texts: Sequence[str], options: SearchOptions, *, index: KnowledgeIndex, embedder: EmbedderProtocol
 ) -> list[SearchResult]:
     """Search several queries at once (one batched embedding call)."""
-    from assistant import config
 
     threshold = options.threshold if options.threshold is not None else float(config.get().search_threshold)
     queries = [clean_query(t) for t in texts]
@@ -442,6 +411,5 @@ __all__ = [
     "SearchOptions",
     "SearchResult",
     "load_articles",
-    "search",
     "search_many",
 ]

@@ -30,11 +30,14 @@ import numpy as np
 from assistant import config
 from assistant.calls.processor import CallProcessor, RawUtterance
 from assistant.errors import InputError
+from assistant.knowledge.articles import load_articles
+from assistant.language.detect import CallLanguage
+from assistant.live.steps import final_steps, finish_call
 from assistant.privacy.gate import CaptureWindow, safe_id
 from assistant.speech.audio import SAMPLE_RATE
+from assistant.speech.transcription import TranscriptionOptions, load_transcriber
 
 FRAME = SAMPLE_RATE // 50  # 20 ms, the telephony frame
-EVENT_TYPES = ("caption", "suggestion", "language", "sentiment", "summary", "status")
 
 
 @dataclass
@@ -219,7 +222,6 @@ class ArticleCatalog:
 
     @classmethod
     def load(cls, kb_dir: str | None = None) -> ArticleCatalog:
-        from assistant.knowledge.articles import load_articles
 
         articles, _ = load_articles(kb_dir or config.get().kb_dir)
         return cls(articles)
@@ -229,14 +231,8 @@ def redact_partial(text: str, context: str, window: CaptureWindow | None = None)
     """A partial caption made safe to show (`CaptureWindow.partial`): redacted like a final, and
     any other number hidden, because a half-spoken card number is not yet recognisable as one.
     Inside an open capture window every number is masked as the requested data. The final decides."""
-    from assistant.privacy.gate import CaptureWindow
 
     return (window or CaptureWindow()).partial("caller", text, context=context)
-
-
-def confidence_word(score: float) -> str:
-    """Scores are calibrated probabilities (retrieval.py); agents read words, not decimals."""
-    return "high" if score >= 0.75 else "medium" if score >= 0.6 else "low"
 
 
 class LiveCall:
@@ -253,7 +249,6 @@ class LiveCall:
         source: str = "live",
         on_final: Callable[[LiveCall], None] | None = None,
     ) -> None:
-        from assistant.language.detect import CallLanguage
 
         if not call_id or not str(call_id).strip():
             raise InputError("a live call needs a non-empty call id")
@@ -344,7 +339,6 @@ class LiveCall:
     def _transcribe(
         self, audio: np.ndarray, speaker: str, beam: int, task: str = "transcribe", partial: bool = False
     ) -> Any:
-        from assistant.speech.transcription import TranscriptionOptions, load_transcriber
 
         hint = self._lang_hint(speaker)
         opts = TranscriptionOptions.from_config(language=hint, beam_size=beam, vad=False, task=task)
@@ -399,7 +393,6 @@ class LiveCall:
 
     def run_final(self, job: Job) -> None:
         """Transcribe an utterance and run it through language, translation, redaction, search."""
-        from assistant.live.steps import final_steps
 
         text = ""
         try:
@@ -425,6 +418,5 @@ class LiveCall:
     def finish(self, status: str = "complete") -> Any:
         """The whole call through `process_utterances` (summary included), with the live
         suggestions kept (their ids are what agents gave feedback on)."""
-        from assistant.live.steps import finish_call
 
         return finish_call(self, status)

@@ -11,9 +11,20 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from assistant.calls.processor import RawUtterance, redacted_utterance, states_need
+from assistant import vocab
+from assistant.calls.processor import (
+    RawUtterance,
+    redacted_utterance,
+    search_language,
+    states_need,
+    suggestion_record,
+)
 from assistant.errors import InputError
+from assistant.knowledge.search import SearchOptions, search_many
+from assistant.language.translation import MissingLanguagePack, translate
+from assistant.storage import CallRecord, suggestion_id
 from assistant.text.summary import with_outcome
+from assistant.vocab import confidence_word
 
 if TYPE_CHECKING:
     from assistant.live.session import Job, LiveCall
@@ -23,7 +34,6 @@ def _translation(
     call: LiveCall, text: str, source: str, audio: Any, speaker: str
 ) -> tuple[str | None, str | None]:
     """Text pack first; without one, Whisper's own speech translation into English."""
-    from assistant.language.translation import MissingLanguagePack, translate
 
     target = call.processor.options.agent_language
     if source == target:
@@ -47,7 +57,6 @@ def _translation(
 def answer_in_language(call: LiveCall, article: Any, language: str) -> dict[str, Any] | None:
     """The article's answer in the caller's language: a published native translation first, a
     machine translation (labelled) when a pack exists, else None."""
-    from assistant.language.translation import MissingLanguagePack, translate
 
     if language == article.language:
         return None
@@ -89,7 +98,7 @@ def final_steps(call: LiveCall, job: Job, result: Any, text: str) -> None:
     translation, engine = _translation(call, text, u_lang, job.audio if speaker != "agent" else None, speaker)
     raw = RawUtterance(speaker, round(job.start, 2), round(job.end, 2), text, translation, engine)
     record, english = redacted_utterance(
-        replace(raw, speaker=speaker if speaker in ("agent", "caller") else "unknown"),
+        replace(raw, speaker=vocab.speaker(speaker)),
         u_lang,
         call._context(),
         call.privacy,
@@ -119,10 +128,6 @@ def final_steps(call: LiveCall, job: Job, result: Any, text: str) -> None:
 
 
 def _suggest(call: LiveCall, idx: int, english: str, *, translated: bool, lang: str) -> None:
-    from assistant.calls.processor import search_language, suggestion_record
-    from assistant.knowledge.search import SearchOptions, search_many
-    from assistant.live.session import confidence_word
-    from assistant.storage import suggestion_id
 
     opts = call.processor.options
     embedder, index = call.processor.search_engine()
@@ -163,7 +168,6 @@ def _suggest(call: LiveCall, idx: int, english: str, *, translated: bool, lang: 
 
 def live_record(call: LiveCall, status: str = "live") -> Any:
     """The call as stored while it runs: its finals so far and the suggestions made."""
-    from assistant.storage import CallRecord
 
     decision = call.language.decision
     return CallRecord(
@@ -200,8 +204,10 @@ def finish_call(call: LiveCall, status: str = "complete") -> Any:
             channel="voice",
             source=call.source,
             duration=round(call.duration, 2),
+            suggestions=suggestions,  # made live, rated by id: not searched again
+            llm=False,  # the hub adds it off the model worker
         )
-        record = replace(record, suggestions=suggestions, status=status, ended_at=ended)
+        record = replace(record, status=status, ended_at=ended)
     else:
         record = replace(live_record(call, status), ended_at=ended)
     if call.outcome:

@@ -42,6 +42,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from assistant import config
 from assistant.privacy.numbers import NUMBER_WORDS
 from assistant.privacy.redaction import PLACEHOLDER_RE, redact
 
@@ -260,7 +261,6 @@ def _salt_for(home: str) -> bytes:
 
 
 def _salt() -> bytes:
-    from assistant import config
 
     return _salt_for(str(config.get().home))
 

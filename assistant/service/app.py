@@ -18,12 +18,17 @@ from typing import Any
 from fastapi import Depends, FastAPI, HTTPException, Request, WebSocket
 from starlette.requests import HTTPConnection
 
-from assistant import config
+from assistant import __version__, config
 from assistant.calls.processor import CallProcessor
 from assistant.errors import ConfigError, InputError
 from assistant.live.session import ArticleCatalog, LiveOptions
+from assistant.privacy.gate import install_log_gate, new_call_id
+from assistant.service.client import remove_service_state, write_service_state
+from assistant.service.guard import RequestGuard
 from assistant.service.hub import CallHub
-from assistant.service.media import Limits
+from assistant.service.media import Limits, raw_stream, twilio_stream
+from assistant.service.routes import add_routes
+from assistant.speech.audio import AudioOptions, encode_mulaw, g711_to_whisper, load_tracks, resample
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -92,10 +97,8 @@ def create_app(
     catalog: ArticleCatalog | None = None,
 ) -> Any:
     """The service app. Pass a `CallProcessor` built with fake engines in tests."""
-    from assistant.privacy.gate import install_log_gate
 
     install_log_gate()  # every log line of the process (uvicorn's access log too) passes the gate
-    from assistant import __version__
 
     opts = options or ServiceOptions.from_config()
     hub = CallHub(
@@ -108,7 +111,6 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from assistant.service.client import remove_service_state, write_service_state
 
         hub.start()
         if opts.warm:
@@ -138,7 +140,6 @@ def create_app(
     )
     app.state.hub = hub
     app.state.options = opts
-    from assistant.service.guard import RequestGuard
 
     app.add_middleware(RequestGuard, max_body_bytes=opts.max_body_bytes)
 
@@ -178,20 +179,16 @@ def create_app(
 
     @app.websocket("/media")
     async def media(ws: WebSocket) -> None:
-        from assistant.service.media import twilio_stream
 
         if await media_gate(ws):
             await twilio_stream(ws, hub, opts.limits)
 
     @app.websocket("/media/raw")
     async def media_raw(ws: WebSocket) -> None:
-        from assistant.service.media import raw_stream
 
         if await media_gate(ws):
             params = dict(ws.query_params)
             await raw_stream(ws, hub, opts.limits, params, config.get().agent_channel == "left")
-
-    from assistant.service.routes import add_routes
 
     add_routes(app, hub, _demo_starter(hub))
     return app
@@ -210,8 +207,6 @@ def _demo_starter(hub: CallHub) -> Any:
 
     def start(sample: str | None, realtime: bool = True) -> str:
         import time
-
-        from assistant.speech.audio import AudioOptions, encode_mulaw, g711_to_whisper, load_tracks, resample
 
         samples_dir = config.REPO_ROOT / "samples"
         name = sample or "call-en-payment-pii.wav"
@@ -244,6 +239,5 @@ def _demo_starter(hub: CallHub) -> Any:
 
 def demo_call_id() -> str:
     """A fresh demo call id that the privacy gate keeps as it is (see `privacy.new_call_id`)."""
-    from assistant.privacy.gate import new_call_id
 
     return new_call_id("demo")

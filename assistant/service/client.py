@@ -14,6 +14,12 @@ from urllib.parse import quote
 from assistant import config
 from assistant.errors import AssistantError, InputError
 
+# Checks the console runs as the user types, before anything is sent: the same rules the service
+# applies (articles are validated again there), re-exported so the console depends on this module only.
+from assistant.knowledge.articles import ArticleError as ArticleError
+from assistant.knowledge.articles import article_from_mapping as article_from_mapping
+from assistant.text.readability import flesch_kincaid_grade as flesch_kincaid_grade
+
 STATE_FILE = "service.json"  # in the home folder while `assistant serve` runs: url, token, db, pid
 
 

@@ -21,13 +21,18 @@ import queue
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from assistant.calls.processor import CallProcessor
+from assistant import config, storage
+from assistant.calls.processor import CallProcessor, with_llm_summary
 from assistant.errors import InputError
 from assistant.live.session import ArticleCatalog, Job, LiveCall, LiveOptions
+from assistant.live.steps import live_record
+from assistant.privacy.gate import safe_id
+from assistant.storage import CallRecord, SuggestionRecord, UtteranceRecord
 
 log = logging.getLogger("assistant.service.app")
 PRIORITY = {"final": 0, "end": 1, "partial": 2}
@@ -47,7 +52,6 @@ def stored_status(call: Any) -> str:
 
 def record_from_stored(call: Any, **changes: Any) -> Any:
     """A `CallRecord` equal to a stored call (to re-save it with some fields changed)."""
-    from assistant.storage import CallRecord, SuggestionRecord, UtteranceRecord
 
     utterances = tuple(
         UtteranceRecord(
@@ -135,10 +139,11 @@ class CallHub:
         self.started = time.monotonic()
         self.interrupted_on_start: list[str] = []
         self.errors = 0
+        # The optional LLM summary (an outside endpoint, up to its own 30 s timeout) runs here.
+        self._summaries = ThreadPoolExecutor(max_workers=1, thread_name_prefix="assistant-llm-summary")
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
-        from assistant import storage
 
         self._con = storage.open_db(self.db_path)
         if self.catalog is None:
@@ -155,6 +160,7 @@ class CallHub:
         self._queue.put((9, 0, next(self._seq), None))
         if self._worker is not None:
             self._worker.join(timeout)
+        self._summaries.shutdown(wait=True, cancel_futures=True)
         if self._con is not None:
             self._con.close()
             self._con = None
@@ -171,7 +177,6 @@ class CallHub:
 
     def mark_interrupted(self) -> list[str]:
         """Calls left live by a previous process become interrupted, their finals kept."""
-        from assistant import storage
 
         con = self.cursor()
         found = storage.list_calls(con, status="live", limit=10_000)
@@ -185,8 +190,6 @@ class CallHub:
     def open_call(
         self, call_id: str, *, started_at: datetime | None = None, source: str = "live"
     ) -> LiveCall:
-        from assistant import storage
-        from assistant.privacy.gate import safe_id
 
         call_id = safe_id(call_id)  # never kept, logged or shown raw
         with self._lock:
@@ -226,7 +229,6 @@ class CallHub:
         self._submit(Job("end", call, speaker="interrupted" if interrupted else ""))
 
     def get(self, call_id: str) -> LiveCall | None:
-        from assistant.privacy.gate import safe_id
 
         call_id = safe_id(call_id)
         with self._lock:
@@ -284,13 +286,10 @@ class CallHub:
             self._finish(call, interrupted=job.speaker == "interrupted")
 
     def _store_live(self, call: LiveCall) -> None:
-        from assistant import storage
-        from assistant.live.steps import live_record
 
         storage.save_call(self.cursor(), live_record(call, "live"))
 
     def _finish(self, call: LiveCall, *, interrupted: bool) -> None:
-        from assistant import storage
 
         stored = True
         try:
@@ -304,6 +303,9 @@ class CallHub:
                 storage.save_call(self.cursor(), record)
             if record.summary_json and stored:
                 call.emit("summary", dict(record.summary_json))
+            if stored and config.get().llm_url:
+                # Up to 30 s on an outside endpoint: never on the model worker, which serves every call.
+                self._summaries.submit(self._add_llm_summary, call, record)
         finally:
             call.state = "interrupted" if interrupted else "ended"
             status: dict[str, Any] = {"state": call.state, "lag": 0.0}
@@ -316,6 +318,17 @@ class CallHub:
                 self.recent[call.call_id] = call
                 while len(self.recent) > 50:
                     self.recent.popitem(last=False)
+
+    def _add_llm_summary(self, call: LiveCall, record: Any) -> None:
+        try:
+            updated = with_llm_summary(record)
+            if updated is record or updated.summary_json is None:
+                return
+            generated = updated.summary_json["llm_summary"]
+            if storage.add_to_summary(self.cursor(), record.call_id, "llm_summary", generated):
+                call.emit("summary", dict(updated.summary_json))
+        except Exception:  # the extractive summary stands on its own
+            log.exception("LLM summary for call %s failed", record.call_id)
 
     # -- model maintenance ---------------------------------------------------------------------
     def swap_index(self, index: Any) -> None:

@@ -6,9 +6,15 @@ import datetime as dt
 from dataclasses import replace
 from typing import Any
 
-from assistant import config
+from assistant import config, storage
+from assistant.digest.build import LazyEmbedder, run_digest
+from assistant.digest.model import DigestOptions, from_stored, parse_day
+from assistant.digest.render import check_format, export
 from assistant.errors import InputError
+from assistant.knowledge.articles import STATUSES, article_from_mapping, load_articles, write_article
+from assistant.knowledge.index import build_index
 from assistant.service.hub import CallHub
+from assistant.text.readability import flesch_kincaid_grade
 
 
 def _iso(value: Any) -> Any:
@@ -16,7 +22,6 @@ def _iso(value: Any) -> Any:
 
 
 def article_json(article: Any, usage: Any = None) -> dict[str, Any]:
-    from assistant.text.readability import flesch_kincaid_grade
 
     return {
         "id": article.id,
@@ -47,7 +52,6 @@ def article_json(article: Any, usage: Any = None) -> dict[str, Any]:
 def knowledge_gaps(con: Any, limit: int = 50) -> list[dict[str, Any]]:
     """The gap queue as JSON: questions with no approved answer or a not-helpful one, judged as
     the digest judges gaps (see `storage.OpenQuestion`)."""
-    from assistant import storage
 
     return [
         {
@@ -64,8 +68,6 @@ def knowledge_gaps(con: Any, limit: int = 50) -> list[dict[str, Any]]:
 def refresh_search(hub: CallHub) -> dict[str, Any]:
     """Make live search and suggestions use the articles on disk now: update the index (only new or
     changed passages are embedded) and reload the service's copy of the published articles."""
-    from assistant.knowledge.articles import load_articles
-    from assistant.knowledge.index import build_index
 
     embedder, _ = hub.processor.search_engine()
     found, problems = load_articles(config.get().kb_dir)
@@ -88,9 +90,6 @@ def add_knowledge_routes(app: Any, hub: CallHub) -> None:
     import threading
 
     from fastapi import Body, HTTPException
-
-    from assistant import storage
-    from assistant.knowledge.articles import article_from_mapping, load_articles, write_article
 
     # One change to the knowledge base at a time: check, write and re-index together.
     lock = threading.RLock()
@@ -156,7 +155,6 @@ def add_knowledge_routes(app: Any, hub: CallHub) -> None:
 
     @app.post("/articles/{article_id}/status")
     def set_status(article_id: str, body: dict[str, Any] = Body(...)) -> dict[str, Any]:  # noqa: B008
-        from assistant.knowledge.articles import STATUSES
 
         status = body.get("status")
         if status not in STATUSES:
@@ -184,7 +182,6 @@ def add_knowledge_routes(app: Any, hub: CallHub) -> None:
 
     def stored_digest(day: str) -> Any:
         """The stored digest of `day` as a `Digest`; 400 for a malformed date, 404 when none is stored."""
-        from assistant.digest.build import from_stored
 
         try:
             when = dt.date.fromisoformat(day)
@@ -206,8 +203,6 @@ def add_knowledge_routes(app: Any, hub: CallHub) -> None:
         """The digest as a file (Markdown or CSV), rendered exactly as `assistant digest --format`."""
         from fastapi.responses import Response
 
-        from assistant.digest.render import check_format, export
-
         check_format(format)  # first: a bad format is wrong whatever the date
         file = export(stored_digest(day), format)
         return Response(
@@ -222,8 +217,6 @@ def add_digest_build_route(app: Any, hub: CallHub, stored_digest: Any) -> None:
     same as `GET /digests/{date}` afterwards. The service owns the database, so while it runs this
     is how a digest gets built (the console's "Build the digest" button)."""
     import threading
-
-    from assistant.digest.build import DigestOptions, LazyEmbedder, parse_day, run_digest
 
     class ServiceEmbedder(LazyEmbedder):
         """The service's loaded embedder, fetched only when a day has problems to embed."""

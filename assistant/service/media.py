@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from assistant.errors import InputError, check_text
+from assistant.service.hub import CallLimitReached
+from assistant.speech.audio import g711_to_whisper
 
 if TYPE_CHECKING:
     from fastapi import WebSocket
@@ -107,7 +109,6 @@ class RateGate:
 
 def decode_mulaw_payload(payload: Any) -> np.ndarray:
     """A base64 mu-law payload to 16 kHz float32; InputError when it is not one."""
-    from assistant.speech.audio import g711_to_whisper
 
     if not isinstance(payload, str) or not payload:
         raise InputError("media payload missing")
@@ -199,8 +200,6 @@ async def twilio_stream(ws: WebSocket, hub: CallHub, limits: Limits) -> None:
                     call = hub.open_call(call_id)
                     pacer = Pacer(limits.realtime_slack)
                 except InputError as exc:
-                    from assistant.service.hub import CallLimitReached
-
                     raise Closed(1013 if isinstance(exc, CallLimitReached) else 1008, str(exc)) from None
                 continue
             if event == "media":
@@ -252,8 +251,6 @@ async def raw_stream(
     try:
         call = hub.open_call(call_id[:128])
     except InputError as exc:
-        from assistant.service.hub import CallLimitReached
-
         await safe_close(ws, 1013 if isinstance(exc, CallLimitReached) else 1008, str(exc)[:120])
         return
     width = 2 * int(channels)

@@ -8,10 +8,15 @@ from typing import Any
 from fastapi import Response
 from pydantic import BaseModel
 
-from assistant import config
+from assistant import config, storage
+from assistant.batch.ingest import ingest as run_ingest
 from assistant.calls import processor as calls_json
 from assistant.errors import InputError
+from assistant.knowledge.search import SearchOptions, search_many
+from assistant.language.detect import normalize_code
+from assistant.privacy.gate import safe_id
 from assistant.service.hub import CallHub, record_from_stored, stored_status
+from assistant.service.knowledge import add_knowledge_routes
 from assistant.text.summary import with_outcome
 
 
@@ -134,9 +139,6 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
     """Register the REST routes on `app`. Call ids may contain '/', so the call routes take the
     rest of the path (`{call_id:path}`); the routes with a suffix come before the plain one."""
     from fastapi import HTTPException
-
-    from assistant import storage
-    from assistant.privacy.gate import safe_id
 
     def stored(call_id: str) -> Any:
         call = storage.get_call(hub.cursor(), call_id)
@@ -265,7 +267,6 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
     @app.post("/calls/{call_id:path}/language")
     def language(call_id: str, body: LanguageBody) -> dict[str, Any]:
         call_id = safe_id(call_id)  # a raw id with personal data finds its opaque one
-        from assistant.language.detect import normalize_code
 
         code = normalize_code(body.language)
         live = hub.calls.get(call_id)
@@ -279,7 +280,6 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
 
     @app.post("/search")
     def search(body: SearchBody) -> dict[str, Any]:
-        from assistant.knowledge.search import SearchOptions, search_many
 
         if not 1 <= body.k <= 20:
             raise InputError(f"k must be between 1 and 20, got {body.k}")
@@ -307,15 +307,12 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
             ],
         }
 
-    from assistant.service.knowledge import add_knowledge_routes
-
     add_knowledge_routes(app, hub)
 
     @app.post("/ingest")
     def ingest(body: IngestBody) -> dict[str, Any]:
         """Batch ingest (as `assistant ingest`) of a file or folder on the service's machine, into
         the service's database with its loaded models; the CLI uses it while the service runs."""
-        from pipelines.ingest import ingest as run_ingest
 
         report = run_ingest(body.source, con=hub.cursor(), processor=hub.processor)
         return report.to_json()

@@ -18,7 +18,11 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
+from assistant import config
 from assistant.errors import AssistantError, InputError
+from assistant.privacy.gate import new_call_id
+from assistant.service.client import ServiceClient, ServiceUnavailable
+from assistant.speech.audio import AudioOptions, encode_mulaw, load_tracks, resample
 
 UNREACHABLE_WAIT = 15.0  # after the call: how long an unreachable service is waited for
 
@@ -72,8 +76,6 @@ class SimResult:
 
 def load_frames(path: str, loop_to: float | None = None) -> dict[str, np.ndarray]:
     """Tracks at 8 kHz (agent, caller), optionally looped to a length."""
-    from assistant import config
-    from assistant.speech.audio import AudioOptions, load_tracks, resample
 
     tracks = load_tracks(path, AudioOptions(agent_channel=config.get().agent_channel))
     out = {
@@ -98,11 +100,6 @@ def simulate(
 ) -> SimResult:
     """Stream one call and collect its events until the service has stored it."""
     from websockets.exceptions import ConnectionClosed
-
-    from assistant import config
-    from assistant.privacy.gate import new_call_id
-    from assistant.service.client import ServiceClient, ServiceUnavailable
-    from assistant.speech.audio import encode_mulaw
 
     raw = options.media_format == "raw"
     url = options.url or ("ws://127.0.0.1:8700/media/raw" if raw else "ws://127.0.0.1:8700/media")
@@ -168,7 +165,6 @@ def simulate(
             if raw:
                 agent = frames.get("agent", np.zeros(length))[pos : pos + 160]
                 caller = frames.get("caller", np.zeros(length))[pos : pos + 160]
-                from assistant.speech.audio import resample
 
                 stereo = np.stack([resample(agent, 8000, 16000), resample(caller, 8000, 16000)], axis=1)
                 ws.send((np.clip(stereo, -1, 1) * 32767).astype("<i2").tobytes())
@@ -223,8 +219,6 @@ def _connect(target: str, url: str, headers: dict[str, str]) -> Any:
     from websockets.exceptions import InvalidStatus, InvalidURI, WebSocketException
     from websockets.sync.client import connect
 
-    from assistant.service.client import ServiceUnavailable
-
     try:
         return connect(target, additional_headers=headers, max_size=2**20, open_timeout=10)
     except InvalidURI:
@@ -247,8 +241,6 @@ def _connect(target: str, url: str, headers: dict[str, str]) -> Any:
 def _lost_service(url: str, call_id: str) -> Iterator[None]:
     """A socket that breaks mid-call (the service stopped or was killed) is a one-line error."""
     from websockets.exceptions import ConnectionClosed
-
-    from assistant.service.client import ServiceUnavailable
 
     try:
         yield

@@ -20,6 +20,7 @@ import numpy as np
 
 from assistant import config
 from assistant.errors import InputError, ModelNotAvailable
+from assistant.models import files as models
 from assistant.speech import whisper_short
 from assistant.speech.audio import SAMPLE_RATE, AudioOptions, Track, load_tracks
 
@@ -413,7 +414,6 @@ _cache_lock = threading.Lock()
 
 def load_transcriber(engine: str | None = None, model: str | None = None) -> Transcriber:
     """The engine for a model name, loaded once per process."""
-    from assistant.models import files as models
 
     cfg = config.get()
     engine = engine or cfg.whisper_engine

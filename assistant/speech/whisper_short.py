@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from assistant.errors import InputError
 from assistant.speech.audio import SAMPLE_RATE
 
 if TYPE_CHECKING:
@@ -35,7 +36,6 @@ TOKENS_PER_SECOND = 12  # generous: a fast reader of digits makes ~8 tokens a se
 
 def language_filter(spec: str) -> tuple[frozenset[str], frozenset[str]]:
     """Parse `speech_languages` ("en,es" keeps those; "-la" drops Latin) into (keep, drop)."""
-    from assistant.errors import InputError
 
     keep: set[str] = set()
     drop: set[str] = set()

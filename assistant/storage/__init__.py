@@ -14,14 +14,18 @@
   call survives a killed process (DuckDB's write-ahead log).
 - Text arrives redacted; redaction is the pipeline's job (ARCHITECTURE invariant 3).
 
-Layers: `storage_schema` (open, migrations, helpers), `storage_records` (dataclasses), `storage_calls` (calls, feedback, ingest
-errors), `storage_digest` (digests, topic registry, per-day reads, article usage, open questions).
+Modules: `schema` (open, migrations, helpers), `records` (dataclasses), `calls` (calls, feedback, ingest
+errors), `digest` (digests, topic registry, per-day reads, article usage, open questions); this module
+re-exports their API (`from assistant import storage`).
+
+May import: privacy (the gate runs on every stored text) and the basics. Imported by every domain package.
 """
 
 from __future__ import annotations
 
 from assistant.storage.calls import (
     add_feedback,
+    add_to_summary,
     call_exists,
     delete_call,
     encode_cursor,
@@ -59,19 +63,15 @@ from assistant.storage.records import (
     UtteranceRecord,
 )
 from assistant.storage.schema import (
-    CHANNELS,
-    FEEDBACK_KINDS,
     MIGRATIONS,
-    OUTCOMES,
     SCHEMA_VERSION,
-    SPEAKERS,
-    STATUSES,
     Connection,
     connect,
     migrate,
     open_db,
     schema_version,
 )
+from assistant.vocab import CHANNELS, FEEDBACK_KINDS, OUTCOMES, SPEAKERS, STATUSES
 
 __all__ = [
     "CHANNELS",
@@ -96,6 +96,7 @@ __all__ = [
     "SuggestionRecord",
     "UtteranceRecord",
     "add_feedback",
+    "add_to_summary",
     "article_usage",
     "call_exists",
     "calls_for_day",

@@ -19,11 +19,6 @@ from assistant.storage.records import (
     StoredUtterance,
 )
 from assistant.storage.schema import (
-    CHANNELS,
-    FEEDBACK_KINDS,
-    OUTCOMES,
-    SPEAKERS,
-    STATUSES,
     Connection,
     dumps_json,
     from_db,
@@ -33,6 +28,7 @@ from assistant.storage.schema import (
     to_db,
     transaction,
 )
+from assistant.vocab import CHANNELS, FEEDBACK_KINDS, OUTCOMES, SPEAKERS, STATUSES
 
 # ---------------------------------------------------------------- calls
 
@@ -111,6 +107,22 @@ def save_call(con: Connection, call: CallRecord) -> tuple[str, ...]:
         _insert_utterances(con, call)
         _insert_suggestions(con, call, saved_at)
     return tuple(suggestion_id(call.call_id, n) for n in range(len(call.suggestions)))
+
+
+def add_to_summary(con: Connection, call_id: str, key: str, value: Any) -> bool:
+    """Set one key of a stored call's summary (through the privacy gate), leaving the rest of the
+    call as it is: for what arrives after the call was stored (the optional LLM summary), so an
+    outcome an agent set meanwhile is not overwritten. False when the call is not stored."""
+    with transaction(con):
+        found = con.execute("SELECT summary_json FROM calls WHERE call_id = ?", [call_id]).fetchone()
+        if found is None:
+            return False
+        summary = dict(loads_json(found[0]) or {})
+        summary[key] = value
+        con.execute(
+            "UPDATE calls SET summary_json = ? WHERE call_id = ?", [dumps_json(gate_json(summary)), call_id]
+        )
+    return True
 
 
 def _gated(call: CallRecord) -> CallRecord:

@@ -25,8 +25,6 @@ from assistant.storage.calls import (
 )
 from assistant.storage.records import StoredCall
 from assistant.storage.schema import (
-    SPEAKERS,
-    STATUSES,
     Connection,
     dumps_json,
     from_db,
@@ -36,6 +34,7 @@ from assistant.storage.schema import (
     to_db,
     transaction,
 )
+from assistant.vocab import SPEAKERS, STATUSES
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
+from assistant import config
 from assistant.errors import InputError
 
 if TYPE_CHECKING:
@@ -29,11 +30,6 @@ MEMORY = ":memory:"
 
 # Allowed values are checked in Python, not with CHECK constraints: DuckDB cannot drop or alter a
 # CHECK constraint, so a new channel or outcome would otherwise need a table rebuild.
-CHANNELS = ("voice", "chat", "email")
-OUTCOMES = ("resolved", "follow-up", "transferred", "unknown")
-STATUSES = ("complete", "failed", "live", "interrupted")
-SPEAKERS = ("agent", "caller", "unknown")
-FEEDBACK_KINDS = ("helpful", "not_helpful", "used")
 
 _SCHEMA_1 = """
 CREATE TABLE schema_version (
@@ -218,8 +214,6 @@ def open_db(path: str | Path | None = None, read_only: bool = False) -> Connecti
     file is not an assistant database, or its schema is newer than this code.
     """
     if path is None:
-        from assistant import config
-
         path = config.get().db
     con = connect(path, read_only=read_only)
     try:

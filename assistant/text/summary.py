@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from assistant.privacy.gate import ensure_gated, gate
+
 OUTCOMES = ("resolved", "follow-up", "transferred", "unknown")
 
 _TRANSFERRED = re.compile(r"\b(transfer(ring|red)? you|put you through|connect(ing)? you (to|with))\b", re.I)
@@ -200,8 +202,6 @@ def llm_summary(
     None when the endpoint fails; the extractive summary always stands on its own.
     """
     import httpx
-
-    from assistant.privacy.gate import ensure_gated, gate
 
     lines = "\n".join(
         f"{speaker}: {ensure_gated(text)}" for speaker, text in transcript if text and text.strip()

@@ -8,7 +8,7 @@ from typing import Any
 import streamlit as st
 
 from assistant.errors import InputError
-from assistant.text.readability import flesch_kincaid_grade
+from assistant.service.client import flesch_kincaid_grade
 from console import ServiceUnavailable, get_client
 from console import article_form as form
 from console import components as ui

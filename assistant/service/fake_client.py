@@ -12,13 +12,19 @@ import datetime as dt
 import itertools
 from typing import TYPE_CHECKING, Any
 
+from assistant.digest.model import check_not_future, from_stored, parse_day
+from assistant.digest.render import check_format, export
 from assistant.errors import InputError
+from assistant.knowledge.articles import article_from_mapping
+from assistant.service.client import ServiceUnavailable
+from assistant.service.knowledge import article_json
+from assistant.storage import StoredDigest
 from assistant.text.summary import restate_outcome
 
 if TYPE_CHECKING:
-    from assistant.digest.build import Digest
+    from assistant.digest.model import Digest
 
-_FOOD = {
+_FOOD: dict[str, Any] = {
     "id": "food-snap-apply",
     "title": "Apply for food assistance (SNAP)",
     "program": "Food Assistance",
@@ -37,7 +43,7 @@ _FOOD = {
     "grade": 5.1,
     "usage": {"suggested": 42, "helpful": 30, "not_helpful": 4, "used": 25, "last_suggested": "2026-03-02"},
 }
-_FOOD_ES = {
+_FOOD_ES: dict[str, Any] = {
     **_FOOD,
     "id": "food-snap-apply-es",
     "title": "Solicitar asistencia alimentaria (SNAP)",
@@ -48,7 +54,7 @@ _FOOD_ES = {
     "grade": 6.0,
     "usage": {"suggested": 9, "helpful": 7, "not_helpful": 0, "used": 6, "last_suggested": "2026-03-01"},
 }
-_CARD = {
+_CARD: dict[str, Any] = {
     "id": "food-ebt-card-replace",
     "title": "Replace a lost or stolen EBT card",
     "program": "Food Assistance",
@@ -64,7 +70,7 @@ _CARD = {
     "grade": 4.2,
     "usage": {"suggested": 17, "helpful": 9, "not_helpful": 5, "used": 8, "last_suggested": "2026-02-27"},
 }
-_TAX_DRAFT = {
+_TAX_DRAFT: dict[str, Any] = {
     "id": "property-tax-payment-plan",
     "title": "Set up a property tax payment plan",
     "program": "Property Tax",
@@ -242,8 +248,6 @@ def _sample_digest() -> dict[str, Any]:
 def _as_digest(d: dict[str, Any]) -> Digest:
     """The sample digest as the service sees it: a stored row whose payload is the JSON, then the
     service's own conversion, so exports here go through the real renderer the same way."""
-    from assistant.digest.build import from_stored
-    from assistant.storage import StoredDigest
 
     stored = StoredDigest(
         digest_date=dt.date.fromisoformat(d["date"]),
@@ -295,8 +299,6 @@ class FakeClient:
 
     def _check(self) -> None:
         if self.down:
-            from console import ServiceUnavailable
-
             raise ServiceUnavailable(
                 "the assistant service is not reachable at http://127.0.0.1:8700",
                 hint="start it with 'assistant up'",
@@ -320,7 +322,7 @@ class FakeClient:
         rows = [{k: c.get(k) for k in keys} for c in self.calls.values()]
         if active is not None:
             rows = [r for r in rows if (r["status"] == "live") == active]
-        return sorted(rows, key=lambda r: r["started_at"], reverse=True)[:limit]
+        return sorted(rows, key=lambda r: str(r["started_at"]), reverse=True)[:limit]
 
     def get_call(self, call_id: str) -> dict[str, Any]:
         self._check()
@@ -472,7 +474,6 @@ class FakeClient:
         return [copy.deepcopy(a) for a in sorted(self.articles_by_id.values(), key=lambda a: a["id"])]
 
     def _parsed_article(self, article: dict[str, Any]) -> Any:
-        from assistant.knowledge.articles import article_from_mapping
 
         meta = {
             k: v for k, v in article.items() if k not in ("body", "grade", "usage") and v not in (None, "")
@@ -484,7 +485,6 @@ class FakeClient:
 
     def _store_article(self, article: dict[str, Any], parsed: Any) -> dict[str, Any]:
         # The service's own JSON shape of an article; the usage figures of an edited one are kept.
-        from assistant.service.knowledge import article_json
 
         saved = article_json(parsed)
         if parsed.id in self.articles_by_id:
@@ -544,7 +544,6 @@ class FakeClient:
 
     def build_digest(self, date: str) -> dict[str, Any]:
         """A day's digest from the calls held here: one topic per call reason (the service clusters)."""
-        from assistant.digest.build import check_not_future, parse_day
 
         self._check()
         day = parse_day(date, "the date")
@@ -596,7 +595,6 @@ class FakeClient:
 
     def digest_export(self, date: str, fmt: str = "markdown") -> str:
         self._check()
-        from assistant.digest.render import check_format, export
 
         check_format(fmt)
         found = self.digests.get(date)
