@@ -140,7 +140,7 @@ def test_fake_and_real_client_agree_on_shapes(pair, tmp_path: Path, monkeypatch)
         ws.send_text('{"event": "stop"}')
     assert tc.app.state.hub.drain(30)
     assert set(real.set_outcome("CA1", "follow-up")) == set(
-        fake.set_outcome("call-20260302-0915-a1", "follow-up")
+        fake.set_outcome("call-mar02-0915-a1", "follow-up")
     )
 
 

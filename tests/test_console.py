@@ -139,7 +139,7 @@ def test_feedback_buttons_store_feedback(fake, label, kind):
     at = run_demo(page("live_call"), steps=4)
     button(at, label).click().run()
     assert fake.feedback_log[-1]["kind"] == kind
-    assert fake.feedback_log[-1]["suggestion_id"].endswith("-s1")
+    assert fake.feedback_log[-1]["suggestion_id"].endswith(":0")
     assert f"**Feedback saved:** {kind.replace('_', ' ')}" in texts(at)
 
 
@@ -226,10 +226,14 @@ def test_a_partial_is_replaced_even_when_the_other_speaker_talks_in_between():
 
 
 def test_long_call_captions_are_paged(fake):
-    captions = [{"speaker": "caller", "text": f"line {i}", "start": i, "final": True} for i in range(95)]
-    fake.calls["call-20260302-1140-b7"]["utterances"] = captions
+    captions = [
+        {"speaker": "caller", "text": f"line {i}", "start": i, "end": i + 0.5, "language": "en", "translation": None,
+         "machine_translated": False}
+        for i in range(95)
+    ]  # fmt: skip
+    fake.calls["call-mar02-1140-b7"]["utterances"] = captions
     at = page("calls")
-    at.selectbox(key="calls_pick").set_value("call-20260302-1140-b7").run()
+    at.selectbox(key="calls_pick").set_value("call-mar02-1140-b7").run()
     button(at, "Open call").click().run()
     assert "Showing captions 81 to 95 of 95." in texts(at)
     at.selectbox(key="calls_captions_page").set_value("Page 1 of 5").run()
@@ -252,10 +256,10 @@ def test_calls_filters_and_open(fake):
     at.text_input(key="calls_topic").input("EBT").run()
     assert found(at) == sum("EBT" in c["reason"] for c in fake.calls.values()) == 7
     at.text_input(key="calls_topic").input("").run()
-    at.selectbox(key="calls_pick").set_value("call-20260302-0915-a1").run()
+    at.selectbox(key="calls_pick").set_value("call-mar02-0915-a1").run()
     button(at, "Open call").click().run()
     body = texts(at)
-    assert "Call call-20260302-0915-a1" in body
+    assert "Call call-mar02-0915-a1" in body
     assert "Feedback: helpful" in body
     assert "Machine translation (es to en)" in body
 
@@ -299,10 +303,10 @@ def test_calls_list_is_paged_and_sorted(fake):
 
 def test_an_opened_call_is_in_the_address_and_brought_into_view(fake):
     at = page("calls")
-    at.selectbox(key="calls_pick").set_value("call-20260302-1140-b7").run()
+    at.selectbox(key="calls_pick").set_value("call-mar02-1140-b7").run()
     button(at, "Open call").click().run()
-    assert at.query_params["call"] == "call-20260302-1140-b7"
-    assert "Call call-20260302-1140-b7" in texts(at)
+    assert at.query_params["call"] == "call-mar02-1140-b7"
+    assert "Call call-mar02-1140-b7" in texts(at)
     assert "#opened-call" in html_scripts(at) and "scrollIntoView" in html_scripts(at)
     at.run()  # a rerun for something else does not scroll again
     assert "#opened-call" not in html_scripts(at)
@@ -310,10 +314,10 @@ def test_an_opened_call_is_in_the_address_and_brought_into_view(fake):
 
 def test_a_link_with_a_call_id_opens_that_call(fake):
     at = AppTest.from_file(str(PAGES / "calls.py"), default_timeout=60)
-    at.query_params["call"] = "call-20260216-0800-h00"
+    at.query_params["call"] = "call-feb16-0800-h00"
     at.run()
     assert not at.exception
-    assert "Call call-20260216-0800-h00" in texts(at) and "#opened-call" in html_scripts(at)
+    assert "Call call-feb16-0800-h00" in texts(at) and "#opened-call" in html_scripts(at)
 
 
 def exports_date(text: str):
@@ -438,15 +442,15 @@ def test_digest_topics_link_to_their_calls(fake):
     assert not at.exception, [e.value for e in at.exception]
     links = at.get("page_link")
     assert [(link.proto.label, link.proto.query_string) for link in links] == [
-        ("Open call call\\-20260302\\-0915\\-a1", "call=call-20260302-0915-a1"),
-        ("Open call call\\-20260302\\-1140\\-b7", "call=call-20260302-1140-b7"),
+        ("Open call call\\-mar02\\-0915\\-a1", "call=call-mar02-0915-a1"),
+        ("Open call call\\-mar02\\-1140\\-b7", "call=call-mar02-1140-b7"),
     ]
     assert all(link.proto.page == "calls" for link in links)
 
 
 def test_digest_without_call_ids_says_so(fake):
-    for t in fake.digests["2026-03-02"]["topics"]:
-        del t["call_ids"]
+    for t in fake.digests["2026-03-02"]["topics"]:  # as a digest built before topics kept their calls
+        t["call_ids"] = []
     at = page("digest")
     assert "This digest does not list its calls" in texts(at)
 

@@ -12,7 +12,7 @@ import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -510,84 +510,3 @@ def with_llm_summary(record: CallRecord) -> CallRecord:
     summary_json = dict(record.summary_json or {})
     summary_json["llm_summary"] = {"text": generated, "model": cfg.llm_model, "machine_generated": True}
     return replace(record, summary_json=summary_json)
-
-
-def to_json(record: CallRecord, suggestion_ids: Sequence[str] = ()) -> dict[str, Any]:
-    """The `process-call --json` shape."""
-    summary = record.summary_json or {}
-    ids = list(suggestion_ids)
-    return {
-        "call_id": record.call_id,
-        "language": record.language,
-        "duration": record.duration,
-        "reason": record.reason,
-        "outcome": record.outcome,
-        "sentiment": {
-            "start": summary.get("sentiment_start"),
-            "end": summary.get("sentiment_end"),
-            "overall": record.sentiment_overall,
-        },
-        "suggestions": [
-            {
-                "suggestion_id": ids[n] if n < len(ids) else None,
-                "article_id": s.article_id,
-                "title": s.article_title,
-                "score": s.score,
-                "utterance": s.query_text,
-                "abstained": s.abstained,
-            }
-            for n, s in enumerate(record.suggestions)
-        ],
-        "summary_text": record.summary_text,
-    }
-
-
-def iso_time(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, date | datetime) else value
-
-
-def call_row(call: Any, status: str | None = None) -> dict[str, Any]:
-    """The `assistant calls list --json` row plus status."""
-    return {
-        "call_id": call.call_id,
-        "started_at": iso_time(call.started_at),
-        "channel": call.channel,
-        "language": call.language,
-        "duration": call.duration,
-        "outcome": call.outcome,
-        "status": status or call.status,
-    }
-
-
-def call_detail(call: Any, status: str | None = None) -> dict[str, Any]:
-    """The `assistant calls show --json` shape plus status."""
-    return {
-        **call_row(call, status),
-        "utterances": [
-            {
-                "speaker": u.speaker,
-                "start": u.start,
-                "end": u.end,
-                "text": u.text,
-                "language": u.language,
-                "translation": u.translation,
-                "machine_translated": u.machine_translated,
-            }
-            for u in call.utterances
-        ],
-        "suggestions": [
-            {
-                "suggestion_id": s.suggestion_id,
-                "article_id": s.article_id,
-                "title": s.article_title,
-                "score": s.score,
-                "abstained": s.abstained,
-                "utterance": s.query_text,
-            }
-            for s in call.suggestions
-        ],
-        "feedback": [
-            {"suggestion_id": f.suggestion_id, "kind": f.kind, "comment": f.comment} for f in call.feedback
-        ],
-        "summary": dict(call.summary_json or {}),
-    }

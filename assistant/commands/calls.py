@@ -8,7 +8,8 @@ import json
 from assistant import storage
 from assistant.batch import run as batch_run
 from assistant.batch.ingest import IngestReport
-from assistant.calls.processor import CallOptions, CallProcessor, call_detail, call_row, to_json
+from assistant.calls.processor import CallOptions, CallProcessor
+from assistant.calls.views import call_detail, call_row, to_json
 from assistant.errors import InputError, check_text
 from assistant.privacy.gate import gate
 from assistant.service.client import running_service

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from assistant import config
+from assistant.calls import views
 from assistant.calls.processor import CallProcessor, RawUtterance
 from assistant.errors import InputError
 from assistant.knowledge.articles import load_articles
@@ -377,18 +378,16 @@ class LiveCall:
             track.partial_shown = True
             self.emit(
                 "caption",
-                {
-                    "speaker": job.speaker,
-                    "text": self.privacy.partial(
+                views.caption(
+                    job.speaker,
+                    self.privacy.partial(
                         job.speaker, text, context=self._context(), language=self._lang_hint(job.speaker)
                     ),
-                    "start": round(start, 2),
-                    "end": round(start + len(audio) / SAMPLE_RATE, 2),
-                    "final": False,
-                    "language": result.info.language,
-                    "translation": None,
-                    "machine_translated": False,
-                },
+                    round(start, 2),
+                    round(start + len(audio) / SAMPLE_RATE, 2),
+                    final=False,
+                    language=result.info.language,
+                ),
             )
 
     def run_final(self, job: Job) -> None:

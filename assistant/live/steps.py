@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from assistant import vocab
+from assistant.calls import views
 from assistant.calls.processor import (
     RawUtterance,
     redacted_utterance,
@@ -108,16 +109,16 @@ def final_steps(call: LiveCall, job: Job, result: Any, text: str) -> None:
     call.records.append(record)
     call.emit(
         "caption",
-        {
-            "speaker": speaker,
-            "text": red_text,
-            "start": record.start,
-            "end": record.end,
-            "final": True,
-            "language": u_lang,
-            "translation": red_translation,
-            "machine_translated": bool(red_translation),
-        },
+        views.caption(
+            speaker,
+            red_text,
+            record.start,
+            record.end,
+            final=True,
+            language=u_lang,
+            translation=red_translation,
+            machine_translated=bool(red_translation),
+        ),
     )
     if record.sentiment_label is not None:
         call.emit("sentiment", {"label": record.sentiment_label, "score": record.sentiment})
@@ -140,30 +141,24 @@ def _suggest(call: LiveCall, idx: int, english: str, *, translated: bool, lang: 
     if record is None:
         return  # this article was already suggested in this call
     call.suggestions.append(record)
-    data: dict[str, Any] = {
-        "suggestion_id": suggestion_id(call.call_id, len(call.suggestions) - 1),
-        "utterance": english,
-        "abstained": record.abstained,
-        "article_id": record.article_id,
-        "title": record.article_title,
-        "score": record.score,
-        "confidence": None,
-        "answer": None,
-        "owner": None,
-        "effective": None,
-        "answer_in_caller_language": None,
-    }
+    details: dict[str, Any] = {}
     if not record.abstained and top is not None:
         article = call.catalog.by_id.get(top.article_id)
         caller_lang = call.language.decision.language if call.language.decision else lang
-        data.update(
-            confidence=confidence_word(top.score),
-            answer=article.body if article else top.passage,
-            owner=top.owner,
-            effective=top.effective.isoformat() if top.effective else None,
-            answer_in_caller_language=answer_in_language(call, article, caller_lang) if article else None,
-        )
-    call.emit("suggestion", data)
+        details = {
+            "confidence": confidence_word(top.score),
+            "answer": article.body if article else top.passage,
+            "owner": top.owner,
+            "effective": top.effective.isoformat() if top.effective else None,
+            "answer_in_caller_language": answer_in_language(call, article, caller_lang) if article else None,
+        }
+    sid = suggestion_id(call.call_id, len(call.suggestions) - 1)
+    call.emit(
+        "suggestion",
+        views.suggestion(
+            sid, english, record.abstained, record.article_id, record.article_title, record.score, **details
+        ),
+    )
 
 
 def live_record(call: LiveCall, status: str = "live") -> Any:

@@ -18,6 +18,8 @@ from assistant.errors import AssistantError, InputError
 # applies (articles are validated again there), re-exported so the console depends on this module only.
 from assistant.knowledge.articles import ArticleError as ArticleError
 from assistant.knowledge.articles import article_from_mapping as article_from_mapping
+from assistant.service import schemas
+from assistant.service.schemas import parse
 from assistant.text.readability import flesch_kincaid_grade as flesch_kincaid_grade
 
 STATE_FILE = "service.json"  # in the home folder while `assistant serve` runs: url, token, db, pid
@@ -96,13 +98,13 @@ class ServiceClient:
 
     # -- calls ---------------------------------------------------------------------------------
     def health(self) -> dict[str, Any]:
-        return self._call("GET", "/health")
+        return parse(schemas.Health, self._call("GET", "/health"))
 
     def list_calls(self, active: bool | None = None, limit: int = 100) -> list[dict[str, Any]]:
         params: dict[str, Any] = {"limit": limit}
         if active is not None:
             params["active"] = str(active).lower()
-        return self._call("GET", "/calls", params=params)
+        return parse(list[schemas.CallRow], self._call("GET", "/calls", params=params))
 
     def list_calls_page(
         self, limit: int = 100, cursor: str | None = None
@@ -110,69 +112,76 @@ class ServiceClient:
         """One page of calls, newest first, and the cursor of the next page (None: no more)."""
         params: dict[str, Any] = {"limit": limit, **({"cursor": cursor} if cursor else {})}
         response = self._call("GET", "/calls", params=params, raw=True)
-        return response.json(), response.headers.get("x-next-cursor")
+        return parse(list[schemas.CallRow], response.json()), response.headers.get("x-next-cursor")
 
     def get_call(self, call_id: str) -> dict[str, Any]:
-        return self._call("GET", f"/calls/{_cid(call_id)}")
+        return parse(schemas.CallDetail, self._call("GET", f"/calls/{_cid(call_id)}"))
 
     def events(self, call_id: str, cursor: int = 0) -> tuple[list[dict[str, Any]], int]:
-        body = self._call("GET", f"/calls/{_cid(call_id)}/events", params={"cursor": cursor})
+        body = parse(
+            schemas.Events, self._call("GET", f"/calls/{_cid(call_id)}/events", params={"cursor": cursor})
+        )
         return body["events"], body["cursor"]
 
     def feedback(
         self, call_id: str, suggestion_id: str, kind: str, comment: str | None = None
     ) -> dict[str, Any]:
         body = {"suggestion_id": suggestion_id, "kind": kind, "comment": comment}
-        return self._call("POST", f"/calls/{_cid(call_id)}/feedback", json=body)
+        return parse(schemas.FeedbackSaved, self._call("POST", f"/calls/{_cid(call_id)}/feedback", json=body))
 
     def set_outcome(self, call_id: str, outcome: str) -> dict[str, Any]:
-        return self._call("POST", f"/calls/{_cid(call_id)}/outcome", json={"outcome": outcome})
+        body = self._call("POST", f"/calls/{_cid(call_id)}/outcome", json={"outcome": outcome})
+        return parse(schemas.OutcomeSet, body)
 
     def set_language(self, call_id: str, language: str) -> dict[str, Any]:
-        return self._call("POST", f"/calls/{_cid(call_id)}/language", json={"language": language})
+        body = self._call("POST", f"/calls/{_cid(call_id)}/language", json={"language": language})
+        return parse(schemas.LanguageSet, body)
 
     def start_demo_call(self, sample: str | None = None) -> str:
-        return self._call("POST", "/demo-calls", json={"sample": sample})["call_id"]
+        return parse(schemas.DemoCall, self._call("POST", "/demo-calls", json={"sample": sample}))["call_id"]
 
     # -- knowledge -----------------------------------------------------------------------------
     def search(self, text: str, k: int = 3, program: str | None = None) -> dict[str, Any]:
-        return self._call("POST", "/search", json={"text": text, "k": k, "program": program})
+        body = self._call("POST", "/search", json={"text": text, "k": k, "program": program})
+        return parse(schemas.SearchResults, body)
 
     def articles(self) -> list[dict[str, Any]]:
-        return self._call("GET", "/articles")
+        return parse(list[schemas.Article], self._call("GET", "/articles"))
 
     def create_article(self, article: dict[str, Any]) -> dict[str, Any]:
         """A new article; an id already in use is an `InputError` ("id: ... already exists")."""
         if not article.get("id"):
             raise InputError("id: an article needs an id")
-        return self._call("POST", "/articles", json=article)
+        return parse(schemas.Article, self._call("POST", "/articles", json=article))
 
     def save_article(self, article: dict[str, Any]) -> dict[str, Any]:
         """An edit of the existing article with this id (an `InputError` when there is none)."""
         article_id = article.get("id")
         if not article_id:
             raise InputError("id: an article needs an id")
-        return self._call("PUT", f"/articles/{article_id}", json=article)
+        return parse(schemas.Article, self._call("PUT", f"/articles/{article_id}", json=article))
 
     def set_article_status(self, article_id: str, status: str) -> dict[str, Any]:
-        return self._call("POST", f"/articles/{article_id}/status", json={"status": status})
+        body = self._call("POST", f"/articles/{article_id}/status", json={"status": status})
+        return parse(schemas.Article, body)
 
     def rebuild_index(self) -> dict[str, Any]:
-        return self._call("POST", "/index/rebuild", timeout=300.0)
+        return parse(schemas.IndexReport, self._call("POST", "/index/rebuild", timeout=300.0))
 
     def knowledge_gaps(self, limit: int = 50) -> list[dict[str, Any]]:
-        return self._call("GET", "/gaps", params={"limit": limit})
+        return parse(list[schemas.Gap], self._call("GET", "/gaps", params={"limit": limit}))
 
     # -- digests -------------------------------------------------------------------------------
     def digest_dates(self) -> list[str]:
-        return self._call("GET", "/digests")
+        return parse(list[str], self._call("GET", "/digests"))
 
     def digest(self, date: str) -> dict[str, Any] | None:
-        return self._call("GET", f"/digests/{date}", none_on_404=True)
+        found = self._call("GET", f"/digests/{date}", none_on_404=True)
+        return None if found is None else parse(schemas.Digest, found)
 
     def build_digest(self, date: str) -> dict[str, Any]:
         """Build (or rebuild) and store the digest of `date`; returns it as `digest()` would."""
-        return self._call("POST", f"/digests/{date}", timeout=600.0)
+        return parse(schemas.Digest, self._call("POST", f"/digests/{date}", timeout=600.0))
 
     def digest_export(self, date: str, fmt: str = "markdown") -> str:
         """The stored digest as a Markdown or CSV file's text, laid out as `assistant digest --format`."""
@@ -181,7 +190,9 @@ class ServiceClient:
     # -- batch ---------------------------------------------------------------------------------
     def ingest(self, source: str) -> dict[str, Any]:
         """Ingest a file or folder on the service's machine into its database; the report's JSON."""
-        return self._call("POST", "/ingest", json={"source": source}, timeout=None)
+        return parse(
+            schemas.IngestReport, self._call("POST", "/ingest", json={"source": source}, timeout=None)
+        )
 
 
 def _state_path() -> Path:

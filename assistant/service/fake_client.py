@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 import itertools
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ from assistant.errors import InputError
 from assistant.knowledge.articles import article_from_mapping
 from assistant.service.client import ServiceUnavailable
 from assistant.service.knowledge import article_json
+from assistant.service.schemas import CLIENT_RETURNS, Events, parse
 from assistant.storage import StoredDigest
 from assistant.text.summary import restate_outcome
 
@@ -143,7 +145,7 @@ def _call(
         for s, a, b, t, lang, tr in lines
     ]
     return {
-        "call_id": call_id, "started_at": started, "channel": extra.pop("channel", "phone"),
+        "call_id": call_id, "started_at": started, "channel": extra.pop("channel", "voice"),
         "language": language, "duration": extra.pop("duration", 184.0), "outcome": outcome,
         "status": extra.pop("status", "complete"), "reason": reason, "utterances": utterances,
         "suggestions": extra.pop("suggestions", []), "feedback": extra.pop("feedback", []),
@@ -154,21 +156,21 @@ def _call(
 
 def _sample_calls() -> dict[str, dict[str, Any]]:
     calls = [
-        _call("call-20260302-0915-a1", "2026-03-02T09:15:00+00:00", "es", "resolved",
+        _call("call-mar02-0915-a1", "2026-03-02T09:15:00+00:00", "es", "resolved",
               "applying for food assistance", lines=_DEMO_LINES, duration=20.5,
-              suggestions=[{"suggestion_id": "call-20260302-0915-a1-s1", "article_id": "food-snap-apply",
+              suggestions=[{"suggestion_id": "call-mar02-0915-a1:0", "article_id": "food-snap-apply",
                             "title": _FOOD["title"], "score": 0.81, "abstained": False,
                             "utterance": "I want to apply for help buying food."}],
-              feedback=[{"suggestion_id": "call-20260302-0915-a1-s1", "kind": "helpful", "comment": None}]),
-        _call("call-20260302-1140-b7", "2026-03-02T11:40:00+00:00", "en", "follow-up",
+              feedback=[{"suggestion_id": "call-mar02-0915-a1:0", "kind": "helpful", "comment": None}]),
+        _call("call-mar02-1140-b7", "2026-03-02T11:40:00+00:00", "en", "follow-up",
               "a lost EBT card", lines=(("caller", 0.5, 3.0, "I lost my EBT card yesterday.", "en", None),),
-              suggestions=[{"suggestion_id": "call-20260302-1140-b7-s1", "article_id": _CARD["id"],
+              suggestions=[{"suggestion_id": "call-mar02-1140-b7:0", "article_id": _CARD["id"],
                             "title": _CARD["title"], "score": 0.74, "abstained": False,
                             "utterance": "I lost my EBT card yesterday."}]),
-        _call("call-20260301-1602-c3", "2026-03-01T16:02:00+00:00", "en", "transferred",
+        _call("call-mar01-1602-c3", "2026-03-01T16:02:00+00:00", "en", "transferred",
               "a property tax payment plan", channel="chat",
               lines=(("caller", 0.0, 2.0, "Can I pay my property tax in parts?", "en", None),),
-              suggestions=[{"suggestion_id": "call-20260301-1602-c3-s1", "article_id": None, "title": None,
+              suggestions=[{"suggestion_id": "call-mar01-1602-c3:0", "article_id": None, "title": None,
                             "score": 0.31, "abstained": True, "utterance": "Can I pay my property tax in parts?"}]),
     ]  # fmt: skip
     calls += _history_calls()
@@ -193,10 +195,10 @@ def _history_calls(n: int = 30) -> list[dict[str, Any]]:
     for i in range(n):
         reason, language, outcome, said, english = _HISTORY[i % len(_HISTORY)]
         day, hour, minute = 16 + i % 13, 8 + (i * 7) % 9, (i * 13) % 60
-        call_id = f"call-202602{day:02d}-{hour:02d}{minute:02d}-h{i:02d}"
+        call_id = f"call-feb{day:02d}-{hour:02d}{minute:02d}-h{i:02d}"
         out.append(
             _call(call_id, f"2026-02-{day:02d}T{hour:02d}:{minute:02d}:00+00:00", language, outcome, reason,
-                  duration=float(60 + (i * 37) % 540), channel="chat" if i % 4 == 3 else "phone",
+                  duration=float(60 + (i * 37) % 540), channel="chat" if i % 4 == 3 else "voice",
                   lines=(("caller", 0.5, 3.0, said, language, english),))
         )  # fmt: skip
     return out
@@ -207,7 +209,8 @@ def _sample_digest() -> dict[str, Any]:
         return {"topic_id": tid, "label": label, "calls": calls, "share": share, "change": change,
                 "previous_mean": prev, "emerging": emerging, "knowledge_gap": gap, "gap_calls": gap_calls,
                 "sentiment": -0.1, "resolved_share": 0.6, "median_handle_time": 240.0, "languages": langs,
-                "quotes": quotes, "article_id": article, "rank": 0, "knowledge_gap_flag": gap >= 0.5}  # fmt: skip
+                "quotes": quotes, "article_id": article, "rank": 0, "call_ids": [], "escalations": 0,
+                "knowledge_gap_flag": gap >= 0.5}  # fmt: skip
 
     topics = [
         topic("t1", "Applying for food assistance", 14, 0.35, 1.2, 11.7, False, 0.1, 1, {"en": 9, "es": 5},
@@ -220,8 +223,8 @@ def _sample_digest() -> dict[str, Any]:
     for rank, t in enumerate(topics, 1):
         t["rank"] = rank
     # Only the calls this sample holds (the figures above are a bigger day's).
-    topics[0]["call_ids"] = ["call-20260302-0915-a1"]
-    topics[1]["call_ids"] = ["call-20260302-1140-b7"]
+    topics[0]["call_ids"] = ["call-mar02-0915-a1"]
+    topics[1]["call_ids"] = ["call-mar02-1140-b7"]
     topics[2]["call_ids"] = []
     return {
         "date": "2026-03-02",
@@ -282,11 +285,15 @@ class FakeClient:
                     "query": "Can I pay my property tax in parts?",
                     "count": 5,
                     "last_seen": "2026-03-02T14:05:31.482913+00:00",
+                    "topic_id": "t3",
+                    "topic_label": "Property tax payment plans",
                 },
                 {
                     "query": "Where do I renew a fishing licence?",
                     "count": 2,
                     "last_seen": "2026-03-01T09:12:03.000417+00:00",
+                    "topic_id": None,
+                    "topic_label": None,
                 },
             ]
         )
@@ -313,8 +320,9 @@ class FakeClient:
     def health(self) -> dict[str, Any]:
         self._check()
         live = [c for c in self.calls.values() if c["status"] == "live"]
-        return {"status": "ok", "models": {"whisper": "fake"}, "database": {"calls": len(self.calls)},
-                "active_calls": len(live), "lag": {c["call_id"]: 0.2 for c in live}}  # fmt: skip
+        return {"status": "ok", "models": {"transcriber": "fake", "embedder": "fake", "index": "loaded"},
+                "database": {"path": ":memory:", "ok": True, "error": None}, "active_calls": len(live),
+                "lag": {c["call_id"]: 0.2 for c in live}, "worker_errors": 0}  # fmt: skip
 
     def list_calls(self, active: bool | None = None, limit: int = 100) -> list[dict[str, Any]]:
         self._check()
@@ -368,7 +376,7 @@ class FakeClient:
 
     def _demo_suggestion(self, call_id: str, utterance: str) -> dict[str, Any]:
         return {
-            "suggestion_id": f"{call_id}-s1", "utterance": utterance, "abstained": False,
+            "suggestion_id": f"{call_id}:0", "utterance": utterance, "abstained": False,
             "article_id": _FOOD["id"], "title": _FOOD["title"], "score": 0.81, "confidence": "high",
             "answer": _FOOD["body"], "owner": _FOOD["owner"], "effective": _FOOD["effective"],
             "answer_in_caller_language": {"text": _FOOD_ES["body"], "language": "es",
@@ -385,7 +393,8 @@ class FakeClient:
                 released.append({"seq": len(released), "call_id": call_id, **ev})
                 self._apply(call, ev)
         cursor = max(0, cursor)
-        return copy.deepcopy(released[cursor:]), len(released)
+        page = parse(Events, {"events": released[cursor:], "cursor": len(released)})
+        return page["events"], page["cursor"]
 
     def _apply(self, call: dict[str, Any], ev: dict[str, Any]) -> None:
         data = ev["data"]
@@ -415,7 +424,9 @@ class FakeClient:
         item = {"suggestion_id": suggestion_id, "kind": kind, "comment": comment}
         call["feedback"].append(item)
         self.feedback_log.append({"call_id": call_id, **item})
-        return {"feedback_id": f"fb-{len(self.feedback_log)}", **item}
+        article = next(s["article_id"] for s in call["suggestions"] if s["suggestion_id"] == suggestion_id)
+        return {"feedback_id": f"fb-{len(self.feedback_log)}", "call_id": call_id, "suggestion_id": suggestion_id,
+                "article_id": article, "kind": kind, "created_at": dt.datetime.now(dt.UTC).isoformat()}  # fmt: skip
 
     def set_outcome(self, call_id: str, outcome: str) -> dict[str, Any]:
         self._check()
@@ -572,7 +583,7 @@ class FakeClient:
                 "resolved_share": round(sum(c["outcome"] == "resolved" for c in members) / len(members), 4),
                 "median_handle_time": None, "languages": langs, "quotes": quotes[:2], "article_id": None,
                 "rank": rank, "knowledge_gap_flag": gap > 0 and gap / len(members) >= 0.5,
-                "call_ids": [c["call_id"] for c in members],
+                "call_ids": [c["call_id"] for c in members], "escalations": 0,
             })  # fmt: skip
         no_answer = sum(1 for c in calls if any(x["abstained"] for x in c["suggestions"]))
         languages: dict[str, int] = {}
@@ -601,3 +612,17 @@ class FakeClient:
         if found is None:
             raise InputError(f"no digest for {date}; build it with: assistant digest --date {date}")
         return export(_as_digest(found), fmt).text
+
+
+def _checked(method: Any, model: Any) -> Any:
+    @functools.wraps(method)
+    def checked(self: FakeClient, *args: Any, **kwargs: Any) -> Any:
+        return parse(model, method(self, *args, **kwargs))
+
+    return checked
+
+
+# The fake returns what the HTTP client returns: the same models check both (schemas.CLIENT_RETURNS).
+for _name, _model in CLIENT_RETURNS.items():
+    if hasattr(FakeClient, _name):  # the console never ingests: the fake has no `ingest`
+        setattr(FakeClient, _name, _checked(getattr(FakeClient, _name), _model))

@@ -6,6 +6,8 @@ import datetime as dt
 from dataclasses import replace
 from typing import Any
 
+from fastapi.responses import PlainTextResponse
+
 from assistant import config, storage
 from assistant.digest.build import LazyEmbedder, run_digest
 from assistant.digest.model import DigestOptions, from_stored, parse_day
@@ -13,6 +15,7 @@ from assistant.digest.render import check_format, export
 from assistant.errors import InputError
 from assistant.knowledge.articles import STATUSES, article_from_mapping, load_articles, write_article
 from assistant.knowledge.index import build_index
+from assistant.service import schemas
 from assistant.service.hub import CallHub
 from assistant.text.readability import flesch_kincaid_grade
 
@@ -113,13 +116,13 @@ def add_knowledge_routes(app: Any, hub: CallHub) -> None:
         data = {k: v for k, v in data.items() if v is not None}
         return article_from_mapping(data, str(article.get("body") or ""))
 
-    @app.get("/articles")
+    @app.get("/articles", response_model=list[schemas.Article])
     def articles() -> list[dict[str, Any]]:
         found, _ = load_articles(kb_dir())
         usage = {u.article_id: u for u in storage.article_usage(hub.cursor())}
         return [article_json(a, usage.get(a.id)) for a in found]
 
-    @app.post("/articles", status_code=201)
+    @app.post("/articles", status_code=201, response_model=schemas.Article)
     def create_article(article: dict[str, Any] = Body(...)) -> dict[str, Any]:  # noqa: B008
         """A new article; an id that is already used (by an article or a file) is 409, nothing written."""
         from pathlib import Path
@@ -139,7 +142,7 @@ def add_knowledge_routes(app: Any, hub: CallHub) -> None:
             refresh_search(hub)
         return article_json(new)
 
-    @app.put("/articles/{article_id}")
+    @app.put("/articles/{article_id}", response_model=schemas.Article)
     def save_article(article_id: str, article: dict[str, Any] = Body(...)) -> dict[str, Any]:  # noqa: B008
         """An edit of an existing article (404 when there is none: create it with POST /articles)."""
         new = parsed(article, article_id)
@@ -153,7 +156,7 @@ def add_knowledge_routes(app: Any, hub: CallHub) -> None:
             refresh_search(hub)
         return article_json(new)
 
-    @app.post("/articles/{article_id}/status")
+    @app.post("/articles/{article_id}/status", response_model=schemas.Article)
     def set_status(article_id: str, body: dict[str, Any] = Body(...)) -> dict[str, Any]:  # noqa: B008
 
         status = body.get("status")
@@ -165,18 +168,18 @@ def add_knowledge_routes(app: Any, hub: CallHub) -> None:
             refresh_search(hub)
         return article_json(article)
 
-    @app.post("/index/rebuild")
+    @app.post("/index/rebuild", response_model=schemas.IndexReport)
     def rebuild() -> dict[str, Any]:
         with lock:
             return refresh_search(hub)
 
-    @app.get("/gaps")
+    @app.get("/gaps", response_model=list[schemas.Gap])
     def gaps(limit: int = 50) -> list[dict[str, Any]]:
         if not 1 <= limit <= 1000:
             raise InputError(f"limit must be between 1 and 1000, got {limit}")
         return knowledge_gaps(hub.cursor(), limit)
 
-    @app.get("/digests")
+    @app.get("/digests", response_model=list[str])
     def digest_dates() -> list[str]:
         return [d.isoformat() for d in storage.list_digest_dates(hub.cursor())]
 
@@ -192,13 +195,17 @@ def add_knowledge_routes(app: Any, hub: CallHub) -> None:
             raise HTTPException(404, f"no digest for {day}; build it with: assistant digest --date {day}")
         return from_stored(found)
 
-    @app.get("/digests/{day}")
+    @app.get("/digests/{day}", response_model=schemas.Digest)
     def digest(day: str) -> dict[str, Any]:
         return stored_digest(day).to_json()
 
     add_digest_build_route(app, hub, stored_digest)
 
-    @app.get("/digests/{day}/export")
+    @app.get(
+        "/digests/{day}/export",
+        response_class=PlainTextResponse,
+        responses={200: {"content": {"text/markdown": {}, "text/csv": {}}}},
+    )
     def digest_export(day: str, format: str = "markdown") -> Any:
         """The digest as a file (Markdown or CSV), rendered exactly as `assistant digest --format`."""
         from fastapi.responses import Response
@@ -228,7 +235,7 @@ def add_digest_build_route(app: Any, hub: CallHub, stored_digest: Any) -> None:
 
     lock = threading.Lock()
 
-    @app.post("/digests/{day}")
+    @app.post("/digests/{day}", response_model=schemas.Digest)
     def build(day: str) -> dict[str, Any]:
         when = parse_day(day, "the date")
         with lock:

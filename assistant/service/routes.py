@@ -10,11 +10,12 @@ from pydantic import BaseModel
 
 from assistant import config, storage
 from assistant.batch.ingest import ingest as run_ingest
-from assistant.calls import processor as calls_json
+from assistant.calls import views
 from assistant.errors import InputError
 from assistant.knowledge.search import SearchOptions, search_many
 from assistant.language.detect import normalize_code
 from assistant.privacy.gate import safe_id
+from assistant.service import schemas
 from assistant.service.hub import CallHub, record_from_stored, stored_status
 from assistant.service.knowledge import add_knowledge_routes
 from assistant.text.summary import with_outcome
@@ -54,12 +55,12 @@ class DemoBody(BaseModel):
 
 def call_row(call: Any, status: str | None = None) -> dict[str, Any]:
     """The `assistant calls list --json` row plus status (live, complete or interrupted)."""
-    return calls_json.call_row(call, status or stored_status(call))
+    return views.call_row(call, status or stored_status(call))
 
 
 def call_detail(call: Any, status: str | None = None) -> dict[str, Any]:
     """The `assistant calls show --json` shape plus status."""
-    return calls_json.call_detail(call, status or stored_status(call))
+    return views.call_detail(call, status or stored_status(call))
 
 
 def stored_events(call: Any) -> list[dict[str, Any]]:
@@ -77,33 +78,29 @@ def stored_events(call: Any) -> list[dict[str, Any]]:
     for u in call.utterances:
         emit(
             "caption",
-            {
-                "speaker": u.speaker,
-                "text": u.text,
-                "start": u.start,
-                "end": u.end,
-                "final": True,
-                "language": u.language,
-                "translation": u.translation,
-                "machine_translated": u.machine_translated,
-            },
+            views.caption(
+                u.speaker,
+                u.text,
+                u.start,
+                u.end,
+                final=True,
+                language=u.language,
+                translation=u.translation,
+                machine_translated=u.machine_translated,
+            ),
         )
     for s in call.suggestions:
         emit(
             "suggestion",
-            {
-                "suggestion_id": s.suggestion_id,
-                "utterance": s.query_text,
-                "abstained": s.abstained,
-                "article_id": s.article_id,
-                "title": s.article_title,
-                "score": s.score,
-                "confidence": None,
-                "answer": None,
-                "owner": None,
-                "effective": s.article_version,
-                "answer_in_caller_language": None,
-            },
+            views.suggestion(
+                s.suggestion_id,
+                s.query_text,
+                s.abstained,
+                s.article_id,
+                s.article_title,
+                s.score,
+                effective=s.article_version,
+            ),
         )
     if call.summary_json:
         emit("summary", dict(call.summary_json))
@@ -146,7 +143,7 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
             raise HTTPException(404, f"no call {call_id!r}")
         return call
 
-    @app.get("/health")
+    @app.get("/health", response_model=schemas.Health, responses={503: {"model": schemas.Health}})
     def health() -> Any:
         from fastapi.responses import JSONResponse
 
@@ -169,7 +166,7 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
         # A database that cannot serve the calls is an outage (503), not a degraded service.
         return JSONResponse(body, status_code=200 if db_error is None else 503)
 
-    @app.get("/calls")
+    @app.get("/calls", response_model=list[schemas.CallRow])
     def list_calls(
         response: Response, active: bool | None = None, limit: int = 100, cursor: str | None = None
     ) -> list[dict[str, Any]]:
@@ -177,15 +174,13 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
         cursor of the next page (pass it back as `cursor`); live calls lead the first page."""
         live = {c.call_id: c for c in list(hub.calls.values())}
         rows = [
-            {
-                "call_id": c.call_id,
-                "started_at": calls_json.iso_time(c.started_at),
-                "channel": "voice",
-                "language": c.language.decision.language if c.language.decision else None,
-                "duration": round(c.duration, 2),
-                "outcome": c.outcome or "unknown",
-                "status": "live",
-            }
+            views.live_row(
+                c.call_id,
+                c.started_at,
+                c.language.decision.language if c.language.decision else None,
+                c.duration,
+                c.outcome,
+            )
             for c in live.values()
         ]
         if active:
@@ -204,7 +199,7 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
             response.headers["X-Next-Cursor"] = next_cursor
         return out
 
-    @app.get("/calls/{call_id:path}/events")
+    @app.get("/calls/{call_id:path}/events", response_model=schemas.Events)
     def events(call_id: str, cursor: int = 0) -> dict[str, Any]:
         call_id = safe_id(call_id)  # a raw id with personal data finds its opaque one
         live = hub.get(call_id)
@@ -215,30 +210,19 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
         cursor = max(0, cursor)
         return {"events": everything[cursor:], "cursor": max(cursor, len(everything))}
 
-    @app.get("/calls/{call_id:path}")
+    @app.get("/calls/{call_id:path}", response_model=schemas.CallDetail)
     def get_call(call_id: str) -> dict[str, Any]:
         call_id = safe_id(call_id)  # a raw id with personal data finds its opaque one
         call = storage.get_call(hub.cursor(), call_id)
         live = hub.calls.get(call_id)
         if call is None and live is not None:
-            return {
-                "call_id": call_id,
-                "started_at": calls_json.iso_time(live.started_at),
-                "channel": "voice",
-                "language": None,
-                "duration": round(live.duration, 2),
-                "outcome": "unknown",
-                "status": "live",
-                "utterances": [],
-                "suggestions": [],
-                "feedback": [],
-                "summary": {},
-            }
+            row = views.live_row(call_id, live.started_at, None, live.duration, None)
+            return {**row, "utterances": [], "suggestions": [], "feedback": [], "summary": {}}
         if call is None:
             raise HTTPException(404, f"no call {call_id!r}")
         return call_detail(call, "live" if live is not None else None)
 
-    @app.post("/calls/{call_id:path}/feedback")
+    @app.post("/calls/{call_id:path}/feedback", response_model=schemas.FeedbackSaved)
     def feedback(call_id: str, body: FeedbackBody) -> dict[str, Any]:
         call_id = safe_id(call_id)  # a raw id with personal data finds its opaque one
         fb = storage.add_feedback(hub.cursor(), call_id, body.suggestion_id, body.kind, body.comment)
@@ -248,10 +232,10 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
             "suggestion_id": fb.suggestion_id,
             "article_id": fb.article_id,
             "kind": fb.kind,
-            "created_at": calls_json.iso_time(fb.created_at),
+            "created_at": views.iso_time(fb.created_at),
         }
 
-    @app.post("/calls/{call_id:path}/outcome")
+    @app.post("/calls/{call_id:path}/outcome", response_model=schemas.OutcomeSet)
     def outcome(call_id: str, body: OutcomeBody) -> dict[str, Any]:
         call_id = safe_id(call_id)  # a raw id with personal data finds its opaque one
         if body.outcome not in storage.OUTCOMES:
@@ -264,7 +248,7 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
         storage.save_call(hub.cursor(), with_outcome(record_from_stored(call), body.outcome))
         return {"call_id": call_id, "outcome": body.outcome, "status": stored_status(call)}
 
-    @app.post("/calls/{call_id:path}/language")
+    @app.post("/calls/{call_id:path}/language", response_model=schemas.LanguageSet)
     def language(call_id: str, body: LanguageBody) -> dict[str, Any]:
         call_id = safe_id(call_id)  # a raw id with personal data finds its opaque one
 
@@ -278,7 +262,7 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
         storage.save_call(hub.cursor(), record_from_stored(call, language=code, language_probability=1.0))
         return {"call_id": call_id, "language": code, "overridden": True}
 
-    @app.post("/search")
+    @app.post("/search", response_model=schemas.SearchResults)
     def search(body: SearchBody) -> dict[str, Any]:
 
         if not 1 <= body.k <= 20:
@@ -298,8 +282,8 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
                     "score": h.score,
                     "passage": h.passage,
                     "owner": h.owner,
-                    "effective": calls_json.iso_time(h.effective),
-                    "review_by": calls_json.iso_time(h.review_by),
+                    "effective": views.iso_time(h.effective),
+                    "review_by": views.iso_time(h.review_by),
                     "program": h.program,
                     "language": h.language,
                 }
@@ -309,7 +293,7 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
 
     add_knowledge_routes(app, hub)
 
-    @app.post("/ingest")
+    @app.post("/ingest", response_model=schemas.IngestReport)
     def ingest(body: IngestBody) -> dict[str, Any]:
         """Batch ingest (as `assistant ingest`) of a file or folder on the service's machine, into
         the service's database with its loaded models; the CLI uses it while the service runs."""
@@ -317,7 +301,7 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
         report = run_ingest(body.source, con=hub.cursor(), processor=hub.processor)
         return report.to_json()
 
-    @app.post("/demo-calls")
+    @app.post("/demo-calls", response_model=schemas.DemoCall)
     def demo_call(body: DemoBody) -> dict[str, Any]:
         return {"call_id": start_demo(body.sample)}
 

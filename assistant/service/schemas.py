@@ -1,0 +1,381 @@
+"""Every JSON shape the service sends: one pydantic model each, shared by the routes
+(`response_model=`), the HTTP client and its in-memory fake (both validate what they return with
+`parse`), and `assistant openapi`.
+
+Models forbid fields they do not declare: a route, the client and the fake cannot drift apart
+without a test failing. Vocabularies come from `assistant.vocab`.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from assistant.vocab import ArticleStatus, Confidence, FeedbackKind, Speaker
+
+
+class Schema(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- health ------------------------------------------------------------------------------------
+class ModelsHealth(Schema):
+    transcriber: str | None
+    embedder: str | None
+    index: str
+
+
+class DatabaseHealth(Schema):
+    path: str
+    ok: bool
+    error: str | None
+
+
+class Health(Schema):
+    status: Literal["ok", "degraded"]
+    models: ModelsHealth
+    database: DatabaseHealth
+    active_calls: int
+    lag: dict[str, float]
+    worker_errors: int
+
+
+# -- calls -------------------------------------------------------------------------------------
+class CallRow(Schema):
+    """A call in a list: `GET /calls`, `assistant calls list --json`."""
+
+    call_id: str
+    started_at: str | None
+    channel: str
+    language: str | None
+    duration: float | None
+    outcome: str | None
+    status: str
+    reason: str | None = None
+
+
+class Utterance(Schema):
+    speaker: Speaker
+    start: float | None
+    end: float | None
+    text: str
+    language: str | None
+    translation: str | None
+    machine_translated: bool
+
+
+class CallSuggestion(Schema):
+    suggestion_id: str | None
+    article_id: str | None
+    title: str | None
+    score: float | None
+    abstained: bool
+    utterance: str | None
+
+
+class FeedbackItem(Schema):
+    suggestion_id: str
+    kind: FeedbackKind
+    comment: str | None
+
+
+class CallDetail(CallRow):
+    """One call with its transcript: `GET /calls/{id}`, `assistant calls show --json`."""
+
+    utterances: list[Utterance]
+    suggestions: list[CallSuggestion]
+    feedback: list[FeedbackItem]
+    summary: dict[str, Any]
+
+
+class FeedbackSaved(Schema):
+    feedback_id: str
+    call_id: str
+    suggestion_id: str
+    article_id: str | None
+    kind: FeedbackKind
+    created_at: str | None
+
+
+class OutcomeSet(Schema):
+    call_id: str
+    outcome: str
+    status: str
+
+
+class LanguageSet(Schema):
+    call_id: str
+    language: str
+    overridden: bool
+
+
+class DemoCall(Schema):
+    call_id: str
+
+
+# -- events (GET /calls/{id}/events) ---------------------------------------------------------
+class Caption(Schema):
+    speaker: str
+    text: str
+    start: float | None
+    end: float | None
+    final: bool
+    language: str | None
+    translation: str | None
+    machine_translated: bool
+
+
+class NativeAnswer(Schema):
+    """The answer in the caller's language: a published translation, or a labelled machine one."""
+
+    text: str
+    language: str
+    machine_translated: bool
+    engine: str | None
+
+
+class Suggestion(Schema):
+    suggestion_id: str | None
+    utterance: str | None
+    abstained: bool
+    article_id: str | None
+    title: str | None
+    score: float | None
+    confidence: Confidence | None
+    answer: str | None
+    owner: str | None
+    effective: str | None
+    answer_in_caller_language: NativeAnswer | None
+
+
+class LanguageDecision(Schema):
+    language: str
+    probability: float | None
+    overridden: bool
+
+
+class Sentiment(Schema):
+    label: str
+    score: float | None
+
+
+class Status(Schema):
+    state: str
+    lag: float
+    rejected: int | None = None
+    stored: bool | None = None
+    reason: str | None = None
+
+
+class _Event(Schema):
+    seq: int
+    call_id: str
+
+
+class CaptionEvent(_Event):
+    type: Literal["caption"]
+    data: Caption
+
+
+class SuggestionEvent(_Event):
+    type: Literal["suggestion"]
+    data: Suggestion
+
+
+class LanguageEvent(_Event):
+    type: Literal["language"]
+    data: LanguageDecision
+
+
+class SentimentEvent(_Event):
+    type: Literal["sentiment"]
+    data: Sentiment
+
+
+class SummaryEvent(_Event):
+    type: Literal["summary"]
+    data: dict[str, Any]
+
+
+class StatusEvent(_Event):
+    type: Literal["status"]
+    data: Status
+
+
+Event = Annotated[
+    CaptionEvent | SuggestionEvent | LanguageEvent | SentimentEvent | SummaryEvent | StatusEvent,
+    Field(discriminator="type"),
+]
+
+
+class Events(Schema):
+    events: list[Event]
+    cursor: int
+
+
+# -- knowledge ---------------------------------------------------------------------------------
+class SearchHit(Schema):
+    id: str
+    title: str
+    score: float
+    passage: str | None
+    owner: str | None
+    effective: str | None
+    review_by: str | None
+    program: str | None
+    language: str | None
+
+
+class SearchResults(Schema):
+    query: str
+    abstained: bool
+    reason: str | None
+    hits: list[SearchHit]
+
+
+class ArticleUsage(Schema):
+    suggested: int
+    helpful: int
+    not_helpful: int
+    used: int
+    last_suggested: str | None
+
+
+class Article(Schema):
+    id: str
+    title: str
+    program: str | None
+    language: str
+    status: ArticleStatus
+    owner: str | None
+    effective: str | None
+    review_by: str | None
+    questions: list[str]
+    body: str
+    tags: list[str]
+    translation_of: str | None
+    grade: float | None
+    usage: ArticleUsage
+
+
+class IndexReport(Schema):
+    articles: int
+    added: int
+    changed: int
+    removed: int
+    embedded: int
+    index_kind: str
+    head: bool
+    problems: int
+
+
+class Gap(Schema):
+    query: str
+    count: int
+    last_seen: str | None
+    topic_id: str | None
+    topic_label: str | None
+
+
+# -- digests -----------------------------------------------------------------------------------
+class DigestTopic(Schema):
+    topic_id: str
+    label: str
+    calls: int
+    share: float
+    change: float | None
+    previous_mean: float | None
+    emerging: bool
+    knowledge_gap: float
+    gap_calls: int
+    sentiment: float | None
+    resolved_share: float | None
+    median_handle_time: float | None
+    languages: dict[str, int]
+    quotes: list[str]
+    article_id: str | None
+    rank: int
+    call_ids: list[str]
+    escalations: int
+    knowledge_gap_flag: bool
+
+
+class LanguageEquity(Schema):
+    language: str
+    calls: int
+    no_answer_share: float
+    resolved_share: float
+
+
+class MissingNativeArticle(Schema):
+    language: str
+    article_id: str
+    title: str
+    calls: int
+
+
+class Digest(Schema):
+    """A day's digest: `GET /digests/{date}`, `assistant digest --json`."""
+
+    date: str
+    method_version: str
+    total_calls: int
+    no_answer_share: float | None
+    languages: dict[str, int]
+    skipped_calls: int
+    unassigned_calls: int
+    escalated_calls: int
+    topics: list[DigestTopic]
+    language_equity: list[LanguageEquity]
+    missing_native_articles: list[MissingNativeArticle]
+    emerging: list[str]
+    knowledge_gaps: list[str]
+    digest_text: str
+
+
+# -- batch -------------------------------------------------------------------------------------
+class IngestReport(Schema):
+    stored: int
+    skipped: int
+    failed: int
+    duplicates: int
+    errors: list[tuple[str, str]]
+    notes: list[tuple[str, str]]
+
+
+@functools.cache
+def _adapter(model: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(model)
+
+
+def parse(model: Any, data: Any) -> Any:
+    """`data` checked against `model` (a model, or `list[Model]`) and returned as plain JSON
+    (dicts and lists), the form the console works with. Raises `pydantic.ValidationError` on a
+    shape that does not match."""
+    adapter = _adapter(model)
+    return adapter.dump_python(adapter.validate_python(data), mode="json")
+
+
+# What each method of the console's client returns (the HTTP client and the fake alike). Methods
+# that return a tuple or text check their parts themselves.
+CLIENT_RETURNS: dict[str, Any] = {
+    "health": Health,
+    "list_calls": list[CallRow],
+    "get_call": CallDetail,
+    "feedback": FeedbackSaved,
+    "set_outcome": OutcomeSet,
+    "set_language": LanguageSet,
+    "search": SearchResults,
+    "articles": list[Article],
+    "create_article": Article,
+    "save_article": Article,
+    "set_article_status": Article,
+    "rebuild_index": IndexReport,
+    "knowledge_gaps": list[Gap],
+    "digest_dates": list[str],
+    "digest": Digest | None,
+    "build_digest": Digest,
+    "ingest": IngestReport,
+}
