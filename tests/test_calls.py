@@ -277,7 +277,7 @@ def test_spanish_call_is_translated_by_whisper_and_finds_the_article(processor, 
 @pytest.mark.models
 def test_optional_llm_summary_gets_redacted_turns(processor, monkeypatch):
     from assistant import config
-    from assistant.text import summary
+    from assistant.calls import processor as processor_module
 
     sent = {}
 
@@ -286,7 +286,7 @@ def test_optional_llm_summary_gets_redacted_turns(processor, monkeypatch):
         sent["url"] = kwargs["url"]
         return "The caller asked how to pay a property tax bill."
 
-    monkeypatch.setattr(summary, "llm_summary", fake_llm)
+    monkeypatch.setattr(processor_module, "llm_summary", fake_llm)
     monkeypatch.setenv("ASSISTANT_LLM_URL", "http://127.0.0.1:9/v1")
     config.reset()
     record = processor.process_utterances(

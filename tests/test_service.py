@@ -499,3 +499,36 @@ def test_a_slow_llm_summary_never_holds_up_another_call(tmp_path: Path, monkeypa
     finally:
         llm.close()
         config.reset()
+
+
+def test_openapi_command_gives_every_json_response_a_schema_without_starting_anything(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    env = {**os.environ, "ASSISTANT_HOME": str(home)}
+    done = subprocess.run(
+        [sys.executable, "-m", "assistant", "openapi"], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    schema = json.loads(done.stdout)
+    missing = []
+    for path, operations in schema["paths"].items():
+        for method, op in operations.items():
+            for code, response in op["responses"].items():
+                if not code.startswith("2"):
+                    continue
+                content = response.get("content", {})
+                body = content.get("application/json")
+                # a named model ($ref), a list of them, or a list of strings: never a bare object or {}
+                typed = body is not None and (
+                    "$ref" in json.dumps(body["schema"])
+                    or body["schema"]
+                    == {"type": "array", "items": {"type": "string"}, "title": body["schema"].get("title")}
+                )
+                if not content or (body is not None and not typed):
+                    missing.append(f"{method.upper()} {path} {code}")
+    assert len(schema["paths"]) >= 15 and not missing, missing
+    assert schema["components"]["schemas"]["CallRow"]["properties"]["reason"]
+    assert not (home / "assistant.duckdb").exists(), "no database opened"

@@ -9,11 +9,12 @@ from pathlib import Path
 
 from assistant import config
 from assistant.errors import InputError
+from assistant.knowledge import search as kb_search
 from assistant.knowledge.articles import load_articles
 from assistant.knowledge.evaluation import run_eval as evaluate
 from assistant.knowledge.index import build_index, ensure_index
 from assistant.knowledge.lint import lint
-from assistant.knowledge.search import Embedder, SearchOptions, result_to_json, search_many
+from assistant.knowledge.search import SearchOptions, result_to_json, search_many
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -65,7 +66,7 @@ def run_build(args: argparse.Namespace) -> int:
     articles, problems = load_articles(cfg.kb_dir)
     for problem in problems:
         print(problem, file=sys.stderr)
-    _, report = build_index(articles, cfg.index_dir, Embedder())
+    _, report = build_index(articles, cfg.index_dir, kb_search.Embedder())
     note = f" (rebuilt: {report.rebuilt_reason})" if report.rebuilt_reason else ""
     print(
         f"articles {report.articles}  added {report.added}  changed {report.changed}  removed {report.removed}"
@@ -94,7 +95,7 @@ def run_search(args: argparse.Namespace) -> int:
         raise InputError("give a query, or --queries-file FILE")
     if args.k is not None and args.k < 1:
         raise InputError("-k must be at least 1")
-    embedder = Embedder()
+    embedder = kb_search.Embedder()
     index, _ = ensure_index(cfg.kb_dir, cfg.index_dir, embedder)
     options = SearchOptions(k=args.k or cfg.search_k, program=args.program, language=args.language)
     if args.queries_file is not None:
@@ -125,7 +126,7 @@ def run_lint(args: argparse.Namespace) -> int:
     cfg = _config(args)
     embedder = None
     if not args.no_duplicates:
-        embedder = Embedder()
+        embedder = kb_search.Embedder()
     problems = lint(cfg.kb_dir, embedder=embedder)
     errors = [p for p in problems if p.severity == "error"]
     for problem in problems:
@@ -140,7 +141,7 @@ def run_eval(args: argparse.Namespace) -> int:
     cfg = config.get()
     data_dir = args.data_dir or config.REPO_ROOT.parent / "shared" / "eval"
     cache = Path(cfg.home) / "cache" / "embeddings"
-    report = evaluate(args.dataset, Path(data_dir), Embedder(), cache, threshold=args.threshold)
+    report = evaluate(args.dataset, Path(data_dir), kb_search.Embedder(), cache, threshold=args.threshold)
     if args.json:
         print(json.dumps(asdict(report), indent=2))
         return 0
