@@ -687,10 +687,16 @@ def run_digest(
 
 
 def default_embedder() -> Any:
-    """The MiniLM embedder, with larger batches (problem statements are short)."""
+    """The MiniLM embedder, with larger batches (problem statements are short) and one thread.
+
+    The digest is a batch job beside the live path: with two intra-op threads on a busy 2-core
+    machine (load 10) the threads wait on each other, and 1,000 statements took 17-19 s of CPU
+    and 36-67 s; with one, 12 s of CPU and 24-28 s (bench/digest.py)."""
     from assistant.retrieval import Embedder
 
-    return Embedder(batch_size=128)
+    embedder = Embedder(batch_size=128)
+    embedder.threads = 1
+    return embedder
 
 
 class LazyEmbedder:

@@ -128,10 +128,9 @@ def topic_stats(
     call_ids = sorted({problems[i].call for i in idx})
     n = len(call_ids)
     gap_calls = len({problems[i].call for i in idx if problems[i].no_answer or problems[i].not_helpful})
-    articles: Counter[str] = Counter()
+    # calls per article (a call counts once per article); one pass, not one per call
+    articles = Counter(a for _, a in {(problems[i].call, problems[i].article_id) for i in idx} if a)
     titles: dict[str, str] = {}
-    for c in call_ids:
-        articles.update({a for i in idx if problems[i].call == c and (a := problems[i].article_id)})
     for i in idx:
         aid, title = problems[i].article_id, problems[i].article_title
         if aid and title:
