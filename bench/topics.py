@@ -13,9 +13,10 @@ where a call in no topic counts as a cluster of its own.
 --heldout: also the same grouping on samples of BANKING77 and CLINC150 (other domains, not
 used to choose the method; see `heldout`).
 
---mixed: a day of 300 English and Spanish text calls about 5 needs (tests/digest_history.py,
-`mixed_day`), ingested the same way; prints each topic's calls and language breakdown, and the
-same three scores against the planted needs.
+--mixed: a day of 300 English and Spanish calls about 5 needs (tests/digest_history.py,
+`mixed_day`): phone calls (--voice-share, 0.6; a Spanish one carries Whisper's English translation)
+and chats (untranslated), processed the same way; prints each topic's calls and language breakdown,
+and the same three scores against the planted needs.
 
 Run: PYTHONPATH=$PWD .venv/bin/python bench/topics.py [--db FILE] [--mixed]
 (--db keeps the ingested calls and reuses them on the next run; ingesting 913 calls takes minutes.)
@@ -82,22 +83,34 @@ def dev_calls() -> tuple[list[dict[str, Any]], dict[str, str]]:
     return calls, gold
 
 
-def ingested(calls: list[dict[str, Any]], db: Path, tmp: Path) -> None:
-    from digest_history import write_jsonl
+def ingested(calls: list[dict[str, Any]], db: Path, tmp: Path, translated: bool = False) -> None:
+    """The calls stored in `db` through the JSONL ingest; with `translated`, keeping each turn's
+    Whisper translation (`digest_history.store_processed`). A `db` that holds these calls is reused."""
+    from digest_history import store_processed, write_jsonl
 
     from assistant import storage
     from assistant.batch.ingest import ingest
+    from assistant.privacy.gate import safe_id
 
     if db.exists():
         con = storage.open_db(db)
-        have = con.execute("SELECT count(*) FROM calls").fetchone()[0]
+        have = {r[0] for r in con.execute("SELECT call_id FROM calls").fetchall()}
         con.close()
-        if have == len(calls):
-            print(f"reusing {have} ingested calls in {db}")
+        if have == {safe_id(c["call_id"]) for c in calls}:
+            print(f"reusing {len(have)} ingested calls in {db}")
             return
+        if have:
+            raise SystemExit(f"{db} holds other calls than these; remove it or pass another --db")
     t = time.perf_counter()
-    report = ingest(write_jsonl(calls, tmp / "calls.jsonl"), db)
-    print(f"ingested {report.line()} in {time.perf_counter() - t:.0f} s")
+    if translated:
+        con = storage.open_db(db)
+        try:
+            line = f"{store_processed(calls, con)} stored"
+        finally:
+            con.close()
+    else:
+        line = ingest(write_jsonl(calls, tmp / "calls.jsonl"), db).line()
+    print(f"ingested {line} in {time.perf_counter() - t:.0f} s")
 
 
 class CachedEmbedder:
@@ -206,6 +219,13 @@ def main() -> int:
     )
     parser.add_argument("--db", type=Path, help="keep the ingested calls here and reuse them")
     parser.add_argument("--mixed", action="store_true", help="the mixed English/Spanish day instead")
+    parser.add_argument(
+        "--voice-share",
+        type=float,
+        default=0.6,
+        help="--mixed: share of phone calls (Spanish ones translated)",
+    )
+    parser.add_argument("--seed", type=int, default=19, help="--mixed: the day's random seed")
     parser.add_argument("--heldout", action="store_true", help="also score BANKING77 and CLINC150 samples")
     parser.add_argument("--cache", type=Path, help="keep the embedded vectors here (.npz) and reuse them")
     parser.add_argument("--similarity", type=float, help="override cluster_similarity")
@@ -218,11 +238,11 @@ def main() -> int:
         if args.mixed:
             from digest_history import mixed_day
 
-            calls, gold = mixed_day(DAY, 300)
+            calls, gold = mixed_day(DAY, 300, voice_share=args.voice_share, seed=args.seed)
         else:
             calls, gold = dev_calls()
         db = args.db or tmp / "topics.duckdb"
-        ingested(calls, db, tmp)
+        ingested(calls, db, tmp, translated=args.mixed)
         overrides = {
             "cluster_similarity": args.similarity,
             "merge_similarity": args.merge_similarity,

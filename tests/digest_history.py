@@ -12,6 +12,7 @@ import json
 import random
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -286,10 +287,29 @@ def planted_vs_found(digest: Any, calls: Sequence[dict[str, Any]], day: date) ->
 
 # ---------------------------------------------------------------- a mixed English and Spanish day
 
-# need -> (article id, English statements, Spanish statements): written for this project, the
-# Spanish ones are not translations of the English ones but how a Spanish-speaking caller says it.
-MIXED_NEEDS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
-    "unemployment_payment": (
+
+@dataclass(frozen=True)
+class MixedNeed:
+    """One need of the mixed day, as English and Spanish callers put it (written for this project:
+    the Spanish lines are how a Spanish-speaking caller says it, not translations of the English
+    ones). Each Spanish line comes with the English that Whisper's translate task would store for it,
+    deliberately literal, as machine translation is.
+
+    Attributes:
+        article: its article in the sample knowledge base.
+        english, english_details: statements and what a caller adds after them.
+        spanish, spanish_details: the same in Spanish, each as (said, Whisper's translation).
+    """
+
+    article: str
+    english: tuple[str, ...]
+    english_details: tuple[str, ...]
+    spanish: tuple[tuple[str, str], ...]
+    spanish_details: tuple[tuple[str, str], ...]
+
+
+MIXED_NEEDS: dict[str, MixedNeed] = {
+    "unemployment_payment": MixedNeed(
         "ui-payment-status",
         (
             "My unemployment payment still has not arrived.",
@@ -297,16 +317,48 @@ MIXED_NEEDS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
             "When is my unemployment check going to be deposited?",
             "I haven't received my jobless benefits in two weeks.",
             "Where is my unemployment payment? It's late.",
+            "I certified for last week and I still don't see the deposit for my unemployment.",
+            "Is there a problem with my unemployment benefits? Nothing has been paid.",
         ),
         (
-            "Mi pago de desempleo todavía no ha llegado.",
-            "Hice mi certificación semanal pero no me llegó el dinero del desempleo.",
-            "¿Cuándo van a depositar mi pago de desempleo?",
-            "No he recibido mis beneficios de desempleo en dos semanas.",
-            "¿Dónde está mi pago del desempleo? Ya se atrasó.",
+            "I have rent due on Friday.",
+            "It usually comes on Tuesday.",
+            "I already checked my bank account twice.",
+        ),
+        (
+            ("Mi pago de desempleo todavía no ha llegado.", "My unemployment payment has not arrived yet."),
+            (
+                "Hice mi certificación semanal pero no me llegó el dinero del desempleo.",
+                "I did my weekly certification but the unemployment money did not reach me.",
+            ),
+            (
+                "¿Cuándo van a depositar mi pago de desempleo?",
+                "When are they going to deposit my unemployment payment?",
+            ),
+            (
+                "No he recibido mis beneficios de desempleo en dos semanas.",
+                "I have not received my unemployment benefits in two weeks.",
+            ),
+            (
+                "¿Dónde está mi pago del desempleo? Ya se atrasó.",
+                "Where is my payment of the unemployment? It is already late.",
+            ),
+            (
+                "Llevo tres semanas sin recibir el cheque del desempleo.",
+                "I have three weeks without receiving the unemployment check.",
+            ),
+            (
+                "Quiero saber qué pasó con mi pago de desempleo, no me han depositado nada.",
+                "I want to know what happened with my unemployment payment, they have not deposited anything.",
+            ),
+        ),
+        (
+            ("Tengo que pagar la renta el viernes.", "I have to pay the rent on Friday."),
+            ("Normalmente llega los martes.", "Normally it arrives on Tuesdays."),
+            ("Ya revisé mi cuenta del banco dos veces.", "I already checked my bank account two times."),
         ),
     ),
-    "lost_ebt_card": (
+    "lost_ebt_card": MixedNeed(
         "snap-ebt-card-replace",
         (
             "I lost my EBT card.",
@@ -314,102 +366,328 @@ MIXED_NEEDS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
             "My EBT card got damaged and doesn't work anymore, I need a new one.",
             "How do I replace my SNAP card? I can't find it.",
             "I lost my food benefits card at the store.",
+            "My wallet was stolen with my EBT card in it.",
+            "I need a replacement EBT card, mine is gone.",
+        ),
+        ("I need to buy groceries for my kids.", "It happened yesterday.", "Can you cancel the old one?"),
+        (
+            ("Perdí mi tarjeta EBT y necesito otra.", "I lost my EBT card and I need another one."),
+            ("Me robaron la tarjeta de cupones de comida.", "They stole my food coupons card."),
+            (
+                "Mi tarjeta EBT se dañó y ya no funciona.",
+                "My EBT card got damaged and it does not work anymore.",
+            ),
+            (
+                "¿Cómo reemplazo mi tarjeta de SNAP? No la encuentro.",
+                "How do I replace my card of SNAP? I don't find it.",
+            ),
+            (
+                "Se me perdió la tarjeta de beneficios de comida en la tienda.",
+                "I lost the card of food benefits in the store.",
+            ),
+            (
+                "Me robaron la cartera con la tarjeta EBT adentro.",
+                "They stole my wallet with the EBT card inside.",
+            ),
+            (
+                "Necesito una tarjeta EBT nueva porque la mía se perdió.",
+                "I need a new EBT card because mine got lost.",
+            ),
         ),
         (
-            "Perdí mi tarjeta EBT y necesito otra.",
-            "Me robaron la tarjeta de cupones de comida.",
-            "Mi tarjeta EBT se dañó y ya no funciona.",
-            "¿Cómo reemplazo mi tarjeta de SNAP? No la encuentro.",
-            "Se me perdió la tarjeta de beneficios de comida en la tienda.",
+            ("Tengo que comprar comida para mis hijos.", "I have to buy food for my children."),
+            ("Pasó ayer.", "It happened yesterday."),
+            ("¿Pueden cancelar la otra?", "Can you cancel the other one?"),
         ),
     ),
-    "medicaid_renewal": (
+    "medicaid_renewal": MixedNeed(
         "medicaid-renewal",
         (
             "I got a letter saying I need to renew my Medicaid.",
             "How do I renew my Medicaid coverage before it ends?",
             "My Medicaid renewal is due and I don't know what forms to send.",
             "I need to renew my health coverage through Medicaid.",
+            "They told me my Medicaid will be cut off if I don't renew.",
+            "What documents do I need for my Medicaid renewal?",
         ),
         (
-            "Recibí una carta que dice que tengo que renovar mi Medicaid.",
-            "¿Cómo renuevo mi cobertura de Medicaid antes de que se venza?",
-            "Tengo que renovar Medicaid y no sé qué papeles mandar.",
-            "Necesito renovar mi seguro médico de Medicaid.",
+            "The letter says I have until the end of the month.",
+            "I have two kids on the plan.",
+            "I moved last year.",
+        ),
+        (
+            (
+                "Recibí una carta que dice que tengo que renovar mi Medicaid.",
+                "I received a letter that says that I have to renew my Medicaid.",
+            ),
+            (
+                "¿Cómo renuevo mi cobertura de Medicaid antes de que se venza?",
+                "How do I renew my coverage of Medicaid before it expires?",
+            ),
+            (
+                "Tengo que renovar Medicaid y no sé qué papeles mandar.",
+                "I have to renew Medicaid and I don't know which papers to send.",
+            ),
+            (
+                "Necesito renovar mi seguro médico de Medicaid.",
+                "I need to renew my medical insurance of Medicaid.",
+            ),
+            (
+                "Me dijeron que me van a quitar el Medicaid si no lo renuevo.",
+                "They told me that they are going to take away the Medicaid if I don't renew it.",
+            ),
+            (
+                "¿Qué documentos necesito para la renovación de Medicaid?",
+                "What documents do I need for the renewal of Medicaid?",
+            ),
+        ),
+        (
+            (
+                "La carta dice que tengo hasta fin de mes.",
+                "The letter says that I have until the end of the month.",
+            ),
+            ("Tengo a mis dos hijos en el plan.", "I have my two children in the plan."),
+            ("Me mudé el año pasado.", "I moved the last year."),
         ),
     ),
-    "driver_license_renewal": (
+    "driver_license_renewal": MixedNeed(
         "dl-renew",
         (
             "I need to renew my driver's license, it expires next month.",
             "Can I renew my driving license online?",
             "My license is about to expire, what do I bring to renew it?",
             "I want to renew my driver license.",
+            "How do I get my driver's license renewed? It runs out soon.",
+            "Do I need an appointment to renew my license?",
+        ),
+        ("I'm over seventy if that matters.", "I moved to a new address.", "I work during the week."),
+        (
+            (
+                "Necesito renovar mi licencia de manejar, se vence el mes que viene.",
+                "I need to renew my license to drive, it expires the month that comes.",
+            ),
+            (
+                "¿Puedo renovar mi licencia de conducir por internet?",
+                "Can I renew my driver's license by internet?",
+            ),
+            (
+                "Mi licencia de manejo ya casi se vence, ¿qué tengo que llevar para renovarla?",
+                "My driving license is almost expiring, what do I have to bring to renew it?",
+            ),
+            ("Quiero renovar mi licencia de conducir.", "I want to renew my license of driving."),
+            (
+                "Se me va a vencer la licencia y no sé cómo renovarla.",
+                "My license is going to expire and I don't know how to renew it.",
+            ),
+            (
+                "¿Necesito hacer cita para renovar la licencia?",
+                "Do I need to make an appointment to renew the license?",
+            ),
         ),
         (
-            "Necesito renovar mi licencia de manejar, se vence el mes que viene.",
-            "¿Puedo renovar mi licencia de conducir por internet?",
-            "Mi licencia de manejo ya casi se vence, ¿qué tengo que llevar para renovarla?",
-            "Quiero renovar mi licencia de conducir.",
+            ("Tengo más de setenta años.", "I have more than seventy years."),
+            ("Me cambié de domicilio.", "I changed my address."),
+            ("Trabajo entre semana.", "I work between the week."),
         ),
     ),
-    "water_bill_high": (
+    "water_bill_high": MixedNeed(
         "city-water-high-bill",
         (
             "My water bill is much higher than usual.",
             "Why is my water bill so expensive this month?",
             "The water bill doubled and I don't understand why.",
             "I was overcharged on my water bill.",
+            "I think my water meter is wrong, the bill is way too high.",
+            "My water bill went up a lot but we use the same amount of water.",
         ),
         (
-            "Mi factura de agua salió mucho más alta que de costumbre.",
-            "¿Por qué me llegó tan cara la cuenta del agua este mes?",
-            "La factura del agua se duplicó y no entiendo por qué.",
-            "Me cobraron demasiado en el recibo del agua.",
+            "It's almost three hundred dollars.",
+            "It's just me and my wife in the house.",
+            "Nothing changed at home.",
+        ),
+        (
+            (
+                "Mi factura de agua salió mucho más alta que de costumbre.",
+                "My water bill came out much higher than usual.",
+            ),
+            (
+                "¿Por qué me llegó tan cara la cuenta del agua este mes?",
+                "Why did the water bill come so expensive this month?",
+            ),
+            (
+                "La factura del agua se duplicó y no entiendo por qué.",
+                "The bill of the water doubled and I don't understand why.",
+            ),
+            (
+                "Me cobraron demasiado en el recibo del agua.",
+                "They charged me too much on the water receipt.",
+            ),
+            (
+                "Creo que el medidor del agua está mal, el recibo viene altísimo.",
+                "I think the water meter is wrong, the receipt comes very high.",
+            ),
+            (
+                "Subió mucho el recibo del agua pero gastamos lo mismo.",
+                "The water receipt went up a lot but we spend the same.",
+            ),
+        ),
+        (
+            ("Son casi trescientos dólares.", "It is almost three hundred dollars."),
+            ("En la casa solo vivimos mi esposa y yo.", "In the house only my wife and I live."),
+            ("No cambió nada en la casa.", "Nothing changed in the house."),
         ),
     ),
 }
+# Turns that are not a need: openers, small talk, asking for someone else, thanks. Spanish ones
+# as (said, Whisper's translation).
 _MIXED_OPENERS = {
-    "en": ("", "Hi, ", "Hello. ", "Good morning. "),
-    "es": ("", "Hola, ", "Buenos días. ", "Buenas tardes, "),
+    "en": ("", "Hi, ", "Hello. ", "Good morning. ", "Yes, hi. ", "So, ", "Hi, thanks for picking up. "),
+    "es": (
+        ("", ""),
+        ("Hola, ", "Hello, "),
+        ("Buenos días. ", "Good morning. "),
+        ("Buenas tardes, ", "Good afternoon, "),
+        ("Sí, mire, ", "Yes, look, "),
+        ("Oiga, ", "Listen, "),
+    ),
+}
+_MIXED_SMALL_TALK = {
+    "en": ("Hi, how are you doing today?", "Hello? Can you hear me okay?", "Yes, good morning."),
+    "es": (
+        ("Hola, ¿cómo está?", "Hello, how are you?"),
+        ("¿Bueno? ¿Me escucha?", "Hello? Can you hear me?"),
+        ("Sí, buenos días.", "Yes, good morning."),
+    ),
 }
 _MIXED_ESCALATION = {
-    "en": ("Can you transfer me to a supervisor?", "I want to speak to a manager."),
-    "es": ("¿Me puede comunicar con un supervisor?", "Quiero hablar con un supervisor."),
+    "en": (
+        "Can you transfer me to a supervisor?",
+        "I want to speak to a manager.",
+        "Just put me through to a real person, please.",
+    ),
+    "es": (
+        ("¿Me puede comunicar con un supervisor?", "Can you communicate me with a supervisor?"),
+        ("Quiero hablar con un supervisor.", "I want to talk with a supervisor."),
+        ("Páseme con su gerente, por favor.", "Pass me to your manager, please."),
+    ),
 }
-_MIXED_THANKS = {"en": ("Thank you so much.", "Okay, thanks."), "es": ("Muchas gracias.", "Bueno, gracias.")}
+_MIXED_THANKS = {
+    "en": ("Thank you so much.", "Okay, thanks.", "Great, thanks for your help.", "Alright, bye."),
+    "es": (
+        ("Muchas gracias.", "Thank you very much."),
+        ("Bueno, gracias.", "Good, thank you."),
+        ("Gracias por su ayuda.", "Thanks for your help."),
+        ("Muy amable, adiós.", "Very kind, goodbye."),
+    ),
+}
+_MIXED_AGENT = {
+    "open": (
+        "Thank you for calling, how can I help you?",
+        "Hello, you've reached the help line, what can I do for you?",
+        "Good morning, how may I help?",
+    ),
+    "small_talk": ("Hello, yes, I can hear you. What can I do for you today?",),
+    "mid": ("Let me see what I can do.", "One moment while I look that up.", "I understand, let me check."),
+    "end": (
+        "I have sent you the steps.",
+        "You should get a letter in a few days.",
+        "That's all set on our side.",
+        "I'll make a note on your account.",
+    ),
+}
+
+
+def _joined(opener: str, core: str, detail: str) -> str:
+    """One statement: "Hi, " + "My bill..." reads "Hi, my bill..." ("I" stays capital)."""
+    if opener.endswith(", ") and not core.startswith(("I ", "I'", "EBT", "SNAP")):
+        at = 1 if core.startswith("¿") else 0
+        core = core[:at] + core[at].lower() + core[at + 1 :]
+    return " ".join(f"{opener}{core} {detail}".split())
 
 
 def mixed_day(
-    day: date, n: int, spanish_share: float = 0.4, seed: int = 19
+    day: date, n: int, spanish_share: float = 0.4, voice_share: float = 0.6, seed: int = 19
 ) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """`n` text calls (JSONL shape) on `day`, the same 5 needs asked in English and in Spanish;
-    one in six callers also asks for a supervisor. Returns the calls and call id -> need."""
+    """`n` calls (JSONL shape) on `day`, the same 5 needs (`MIXED_NEEDS`) asked in English and in
+    Spanish. A call is a phone call with probability `voice_share`, else a chat; a Spanish phone
+    call's caller turns carry the English that Whisper's translate task gives them (key
+    "translation"; see `store_processed`), a Spanish chat none. Each statement is an opener, one of
+    the need's statements and sometimes a detail; some callers make small talk first, one in six
+    asks for a supervisor, and every caller thanks the agent. Returns the calls and stored call
+    id -> need."""
     rng = random.Random(seed)
     needs = list(MIXED_NEEDS)
     calls, gold = [], {}
     for i in range(n):
-        need = needs[i % len(needs)]
+        need = MIXED_NEEDS[needs[i % len(needs)]]
         lang = "es" if rng.random() < spanish_share else "en"
-        _, english, spanish = MIXED_NEEDS[need]
-        statement = rng.choice(_MIXED_OPENERS[lang]) + rng.choice(spanish if lang == "es" else english)
-        lines = [("agent", "Thank you for calling, how can I help you?"), ("caller", statement)]
+        channel = "voice" if rng.random() < voice_share else "chat"
+
+        def say(options: Sequence[Any], lang: str = lang) -> tuple[str, str | None]:
+            picked = rng.choice(options)
+            return (picked[0], picked[1]) if lang == "es" else (picked, None)
+
+        opener, opener_en = say(_MIXED_OPENERS[lang])
+        core, core_en = say(need.spanish if lang == "es" else need.english)
+        details = need.spanish_details if lang == "es" else need.english_details
+        detail, detail_en = say(details) if rng.random() < 0.4 else ("", "")
+        statement = _joined(opener, core, detail)
+        statement_en = _joined(opener_en or "", core_en or "", detail_en or "") if lang == "es" else None
+        lines: list[tuple[str, str, str | None]] = [("agent", rng.choice(_MIXED_AGENT["open"]), None)]
+        if rng.random() < 0.3:
+            lines += [
+                ("caller", *say(_MIXED_SMALL_TALK[lang])),
+                ("agent", _MIXED_AGENT["small_talk"][0], None),
+            ]
+        lines += [("caller", statement, statement_en), ("agent", rng.choice(_MIXED_AGENT["mid"]), None)]
         if rng.random() < 1 / 6:
-            lines += [("agent", "Let me see what I can do."), ("caller", rng.choice(_MIXED_ESCALATION[lang]))]
-        lines += [("agent", "I have sent you the steps."), ("caller", rng.choice(_MIXED_THANKS[lang]))]
-        call_id = f"mixed-{day:%Y%m%d}-{i:04d}"
+            lines += [("caller", *say(_MIXED_ESCALATION[lang])), ("agent", "Let me see who is free.", None)]
+        lines += [("agent", rng.choice(_MIXED_AGENT["end"]), None), ("caller", *say(_MIXED_THANKS[lang]))]
+        call_id = f"mixed-{day:%m%d}-{i:04d}"
         started = datetime(day.year, day.month, day.day, 8, tzinfo=UTC) + timedelta(seconds=90 * i)
         t, utterances = 0.0, []
-        for speaker, text in lines:
-            utterances.append({"speaker": speaker, "text": text, "start": t, "end": t + 3.0})
+        for speaker, text, english in lines:
+            u: dict[str, Any] = {"speaker": speaker, "text": text, "start": t, "end": t + 3.0}
+            if english is not None and channel == "voice":
+                u["translation"] = english
+            utterances.append(u)
             t += 3.5
         calls.append(
             {
                 "call_id": call_id,
                 "started_at": started.isoformat(),
-                "channel": "chat",
+                "channel": channel,
                 "utterances": utterances,
             }
         )
-        gold[safe_id(call_id)] = need  # keyed as stored
+        gold[safe_id(call_id)] = needs[i % len(needs)]  # keyed as stored
     return calls, gold
+
+
+def store_processed(calls: Sequence[dict[str, Any]], con: Any, processor: Any = None) -> int:
+    """Process and store calls of the JSONL shape as the pipeline stores them, keeping each turn's
+    "translation": for a phone call that is what `CallProcessor.process_file` hands on after
+    Whisper's translate task (the JSONL ingest reads no translations, and running Whisper on
+    synthesized audio would only add minutes). Returns how many calls were stored."""
+    from assistant import storage
+    from assistant.calls.processor import CallProcessor, RawUtterance
+
+    processor = processor or CallProcessor()
+    for call in calls:
+        utterances = [
+            RawUtterance(
+                u["speaker"],
+                u.get("start"),
+                u.get("end"),
+                u["text"],
+                u.get("translation"),
+                "whisper" if u.get("translation") else None,
+            )
+            for u in call["utterances"]
+        ]
+        started = datetime.fromisoformat(call["started_at"])
+        record = processor.process_utterances(
+            call["call_id"], started, utterances, channel=call["channel"], source="jsonl"
+        )
+        storage.save_call(con, record)
+    return len(calls)

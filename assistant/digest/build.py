@@ -19,7 +19,14 @@ from datetime import date, timedelta
 from typing import Any
 
 from assistant import config, storage
-from assistant.digest.cluster import group_texts, match_registry, merge_close, unit, word_counts
+from assistant.digest.cluster import (
+    group_texts,
+    match_registry,
+    memory_matches,
+    merge_close,
+    unit,
+    word_counts,
+)
 from assistant.digest.model import (
     BASELINE_DAYS,
     GAP_SHARE,
@@ -30,7 +37,7 @@ from assistant.digest.model import (
     check_not_future,
 )
 from assistant.digest.render import digest_text
-from assistant.digest.stats import Problem, call_problems, escalated, topic_stats
+from assistant.digest.stats import Problem, call_problems, escalated, topic_stats, translation_memory
 from assistant.errors import AssistantError, InputError
 from assistant.knowledge.articles import load_articles
 from assistant.knowledge.index import ensure_index
@@ -66,7 +73,7 @@ def build_digest(
     languages = Counter(c.language or "unknown" for c in calls)
     kb = knowledge_articles() if calls else KnowledgeArticles()
     agent_language = str(config.get().agent_language)
-    problems: list[Problem] = []
+    found_in: list[tuple[Problem, str | None]] = []  # each problem, and its language if untranslated
     skipped = derived = 0
     escalations: set[int] = set()
     for i, call in enumerate(calls):
@@ -79,8 +86,25 @@ def build_digest(
         untranslated = (call.language or agent_language) != agent_language and not any(
             u.translation for u in call.utterances
         )
-        foreign = call.language if untranslated else None
-        problems.extend(kb.language_independent(p, foreign) for p in found)
+        found_in.extend((p, call.language if untranslated else None) for p in found)
+    # An untranslated statement borrows the translation of the day's translated statement that
+    # is nearly the same (`memory_similarity`); a less alike match still votes (`join_by_memory`).
+    foreign = [i for i, (_, language) in enumerate(found_in) if language]
+    memory = translation_memory(calls) if foreign else []
+    best, alike = memory_matches([found_in[i][0].text for i in foreign], [m[1] for m in memory])
+    match = np.full(len(found_in), -1, dtype=int)
+    match_similarity = np.zeros(len(found_in))
+    match[foreign], match_similarity[foreign] = best, alike
+    problems = [
+        kb.language_independent(
+            p,
+            language,
+            memory[match[i]][2]
+            if match[i] >= 0 and match_similarity[i] >= options.memory_similarity
+            else None,
+        )
+        for i, (p, language) in enumerate(found_in)
+    ]
     no_answer = {p.call for p in problems if p.no_answer}
     base = Digest(
         date=day,
@@ -116,9 +140,19 @@ def build_digest(
         grouping.centroids,
         options.merge_similarity,
         options.strong_anchor,
+        options.anchor_coverage,
     )
     if options.centroid_merge is not None:
         labels = merge_close(labels, grouping.centroids, options.centroid_merge)
+    if memory:
+        memory_call = np.array([m[0] for m in memory])
+        labels = join_by_memory(
+            labels,
+            problems,
+            np.where(match >= 0, memory_call[np.maximum(match, 0)], -1),
+            match_similarity,
+            options.memory_vote,
+        )
     grouping = replace(grouping, labels=attach_by_article(labels, problems, anchors))
     registry = storage.registered_topics(con)
     matches = match_registry(grouping.centroids, registry, options.match_similarity)
@@ -221,13 +255,16 @@ def merge_by_article(
     centroids: Any = None,
     similarity: float = 0.0,
     strong: float = 1.01,
+    coverage: float = 1.01,
 ) -> Any:
     """Clusters whose calls mostly matched the same article are one topic: wording split them,
     but the knowledge base says it is one problem. With `centroids`, a cluster joins another of
     the same article only when their centroids are at least `similarity` alike, unless most of
     its statements are untranslated text in another language (the English embedding cannot
     compare those with the agent's language, so for them the article decides), or at least a
-    `strong` share of both clusters' calls matched the article."""
+    `strong` share of both clusters' calls matched the article. "Mostly" counts the calls that
+    matched any article when they are at least a `coverage` share of the cluster's (a need the
+    search missed is not another need), else all its calls."""
     import numpy as np
 
     anchors = anchors if anchors is not None else [p.article_id for p in problems]
@@ -245,9 +282,12 @@ def merge_by_article(
             continue
         article, n = per_article.most_common(1)[0]
         share = n / len(per_call)
+        foreign = sum(bool(getattr(problems[i], "untranslated", False)) for i in members) > len(members) / 2
+        anchored = sum(1 for found in per_call.values() if found)
+        if share <= 0.5 and not foreign and anchored >= coverage * len(per_call) and n * 2 > anchored:
+            share = n / anchored  # a call with no article is no evidence against this one
         if share <= 0.5:
             continue
-        foreign = sum(bool(getattr(problems[i], "untranslated", False)) for i in members) > len(members) / 2
         target = next(
             (
                 k
@@ -263,6 +303,38 @@ def merge_by_article(
             majority.setdefault(article, []).append((cluster, share))
         else:
             out[members] = target
+    return out
+
+
+def join_by_memory(
+    labels: Any, problems: Sequence[Any], match_call: Any, similarity: Any, floor: float
+) -> Any:
+    """A group of untranslated statements (a cluster most of whose statements are untranslated,
+    or one such statement in no cluster) joins the topic that most of its statements' translation
+    memory matches are in (`match_call[i]`: the call of statement i's most alike translated
+    statement, when at least `floor` alike): one such match may be a chance likeness of words, but
+    most of a group's pointing at one topic is the same need said in the same language."""
+    import numpy as np
+
+    out = np.array(labels, copy=True)
+    topic_of_call: dict[int, int] = {}
+    for i, p in enumerate(problems):
+        if labels[i] >= 0 and not p.untranslated:
+            topic_of_call.setdefault(p.call, int(labels[i]))
+    groups = [np.flatnonzero(labels == c) for c in sorted({int(x) for x in labels if x >= 0})]
+    groups += [np.array([i]) for i in np.flatnonzero(labels < 0)]
+    for members in groups:
+        untranslated = [int(i) for i in members if problems[int(i)].untranslated]
+        if len(untranslated) * 2 <= len(members):
+            continue
+        named = Counter(
+            topic_of_call.get(int(match_call[i]))
+            for i in untranslated
+            if match_call[i] >= 0 and similarity[i] >= floor
+        )
+        topic, n = named.most_common(1)[0] if named else (None, 0)
+        if topic is not None and topic != labels[members[0]] and n * 2 > len(untranslated):
+            out[members] = topic
     return out
 
 
@@ -302,17 +374,20 @@ class KnowledgeArticles:
     def canonical(self, article_id: str | None) -> str | None:
         return self.canonical_of.get(article_id, article_id) if article_id else None
 
-    def language_independent(self, problem: Any, foreign: str | None) -> Any:
+    def language_independent(self, problem: Any, foreign: str | None, borrowed: str | None = None) -> Any:
         """The problem with its article made canonical (an article's translation counts as the
         article) and its title in the agent's language. For untranslated text in another
-        language (`foreign`: its code) that matched an article written in that language, the
-        canonical article's title becomes what is grouped: the one language-independent form
-        such a call has. (A match across languages is not trusted for this: the embedding model
-        is English-only, so such matches are often wrong.)"""
+        language (`foreign`: its code), what is grouped is a language-independent form: the
+        translation `borrowed` from the day's most alike translated statement, else, when it
+        matched an article written in its language, the canonical article's title. (A match
+        across languages is not trusted for this: the embedding model is English-only, so such
+        matches are often wrong; within Spanish too, a native match is weaker evidence than a
+        caller who said nearly the same and was translated.)"""
         article = self.canonical(problem.article_id)
         title = self.titles.get(article, problem.article_title) if article else problem.article_title
         native = bool(foreign) and self.language_of.get(problem.article_id or "") == foreign
-        key = title if native and title else ""
+        key = (borrowed or "") if foreign else ""
+        key = key or (title if native and title else "")
         return replace(
             problem, article_id=article, article_title=title, key=key, untranslated=bool(foreign) and not key
         )
@@ -440,9 +515,15 @@ def run_digest(
 
 
 def default_embedder() -> Any:
-    """The MiniLM embedder, with larger batches (problem statements are short)."""
+    """The MiniLM embedder, with larger batches (problem statements are short) and one thread.
 
-    return Embedder(batch_size=128)
+    The digest is a batch job beside the live path: with two intra-op threads on a busy 2-core
+    machine (load 10) the threads wait on each other, and 1,000 statements took 17-19 s of CPU
+    and 36-67 s; with one, 12 s of CPU and 24-28 s (bench/digest.py)."""
+
+    embedder = Embedder(batch_size=128)
+    embedder.threads = 1
+    return embedder
 
 
 class LazyEmbedder:

@@ -232,6 +232,31 @@ def group_texts(
     )
 
 
+def memory_matches(queries: Sequence[str], originals: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """For each untranslated statement in `queries`, the most alike of `originals` (the day's
+    translated statements as said) and how alike (-1 and 0.0 when there are none): a translation
+    memory's fuzzy match. Alike means lexically (cosine of TF-IDF over character 3-5-grams, which
+    also meets "renovar" with "renuevo"), as translation memories match: query and original
+    share a language, and the embedding model reads only English."""
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    best = np.full(len(queries), -1, dtype=int)
+    similarity = np.zeros(len(queries))
+    if not len(queries) or not len(originals):
+        return best, similarity
+    lowered = [q.lower() for q in queries]
+    known_texts = [o.lower() for o in originals]
+    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True)
+    vectorizer.fit(known_texts + lowered)
+    known = vectorizer.transform(known_texts)
+    for first in range(0, len(queries), 1000):  # bounded dense block
+        sims = (vectorizer.transform(lowered[first : first + 1000]) @ known.T).toarray()
+        best[first : first + len(sims)] = sims.argmax(axis=1)
+        similarity[first : first + len(sims)] = sims.max(axis=1)
+    return np.where(similarity > 0, best, -1), similarity
+
+
 def merge_close(labels: np.ndarray, centroids: np.ndarray, similarity: float) -> np.ndarray:
     """Clusters whose centroids are at least `similarity` alike become one (transitively; the
     lower cluster number is kept): the same need, split by wording."""

@@ -28,6 +28,8 @@ class DigestOptions:
             centroids are at least this similar (the article says one need; the centroids check
             that it is not an out-of-domain article catching several needs).
         strong_anchor: ... unless at least this share of both clusters' calls matched the article.
+        anchor_coverage: a cluster's article is the one most of its calls that matched an article
+            matched, when at least this share of its calls did (else most of all its calls).
         centroid_merge: clusters whose centroids are at least this similar merge (None: off).
         min_topic_calls: smaller groups are not reported as topics.
         embed_limit: at most this many distinct statements are embedded (see `digest_cluster`).
@@ -35,6 +37,11 @@ class DigestOptions:
             limit, the default, so that a day's digest does not depend on how busy the machine is.
         kb_anchor: clusters whose statements mostly match one knowledge-base article are merged,
             also when the call itself drew no search (see `kb_anchors`).
+        memory_similarity: an untranslated statement is grouped by the translation of the day's
+            translated statement most like it when they are at least this alike (TF-IDF cosine over
+            character n-grams; see `digest.cluster.memory_matches`).
+        memory_vote: ... and a less alike match (at least this) still votes for the topic its
+            translated statement is in (`join_by_memory`).
         top_n: topics listed in the digest text.
     """
 
@@ -44,10 +51,13 @@ class DigestOptions:
     merge_similarity: float = 0.6
     centroid_merge: float | None = None
     strong_anchor: float = 0.9
+    anchor_coverage: float = 0.4
     min_topic_calls: int = 3
     embed_limit: int = 1000
     embed_seconds: float | None = None
     kb_anchor: bool = True
+    memory_similarity: float = 0.5
+    memory_vote: float = 0.15
     top_n: int = 10
 
     @classmethod

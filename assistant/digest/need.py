@@ -18,7 +18,8 @@ _SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
 _GREETING_WORDS = (
     r"(?:hi|hello|hey)(?: there| again)?|hiya|howdy|yes|yeah|yep|okay|ok|so|well|um|uh|oh|alright|all right|"
     r"good (?:morning|afternoon|evening|day)(?: to you)?|greetings|excuse me|dear|sir|madam|ma'am|"
-    r"hola|buenos d[ií]as|buenas tardes|buenas noches|buenas|oiga|s[ií]|bueno|pues|disculpe"
+    r"hola|buenos d[ií]as|buenas tardes|buenas noches|buenas|oiga|s[ií]|bueno|pues|disculpe|"
+    r"(?:listen|look|oye|mire|mira)(?=\s*,)"  # "Look, ..." and "Mire, ..." but not "Look up ..."
 )
 _THANKS = (
     r"(?:please and )?thanks?(?: you)?(?: (?:so|very) much)?(?: (?:for (?:your|the) help|for (?:picking up|taking my call|"
@@ -26,12 +27,14 @@ _THANKS = (
     r"(?:muchas )?gracias(?: por (?:su|tu) ayuda)?"
 )
 # Greetings at the start of a statement, each a whole word ("So..." yes, "Someone" no).
-_LEADING_GREETING = re.compile(rf"^(?:(?:{_GREETING_WORDS}|{_THANKS})\b[\s,.!-]*)+", re.IGNORECASE)
+_LEADING_GREETING = re.compile(rf"^(?:[¿¡]?(?:{_GREETING_WORDS}|{_THANKS})\b[\s,.!?-]*)+", re.IGNORECASE)
 # A whole sentence that is only pleasantries, small talk or thanks.
 _SMALL_TALK = re.compile(
-    rf"^(?:(?:{_GREETING_WORDS}|{_THANKS}|how are you(?: doing)?(?: today)?|how's it going|"
+    rf"^(?:[¿¡]?(?:{_GREETING_WORDS}|{_THANKS}|how are you(?: doing)?(?: today)?|how's it going|"
     r"hope you(?:'re| are) (?:well|doing well|having a good day)|nice to (?:meet|talk to) you|"
     r"c[oó]mo est[aá](?:s|n)?|please|por favor|can we make (?:this|it) quick|i(?:'m| am) in a hurry|"
+    r"(?:hello,? )?can you hear me(?: okay| now| all right)?|are you (?:still )?there|"
+    r"(?:[¿]?me )?(?:escucha|oye)(?:s|n)?|(?:muy )?amable|"
     r"(?:please )?help(?: me)?(?: out)?(?: please)?|can you help(?: me)?|i need (?:some |your )?help|"
     r"necesito ayuda|ay[uú]deme|have a (?:nice|good|great) day|bye|goodbye|adi[oó]s)"
     r"\b[\s,.!?-]*)+$",
@@ -47,14 +50,14 @@ _IDENTITY_CLAUSE = re.compile(
 )
 # Asking for someone else: a supervisor, a manager, a real person, a transfer.
 _ESCALATION = re.compile(
-    r"\b(?:(?:transfer|connect|put|pass|escalate)\s+(?:me|this|my call|the call)?\s*(?:through\s+|over\s+)?"
+    r"\b(?:(?:transfer|connect|communicate|put|pass|escalate)\s+(?:me|this|my call|the call)?\s*(?:through\s+|over\s+)?"
     r"(?:to|with)\s+(?:a|an|your|the|some)?\s*(?:supervisor|manager|human|real person|person|"
     r"representative|rep|agent|someone|somebody|department)|"
     r"(?:speak|talk)\s+(?:to|with)\s+(?:a|an|your|the|some)?\s*(?:supervisor|manager|human|real person|"
     r"live (?:person|agent)|representative|someone (?:else|in charge))|"
     r"(?:want|need|get)\s+(?:a|your|the)\s+(?:supervisor|manager)|"
     r"^(?:a\s+)?(?:supervisor|manager|representative|operator|human|agent)(?:\s+please)?[\s.!?]*$|"
-    r"(?:hablar|comunicar(?:me)?|pasar(?:me)?|transferir(?:me)?)\s+(?:con|a)\s+(?:un|una|el|la|su)?\s*"
+    r"(?:hablar|comunicar(?:me)?|pasar(?:me)?|transferir(?:me)?|p[aá]s[ae]me|comun[ií]qu[ae]me|con[eé]cteme)\s+(?:con|a)\s+(?:un|una|el|la|su)?\s*"
     r"(?:supervisor|supervisora|gerente|persona|representante|agente)|transf[ií]e?r[ae]me)",
     re.IGNORECASE,
 )
@@ -103,5 +106,6 @@ def caller_need(text: str) -> Need:
         sentence = _TRAILING_THANKS.sub("", sentence).strip()
         if len(re.findall(r"\w+", sentence)) < 2:
             continue
-        kept.append(sentence[0].upper() + sentence[1:])
+        at = 1 if sentence[0] in "¿¡" else 0  # "¿cuándo ..." reads "¿Cuándo ..."
+        kept.append(sentence[: at + 1].upper() + sentence[at + 1 :])
     return Need(" ".join(kept), escalation)

@@ -44,9 +44,9 @@ def escalated(call: Any) -> bool:
 
 def call_problems(call: Any, index: int) -> tuple[list[Problem], bool]:
     """A stored call's problem statements, reduced to the caller's need (`digest_need`), and
-    whether the reason had to be derived here (the call has no summary): then the first caller
-    utterance that states a need stands in for it. Greetings, thanks, small talk and requests
-    for a supervisor are not problems."""
+    whether the reason had to be derived here (the call has no summary, or its reason and
+    searches hold no need): then a caller utterance that states a need stands in for it.
+    Greetings, thanks, small talk and requests for a supervisor are not problems."""
 
     bad = {f.suggestion_id for f in call.feedback if f.kind == "not_helpful"}
     by_idx = {u.idx: u for u in call.utterances}
@@ -72,15 +72,37 @@ def call_problems(call: Any, index: int) -> tuple[list[Problem], bool]:
         )
     derived = False
     reason = caller_need(call.reason or "").text
-    if not reason and not found and not call.summary_text:
-        for u in call.utterances:
-            text = caller_need(u.translation or u.text).text
-            if text and states_need(text):
-                reason, derived = text, True
-                break
+    if not reason and not found:
+        # No summary, or its reason is no need (small talk, asking for a supervisor): the first
+        # caller turn that states one, else the first with a need of a few words once greetings,
+        # small talk, thanks and escalations are cut ("Someone stole my food stamp card").
+        needs = [
+            caller_need(u.translation or u.text).text
+            for u in call.utterances
+            if u.speaker != "agent" and (u.translation or u.text)
+        ]
+        reason = next((t for t in needs if t and states_need(t)), None) or next(
+            (t for t in needs if len(t.split()) >= 3), ""
+        )
+        derived = bool(reason)
     if reason and reason not in found:
         found[reason] = Problem(index, reason)
     return list(found.values()), derived
+
+
+def translation_memory(calls: Sequence[Any]) -> list[tuple[int, str, str]]:
+    """The day's translated caller turns as (call, need as said, need as translated): what an
+    untranslated statement in the same language is matched with (`digest_cluster.memory_matches`)."""
+
+    out: list[tuple[int, str, str]] = []
+    for index, call in enumerate(calls):
+        for u in call.utterances:
+            if u.speaker == "agent" or not u.translation:
+                continue
+            said, translated = caller_need(u.text).text, caller_need(u.translation).text
+            if said and translated:
+                out.append((index, said, translated))
+    return out
 
 
 def _agent_readable(call: Any, agent_language: str) -> bool:
@@ -105,10 +127,9 @@ def topic_stats(
     call_ids = sorted({problems[i].call for i in idx})
     n = len(call_ids)
     gap_calls = len({problems[i].call for i in idx if problems[i].no_answer or problems[i].not_helpful})
-    articles: Counter[str] = Counter()
+    # calls per article (a call counts once per article); one pass, not one per call
+    articles = Counter(a for _, a in {(problems[i].call, problems[i].article_id) for i in idx} if a)
     titles: dict[str, str] = {}
-    for c in call_ids:
-        articles.update({a for i in idx if problems[i].call == c and (a := problems[i].article_id)})
     for i in idx:
         aid, title = problems[i].article_id, problems[i].article_title
         if aid and title:
