@@ -155,3 +155,40 @@ def test_short_window_invents_nothing_on_no_speech(base, kind):
     )
     result = base.transcribe(samples, TranscriptionOptions(beam_size=1, vad=False, short_context=True))
     assert result.segments == ()
+
+
+def test_language_id_encodes_a_window_sized_to_the_speech_not_30_s():
+    from types import SimpleNamespace
+
+    windows: list[tuple[int, ...]] = []
+
+    class Encoder:
+        is_multilingual = True
+
+        def encode(self, features, to_cpu=False):  # noqa: ANN001, ANN201
+            windows.append(tuple(features.shape))
+            return features
+
+        def detect_language(self, encoded):  # noqa: ANN001, ANN201
+            return [[("<|es|>", 0.7), ("<|la|>", 0.2), ("<|en|>", 0.1)]]
+
+    model = SimpleNamespace(model=Encoder(), feature_extractor=lambda clip: np.zeros((80, len(clip) // 160)))
+    speech = np.ones(60 * audio.SAMPLE_RATE, np.float32)
+    language, probability = whisper_short.detect(model, speech, "-la")
+    assert language == "es" and probability == pytest.approx(0.7 / 0.8)
+    seconds = whisper_short.DETECT_SECONDS + whisper_short.PAD_SECONDS
+    assert windows == [(1, 80, int(seconds * 100))]  # 100 frames a second; Whisper's own: 3000
+
+
+@pytest.mark.models
+def test_each_tracks_language_is_identified_on_its_speech(base):
+    for name in (
+        "call-en-benefits.wav",
+        "call-es-food.wav",
+        "call-es-license.wav",
+        "call-en-payment-pii.wav",
+    ):
+        expected = "es" if "-es-" in name else "en"
+        for track in audio.load_tracks(SAMPLES / name):
+            assert base.detect_language(track.samples)[0] == expected, (name, track.speaker)
+    assert base.detect_language(audio.decode_file(EVAL_DIR / "jfk.flac")[0])[0] == "en"

@@ -289,7 +289,17 @@ class CallProcessor:
             # Each utterance's own audio is translated: exact alignment, and Whisper translates a
             # short clip better than a long track full of pauses; and a short clip takes the
             # short encoder window (assistant/speech/whisper_short.py), about 5x cheaper than 30 s.
-            options = replace(topts, task="translate", language=info.language, vad=False, short_context=True)
+            # A clip the short window refuses gets one 30 s pass, not Whisper's sampling fallback:
+            # on unclear speech (the espeak Spanish samples) that ran 5 more passes of 5 samples
+            # each, 25 s for a 5 s clip, and ended on invented text at temperature 1.0.
+            options = replace(
+                topts,
+                task="translate",
+                language=info.language,
+                vad=False,
+                short_context=True,
+                temperature_fallback=False,
+            )
             for i, u in enumerate(out):
                 if u.speaker != track.speaker or u.start is None or u.end is None:
                     continue

@@ -7,6 +7,7 @@ recordings where one channel is the agent and the other the caller.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -131,7 +132,24 @@ def resample(samples: np.ndarray, from_rate: int, to_rate: int = SAMPLE_RATE) ->
     from scipy.signal import resample_poly
 
     g = gcd(from_rate, to_rate)
-    return resample_poly(samples, to_rate // g, from_rate // g).astype(np.float32)
+    up, down = to_rate // g, from_rate // g
+    fir = _lowpass(up, down)
+    if np.issubdtype(samples.dtype, np.floating):
+        fir = fir.astype(samples.dtype)  # as resample_poly casts its own filter
+    return resample_poly(samples, up, down, window=fir).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=16)
+def _lowpass(up: int, down: int) -> np.ndarray:
+    """The FIR filter `resample_poly` designs by default, designed once: the design took 1 ms of
+    the 1.2 ms it cost to resample one 20 ms telephony frame, on the service's event loop (800
+    frames a second at 8 calls)."""
+    from scipy.signal import firwin
+
+    rate = max(up, down)
+    fir = firwin(2 * 10 * rate + 1, 1.0 / rate, window=("kaiser", 5.0))
+    fir.flags.writeable = False
+    return fir
 
 
 def _mulaw_table() -> np.ndarray:

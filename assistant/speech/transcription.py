@@ -311,9 +311,14 @@ class FasterWhisperTranscriber:
         return self._detect(audio, config.get().speech_languages)
 
     def _detect(self, audio: np.ndarray, languages: str) -> tuple[str, float]:
+        # On the speech only, in a window sized to it (not Whisper's 30 s): a seventh of the cost
+        # on the samples and real-dev recordings, and the same accuracy (`whisper_short.detect`).
+        from faster_whisper.vad import VadOptions, collect_chunks, get_speech_timestamps
+
+        chunks = get_speech_timestamps(audio, VadOptions())
+        speech = np.concatenate(collect_chunks(audio, chunks)[0]) if chunks else audio
         with self._lock:
-            _, _, ranked = self._model.detect_language(audio, vad_filter=True)
-        return whisper_short.pick_language(ranked, languages)
+            return whisper_short.detect(self._model, speech if len(speech) else audio, languages)
 
 
 class OpenAIWhisperTranscriber:
