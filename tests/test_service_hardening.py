@@ -188,9 +188,14 @@ def test_call_ids_with_a_slash_open_through_the_api(client: TestClient) -> None:
 def test_client_percent_encodes_call_ids() -> None:
     paths: list[str] = []
 
+    call = {"call_id": "dept/42", "started_at": None, "channel": "voice", "language": None, "duration": None,
+            "outcome": "unknown", "status": "complete", "reason": None, "utterances": [], "suggestions": [],
+            "feedback": [], "summary": {}}  # fmt: skip
+
     def handler(request: httpx.Request) -> httpx.Response:
         paths.append(request.url.raw_path.decode())
-        return httpx.Response(200, json={"events": [], "cursor": 0})
+        events = request.url.path.endswith("/events")
+        return httpx.Response(200, json={"events": [], "cursor": 0} if events else call)
 
     with ServiceClient("http://test", token="", transport=httpx.MockTransport(handler)) as c:
         c.get_call("dept/42")
