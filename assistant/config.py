@@ -151,6 +151,24 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "console_refresh", 0.5, "Console: seconds between live-call updates (captions, suggestions).", "float"
     ),
+    Setting(
+        "allowed_hosts",
+        "",
+        "Service: host names requests may name in Host and Origin (comma-separated; "
+        "localhost, 127.0.0.1, ::1 and the bound host always).",
+        "str",
+    ),
+    Setting("session_hours", 8.0, "Sign-in: hours a session lasts before signing in again.", "float"),
+    Setting(
+        "lockout_minutes", 15.0, "Sign-in: minutes an account stays locked after 5 wrong passwords.", "float"
+    ),
+    Setting(
+        "retention_transcript_days",
+        365,
+        "Retention: days a call (transcript, summary, suggestions, feedback) is kept; 0 = for ever.",
+        "int",
+    ),
+    Setting("retention_audit_days", 730, "Retention: days an audit-log line is kept; 0 = for ever.", "int"),
     Setting("first_partial", 0.7, "Live: seconds of utterance audio before its first partial.", "float"),
 )
 

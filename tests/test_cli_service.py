@@ -7,12 +7,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 from conftest import REPO
+from service_util import wait_healthy
 
 from assistant import config
 from assistant.service.client import STATE_FILE, running_service, write_service_state
@@ -59,15 +59,7 @@ def test_cli_goes_through_the_running_service(isolated_home: Path, tmp_path: Pat
         text=True,
     )
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{PORT}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, "service did not start"
-            time.sleep(0.3)
+        wait_healthy(f"http://127.0.0.1:{PORT}", server)
         assert (isolated_home / STATE_FILE).is_file()
 
         ingested = cli("ingest", str(src))

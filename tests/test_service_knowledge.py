@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from fakes import FakeEmbedder, FakeTranscriber
 from fastapi.testclient import TestClient
-from service_util import hub, make_app, run_call, stop, twilio_messages, wait_for
+from service_util import TEST_HOSTS, AuthedClient, hub, make_app, run_call, stop, twilio_messages, wait_for
 
 from assistant import config
 from assistant.calls.processor import CallOptions, CallProcessor
@@ -47,8 +47,8 @@ def kb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def searching(tmp_path: Path, kb: Path):  # noqa: ANN201
     """The service with a real index (built on first use from `kb`) and the bag-of-words embedder."""
     processor = CallProcessor(CallOptions(), transcriber=FakeTranscriber(), embedder=FakeEmbedder())
-    opts = ServiceOptions(db=str(tmp_path / "svc.duckdb"), live=LiveOptions())
-    with TestClient(create_app(processor=processor, options=opts, catalog=ArticleCatalog.load())) as c:
+    opts = ServiceOptions(db=str(tmp_path / "svc.duckdb"), live=LiveOptions(), allowed_hosts=TEST_HOSTS)
+    with AuthedClient(create_app(processor=processor, options=opts, catalog=ArticleCatalog.load())) as c:
         yield c
 
 
@@ -114,7 +114,7 @@ def test_rebuild_reloads_articles_changed_on_disk(searching: TestClient, kb: Pat
 
 
 def test_outcome_change_restates_the_stored_summary(tmp_path: Path) -> None:
-    with TestClient(make_app(tmp_path)) as c:
+    with AuthedClient(make_app(tmp_path)) as c:
         run_call(c, twilio_messages())
         assert hub(c).drain(30)
         before = c.get("/calls/CA1").json()["summary"]
@@ -127,7 +127,7 @@ def test_outcome_change_restates_the_stored_summary(tmp_path: Path) -> None:
 
 
 def test_outcome_set_during_a_call_is_in_its_stored_summary(tmp_path: Path) -> None:
-    with TestClient(make_app(tmp_path)) as c:
+    with AuthedClient(make_app(tmp_path)) as c:
         with c.websocket_connect("/media") as ws:
             for m in twilio_messages():
                 ws.send_text(m)
@@ -153,7 +153,7 @@ def test_with_outcome_adds_the_sentence_when_missing() -> None:
 
 
 def test_build_a_days_digest_through_the_service(tmp_path: Path) -> None:
-    with TestClient(make_app(tmp_path)) as c:
+    with AuthedClient(make_app(tmp_path)) as c:
         run_call(c, twilio_messages())
         assert hub(c).drain(30)
         today = dt.datetime.now(dt.UTC).date().isoformat()

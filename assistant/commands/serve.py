@@ -20,12 +20,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+
     import uvicorn
 
     # The service brings FastAPI (half a second to import): loaded only by the command that runs it.
     # Commands are the top layer, so an import here cannot hide a cycle (tests/test_architecture.py).
     from assistant.service.app import ServiceOptions, check_bind, create_app
 
+    # Everything the service writes (database, index, logs, articles, key files) is its user's only.
+    os.umask(0o077)
     cfg = config.get()
     host = args.host or cfg.host
     port = args.port if args.port is not None else cfg.port

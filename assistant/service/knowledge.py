@@ -11,8 +11,10 @@ from assistant.digest.build import LazyEmbedder, run_digest
 from assistant.digest.model import DigestOptions, from_stored, parse_day
 from assistant.digest.render import check_format, export
 from assistant.errors import InputError
+from assistant.identity.audit import record as audit
 from assistant.knowledge.articles import STATUSES, article_from_mapping, load_articles, write_article
 from assistant.knowledge.index import build_index
+from assistant.service.access import current
 from assistant.service.hub import CallHub
 from assistant.text.readability import flesch_kincaid_grade
 
@@ -86,6 +88,11 @@ def refresh_search(hub: CallHub) -> dict[str, Any]:
     }
 
 
+def _who() -> str:
+    principal = current()
+    return principal.name if principal is not None else "-"
+
+
 def add_knowledge_routes(app: Any, hub: CallHub) -> None:
     import threading
 
@@ -136,6 +143,7 @@ def add_knowledge_routes(app: Any, hub: CallHub) -> None:
                 )
                 raise HTTPException(409, [{"field": "id", "message": message}])
             write_article(kb_dir(), new)
+            audit(hub.cursor(), _who(), "article.create", new.id)
             refresh_search(hub)
         return article_json(new)
 
@@ -150,6 +158,7 @@ def add_knowledge_routes(app: Any, hub: CallHub) -> None:
                 raise HTTPException(404, f"no article {article_id!r}; create it with POST /articles")
             new = replace(new, path=old.path)
             write_article(kb_dir(), new)
+            audit(hub.cursor(), _who(), "article.update", article_id)
             refresh_search(hub)
         return article_json(new)
 
@@ -162,6 +171,7 @@ def add_knowledge_routes(app: Any, hub: CallHub) -> None:
         with lock:
             article = replace(find(article_id), status=status)
             write_article(kb_dir(), article)
+            audit(hub.cursor(), _who(), f"article.{status}", article_id)
             refresh_search(hub)
         return article_json(article)
 
@@ -205,6 +215,7 @@ def add_knowledge_routes(app: Any, hub: CallHub) -> None:
 
         check_format(format)  # first: a bad format is wrong whatever the date
         file = export(stored_digest(day), format)
+        audit(hub.cursor(), _who(), "digest.export", f"{day} {format}")
         return Response(
             file.text,
             media_type=f"{file.media_type}; charset=utf-8",

@@ -15,7 +15,8 @@
 - Text arrives redacted; redaction is the pipeline's job (ARCHITECTURE invariant 3).
 
 Modules: `schema` (open, migrations, helpers), `records` (dataclasses), `calls` (calls, feedback, ingest
-errors), `digest` (digests, topic registry, per-day reads, article usage, open questions); this module
+errors), `digest` (digests, topic registry, per-day reads, article usage, open questions), `identity` (users,
+sessions, API keys, the audit log); this module
 re-exports their API (`from assistant import storage`).
 
 May import: privacy (the gate runs on every stored text) and the basics. Imported by every domain package.
@@ -27,6 +28,7 @@ from assistant.storage.calls import (
     add_feedback,
     add_to_summary,
     call_exists,
+    calls_started_before,
     delete_call,
     encode_cursor,
     get_call,
@@ -35,6 +37,7 @@ from assistant.storage.calls import (
     list_ingest_errors,
     record_ingest_error,
     save_call,
+    strip_digest_quotes,
     suggestion_id,
 )
 from assistant.storage.digest import (
@@ -51,6 +54,30 @@ from assistant.storage.digest import (
     open_questions,
     registered_topics,
     save_digest,
+)
+from assistant.storage.identity import (
+    AuditLine,
+    StoredKey,
+    StoredUser,
+    add_audit,
+    delete_audit_before,
+    delete_expired_sessions,
+    delete_key,
+    delete_session,
+    delete_user,
+    get_key,
+    get_user,
+    key_by_hash,
+    list_audit,
+    list_keys,
+    list_users,
+    record_sign_in_result,
+    save_key,
+    save_session,
+    save_user,
+    session_user,
+    set_user_password,
+    set_user_roles,
 )
 from assistant.storage.records import (
     CallRecord,
@@ -70,10 +97,36 @@ from assistant.storage.schema import (
     migrate,
     open_db,
     schema_version,
+    transaction,
 )
 from assistant.vocab import CHANNELS, FEEDBACK_KINDS, OUTCOMES, SPEAKERS, STATUSES
 
 __all__ = [
+    "AuditLine",
+    "StoredKey",
+    "StoredUser",
+    "add_audit",
+    "delete_audit_before",
+    "delete_expired_sessions",
+    "delete_key",
+    "delete_session",
+    "delete_user",
+    "get_key",
+    "get_user",
+    "key_by_hash",
+    "list_audit",
+    "list_keys",
+    "list_users",
+    "record_sign_in_result",
+    "save_key",
+    "save_session",
+    "save_user",
+    "session_user",
+    "set_user_password",
+    "set_user_roles",
+    "calls_started_before",
+    "strip_digest_quotes",
+    "transaction",
     "CHANNELS",
     "FEEDBACK_KINDS",
     "MIGRATIONS",
