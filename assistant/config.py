@@ -169,6 +169,12 @@ SETTINGS: tuple[Setting, ...] = (
         "int",
     ),
     Setting("retention_audit_days", 730, "Retention: days an audit-log line is kept; 0 = for ever.", "int"),
+    Setting(
+        "publish_needs_second_reviewer",
+        False,
+        "Articles: a draft must be published by another knowledge manager than its author.",
+        "bool",
+    ),
     Setting("first_partial", 0.7, "Live: seconds of utterance audio before its first partial.", "float"),
 )
 

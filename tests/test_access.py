@@ -243,7 +243,7 @@ def test_views_exports_and_article_changes_are_audited(c: TestClient, kb: Path) 
         ("sam", "digest.export", "2026-03-02 csv"),
         ("kim", "article.create", "x-1"),
         ("kim", "article.update", "x-1"),
-        ("kim", "article.retired", "x-1"),
+        ("kim", "article.retire", "x-1"),
     ]
     assert all(x["at"].endswith("+00:00") for x in lines)
     assert [x["user"] for x in c.get("/audit", params={"user": "kim"}).json()] == ["kim"] * 3
@@ -266,3 +266,41 @@ def test_bad_agent_name_in_a_stream_start_closes_it(c: TestClient) -> None:
         with pytest.raises(WebSocketDisconnect) as closed:
             ws.receive_text()
     assert closed.value.code == 1008 and "agent name" in closed.value.reason
+
+
+def test_a_draft_is_published_by_another_knowledge_manager_where_configured(
+    c: TestClient, kb: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ASSISTANT_PUBLISH_NEEDS_SECOND_REVIEWER", "1")
+    config.reset()
+    kim, kai = as_user(c, "kim", "knowledge_manager"), as_user(c, "kai", "knowledge_manager")
+    assert c.post("/articles", json=ARTICLE, headers=kim).json()["status"] == "draft"
+    own = c.post("/articles/x-1/status", json={"status": "published"}, headers=kim)
+    assert own.status_code == 403 and "another knowledge manager" in own.json()["detail"]
+    assert (
+        c.post("/articles/x-1/status", json={"status": "published"}, headers=kai).json()["status"]
+        == "published"
+    )
+    edit = {**ARTICLE, "body": "Pay online, by phone or in person."}
+    assert c.put("/articles/x-1", json=edit, headers=kai).json()["pending_draft"]["author"] == "kai"
+    assert c.post("/articles/x-1/status", json={"status": "published"}, headers=kai).status_code == 403
+    assert c.post("/articles/x-1/status", json={"status": "published"}, headers=kim).status_code == 200
+    history = c.get("/articles/x-1/history", headers=kim).json()
+    assert [(h["user"], h["action"]) for h in history] == [
+        ("kim", "draft"), ("kai", "publish"), ("kai", "draft"), ("kim", "publish"),
+    ]  # fmt: skip
+    assert all(h["at"].endswith("+00:00") for h in history)
+    assert c.get("/articles/x-1/history", headers=as_user(c, "ana", "agent")).status_code == 403
+    assert c.post("/articles/nope/status", json={"status": "published"}, headers=kim).status_code == 404
+    assert c.post("/articles/x-1/status", json={"status": "gone"}, headers=kim).status_code == 400
+
+
+def test_retiring_discards_a_pending_draft(c: TestClient, kb: Path) -> None:
+    kim = as_user(c, "kim", "knowledge_manager")
+    c.put("/articles/pt-pay-bill", json={"id": "pt-pay-bill", "title": "New title", "body": "x"}, headers=kim)
+    assert c.post("/articles/pt-pay-bill/status", json={"status": "retired"}, headers=kim).status_code == 200
+    listed = {a["id"]: a for a in c.get("/articles", headers=kim).json()}
+    assert listed["pt-pay-bill"]["status"] == "retired" and listed["pt-pay-bill"]["pending_draft"] is None
+    assert [h["action"] for h in c.get("/articles/pt-pay-bill/history", headers=kim).json()] == [
+        "draft", "discard", "retire",
+    ]  # fmt: skip

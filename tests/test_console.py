@@ -510,7 +510,7 @@ def test_create_article_with_live_grade_then_save(fake):
     at.text_area(key="kb_f_body").input("Renew online. It takes five minutes.").run()
     assert re.search(r"\*\*Reading grade:\*\* -?\d+\.\d \(plain language", texts(at))
     button(at, "Save article").click().run()
-    assert "article fishing-licence-renew saved" in texts(at)
+    assert "article fishing-licence-renew saved as a draft; press Publish to put it in use" in texts(at)
     assert fake.articles_by_id["fishing-licence-renew"]["status"] == "draft"
 
 
@@ -563,17 +563,21 @@ def test_a_new_article_with_a_used_id_is_refused_and_the_published_one_kept(fake
     assert fake.articles_by_id["food-ebt-card-replace"] == before
 
 
-def test_editing_an_article_is_explicit_and_replaces_it(fake):
+def test_editing_an_article_is_explicit_and_a_draft_until_published(fake):
     at = page("knowledge")
     at.selectbox(key="kb_pick").set_value("food-ebt-card-replace").run()
     button(at, "Edit in the editor").click().run()
-    assert "Editing the published file of food-ebt-card-replace" in texts(at)
+    assert "Editing food-ebt-card-replace: saving keeps your changes as a draft" in texts(at)
     at.text_input(key="kb_f_title").input("Replace a lost, stolen or damaged EBT card")
     button(at, "Save article").click().run()
     saved = fake.articles_by_id["food-ebt-card-replace"]
-    assert saved["title"] == "Replace a lost, stolen or damaged EBT card" and saved["status"] == "published"
+    assert saved["title"] != "Replace a lost, stolen or damaged EBT card" and saved["status"] == "published"
+    assert saved["pending_draft"]["article"]["title"] == "Replace a lost, stolen or damaged EBT card"
+    assert "the published text stays in use until the draft is published" in texts(at)
+    button(at, "Publish").click().run()
+    saved = fake.articles_by_id["food-ebt-card-replace"]
+    assert saved["title"] == "Replace a lost, stolen or damaged EBT card" and saved["pending_draft"] is None
     assert saved["usage"]["suggested"] == 17  # the same article, edited
-    assert "saved; search and suggestions use it now" in texts(at)
     # the same id under "new article" mode is refused again
     at.selectbox(key="kb_pick").set_value("(new article)").run()
     button(at, "Edit in the editor").click().run()

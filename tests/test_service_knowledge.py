@@ -88,7 +88,13 @@ def test_create_then_edit_explicitly(searching: TestClient, kb: Path) -> None:
 def test_saving_publishing_and_retiring_change_live_search_at_once(searching: TestClient) -> None:
     question = "my parking permit shows my old address"
     assert "parking-permit-move" not in top_ids(searching, question)
-    assert searching.post("/articles", json=PARKING).status_code == 201
+    created = searching.post("/articles", json=PARKING)
+    assert created.status_code == 201 and created.json()["status"] == "draft"  # a draft until published
+    assert "parking-permit-move" not in top_ids(searching, question)
+    assert (
+        searching.post("/articles/parking-permit-move/status", json={"status": "published"}).status_code
+        == 200
+    )
     assert top_ids(searching, question)[0] == "parking-permit-move"
     assert "parking-permit-move" in hub(searching).catalog.by_id  # what live suggestions read
     retired = searching.post("/articles/parking-permit-move/status", json={"status": "retired"})
@@ -98,8 +104,15 @@ def test_saving_publishing_and_retiring_change_live_search_at_once(searching: Te
     searching.post("/articles/parking-permit-move/status", json={"status": "published"})
     assert top_ids(searching, question)[0] == "parking-permit-move"
     edited = {**PARKING, "questions": ["where do I renew a boat registration"], "body": "Renew boats online."}
-    assert searching.put("/articles/parking-permit-move", json=edited).status_code == 200
+    saved = searching.put("/articles/parking-permit-move", json=edited).json()
+    assert (
+        saved["status"] == "published" and saved["pending_draft"]["article"]["body"] == "Renew boats online."
+    )
+    assert top_ids(searching, question)[0] == "parking-permit-move"  # the published text answers meanwhile
+    searching.post("/articles/parking-permit-move/status", json={"status": "published"})
     assert top_ids(searching, "where do I renew a boat registration")[0] == "parking-permit-move"
+    listed = {a["id"]: a for a in searching.get("/articles").json()}
+    assert listed["parking-permit-move"]["pending_draft"] is None
 
 
 def test_rebuild_reloads_articles_changed_on_disk(searching: TestClient, kb: Path) -> None:

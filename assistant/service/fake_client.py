@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import itertools
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from assistant.digest.model import check_not_future, from_stored, parse_day
@@ -501,7 +502,7 @@ class FakeClient:
             raise InputError(
                 f"id: an article with id {parsed.id!r} already exists; open it to edit it, or choose another id"
             )
-        return self._store_article(article, parsed)
+        return self._store_article(article, replace(parsed, status="draft"))  # a draft until published
 
     def save_article(self, article: dict[str, Any]) -> dict[str, Any]:
         self._check()
@@ -510,7 +511,18 @@ class FakeClient:
         parsed = self._parsed_article(article)
         if parsed.id not in self.articles_by_id:
             raise InputError(f"no article {parsed.id!r}; create it with POST /articles")
-        return self._store_article(article, parsed)
+        current = self.articles_by_id[parsed.id]
+        if current["status"] == "published":  # the edit waits; the published text stays in use
+            draft = {
+                k: v for k, v in article_json(parsed).items() if k not in ("grade", "usage", "pending_draft")
+            }
+            current["pending_draft"] = {
+                "author": "demo",
+                "created_at": dt.datetime.now(dt.UTC).isoformat(),
+                "article": {**draft, "status": "draft"},
+            }
+            return copy.deepcopy(current)
+        return self._store_article(article, replace(parsed, status="draft"))
 
     def set_article_status(self, article_id: str, status: str) -> dict[str, Any]:
         self._check()
@@ -518,7 +530,12 @@ class FakeClient:
             raise InputError(f"no article {article_id!r}")
         if status not in ("published", "draft", "retired"):
             raise InputError(f"unknown article status {status!r}; use one of: published, draft, retired")
-        self.articles_by_id[article_id]["status"] = status
+        current = self.articles_by_id[article_id]
+        pending = current.get("pending_draft")
+        if status == "published" and pending:
+            current.update({k: v for k, v in pending["article"].items() if k != "status"})
+        current["pending_draft"] = None
+        current["status"] = status
         return copy.deepcopy(self.articles_by_id[article_id])
 
     def rebuild_index(self) -> dict[str, Any]:

@@ -60,6 +60,7 @@ POLICY: Mapping[tuple[str, str], frozenset[str]] = {
     # knowledge
     ("POST", "/search"): KNOWLEDGE_READERS,
     ("GET", "/articles"): KNOWLEDGE_READERS,
+    ("GET", "/articles/{article_id}/history"): _any(KM, SUPERVISOR),
     ("POST", "/articles"): _any(KM),
     ("PUT", "/articles/{article_id}"): _any(KM),
     ("POST", "/articles/{article_id}/status"): _any(KM),

@@ -16,7 +16,7 @@
 
 Modules: `schema` (open, migrations, helpers), `records` (dataclasses), `calls` (calls, feedback, ingest
 errors), `digest` (digests, topic registry, per-day reads, article usage, open questions), `identity` (users,
-sessions, API keys, the audit log); this module
+sessions, API keys, the audit log), `articles` (drafts waiting to be published, article history); this module
 re-exports their API (`from assistant import storage`).
 
 May import: privacy (the gate runs on every stored text) and the basics. Imported by every domain package.
@@ -24,6 +24,16 @@ May import: privacy (the gate runs on every stored text) and the basics. Importe
 
 from __future__ import annotations
 
+from assistant.storage.articles import (
+    ArticleDraft,
+    ArticleEvent,
+    add_article_event,
+    article_history,
+    close_draft,
+    get_draft,
+    list_drafts,
+    save_draft,
+)
 from assistant.storage.calls import (
     add_feedback,
     add_to_summary,
@@ -102,6 +112,14 @@ from assistant.storage.schema import (
 from assistant.vocab import CHANNELS, FEEDBACK_KINDS, OUTCOMES, SPEAKERS, STATUSES
 
 __all__ = [
+    "ArticleDraft",
+    "ArticleEvent",
+    "add_article_event",
+    "article_history",
+    "close_draft",
+    "get_draft",
+    "list_drafts",
+    "save_draft",
     "AuditLine",
     "StoredKey",
     "StoredUser",

@@ -170,6 +170,24 @@ CREATE TABLE audit_log (
 """
 
 
+_SCHEMA_5 = """
+CREATE TABLE article_drafts (
+    article_id VARCHAR PRIMARY KEY,
+    content JSON NOT NULL,
+    author VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL
+);
+CREATE SEQUENCE article_history_seq;
+CREATE TABLE article_history (
+    id BIGINT PRIMARY KEY,
+    article_id VARCHAR NOT NULL,
+    action VARCHAR NOT NULL,
+    user_name VARCHAR NOT NULL,
+    logged_at TIMESTAMP NOT NULL
+);
+"""
+
+
 def _sql(script: str) -> Callable[[Connection], None]:
     def run(con: Connection) -> None:
         con.execute(script)
@@ -190,6 +208,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
         ),
     ),
     (4, "users, sessions, api_keys, audit_log: who may do what, and who did", _sql(_SCHEMA_4)),
+    (5, "article_drafts, article_history: the article workflow", _sql(_SCHEMA_5)),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
