@@ -175,6 +175,18 @@ SETTINGS: tuple[Setting, ...] = (
         "Articles: a draft must be published by another knowledge manager than its author.",
         "bool",
     ),
+    Setting("oidc_issuer", "", "Single sign-on: the OpenID Connect provider's URL (empty: off).", "str"),
+    Setting("oidc_client_id", "", "Single sign-on: the client id ID tokens are issued to.", "str"),
+    Setting(
+        "oidc_roles_claim", "roles", "Single sign-on: the ID-token claim that holds roles or groups.", "str"
+    ),
+    Setting(
+        "oidc_role_map",
+        "",
+        "Single sign-on: CLAIM_VALUE=ROLE,... (empty: the claim's values are role names).",
+        "str",
+    ),
+    Setting("oidc_name_claim", "preferred_username", "Single sign-on: the claim used as user name.", "str"),
     Setting("first_partial", 0.7, "Live: seconds of utterance audio before its first partial.", "float"),
 )
 

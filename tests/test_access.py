@@ -117,6 +117,10 @@ def test_an_agent_sees_only_their_own_calls(c: TestClient) -> None:
         assert c.post(f"/calls/CA-bob/{action}", json=body, headers=ana).status_code == 404, action
     assert c.post("/calls/CA-ana/outcome", json={"outcome": "resolved"}, headers=ana).status_code == 200
     assert c.get("/calls/CA-ana", headers=ana).json()["outcome"] == "resolved"
+    viewed = {
+        x["target"] for x in c.get("/audit").json() if x["user"] == "ana" and x["action"] == "call.view"
+    }
+    assert viewed == {"CA-ana"}  # a refused look at another's call is no view
 
 
 def test_an_agent_cannot_publish_or_edit_articles_or_read_digests(c: TestClient, kb: Path) -> None:

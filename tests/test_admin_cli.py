@@ -211,3 +211,33 @@ def test_the_cli_acts_as_local_admin_through_the_service(isolated_home: Path) ->
     finally:
         server.terminate()
         server.wait(30)
+
+
+def test_demo_accounts_are_made_once_kept_owner_only_and_printed_by_up(
+    tmp_path: Path, isolated_home: Path
+) -> None:
+    from service_util import AuthedClient, make_app
+
+    from assistant.commands.up import demo_accounts_text
+
+    assert demo_accounts_text(False) is None
+    with AuthedClient(make_app(tmp_path, demo_accounts=True)) as c:
+        names = {u["name"] for u in c.get("/users").json()}
+    assert names == {"demo-agent", "demo-supervisor", "demo-knowledge-manager", "demo-admin"}
+    path = isolated_home / "demo-accounts.txt"
+    assert path.stat().st_mode & 0o777 == 0o600 and len(path.read_text().splitlines()) == 4
+    with AuthedClient(make_app(tmp_path, demo_accounts=True)):
+        pass
+    assert len(path.read_text().splitlines()) == 4  # made once: a restart adds none
+    text = demo_accounts_text(False)
+    assert text is not None and "demo-supervisor" in text and str(path) in text
+    assert "password demo" in (demo_accounts_text(True) or "")
+
+
+def test_demo_accounts_only_on_this_machine(capsys, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("ASSISTANT_API_TOKEN", "t" * 20)
+    from assistant import config
+
+    config.reset()
+    code, _, err = run(capsys, "serve", "--host", "0.0.0.0", "--demo-accounts", "--port", "8851")
+    one_line_error(code, err, "--demo-accounts is for a service on this machine only")

@@ -350,7 +350,6 @@ def test_call_id_with_pii_through_batch_is_never_stored_or_printed(tmp_path: Pat
 
 def test_recording_named_after_a_person_keeps_no_name(tmp_path: Path) -> None:
     from audio_util import encode
-    from test_live import conversation
 
     tracks = conversation(16000)
     path = encode(

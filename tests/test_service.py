@@ -1,6 +1,6 @@
 """The service against its ASGI app: media sockets (Twilio and raw), faults, limits, the REST API.
 
-Engines are fakes from test_live.py (tone-coded speech); one `models` test streams the real
+Engines are fakes from tests/fakes.py (tone-coded speech); one `models` test streams the real
 two-channel sample through real Whisper and MiniLM.
 """
 
@@ -313,7 +313,11 @@ def test_articles_edit_validation_and_status(client: TestClient, tmp_path: Path,
     assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "status"
     assert "pending" not in (kb / "voting" / "vote-register.md").read_text()
     edited = {**article, "title": "Register to vote (updated)"}
-    assert client.put("/articles/vote-register", json=edited).json()["title"] == "Register to vote (updated)"
+    saved = client.put("/articles/vote-register", json=edited).json()  # a draft until published
+    assert saved["pending_draft"]["article"]["title"] == "Register to vote (updated)"
+    assert "(updated)" not in (kb / "voting" / "vote-register.md").read_text()
+    published = client.post("/articles/vote-register/status", json={"status": "published"}).json()
+    assert published["title"] == "Register to vote (updated)" and published["pending_draft"] is None
     assert client.post("/articles/vote-register/status", json={"status": "draft"}).json()["status"] == "draft"
     assert client.post("/articles/vote-register/status", json={"status": "gone"}).status_code == 400
     assert client.post("/articles/nope/status", json={"status": "draft"}).status_code == 404

@@ -7,10 +7,12 @@ only their SHA-256 is stored, so a copy of the database does not hold a usable s
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from assistant import config, storage
@@ -179,3 +181,28 @@ def ensure_demo_users(con: Connection) -> dict[str, str]:
         if storage.get_user(con, name) is None:
             made[name] = add_user(con, name, [role], by="assistant-up", source=DEMO_SOURCE).password or ""
     return made
+
+
+DEMO_ACCOUNTS_FILE = "demo-accounts.txt"
+
+
+def write_demo_accounts(made: dict[str, str]) -> Path:
+    """Keep the demo accounts' generated passwords in `<home>/demo-accounts.txt` (mode 0600), where
+    `assistant up` reads them to print; they are demo accounts on this machine only."""
+    path = Path(config.get().home) / DEMO_ACCOUNTS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as fh:
+        fh.write("".join(f"{name} {password}\n" for name, password in sorted(made.items())))
+    os.chmod(path, 0o600)
+    return path
+
+
+def read_demo_accounts() -> list[tuple[str, str]]:
+    """(name, password) of the demo accounts `write_demo_accounts` kept; [] when there are none."""
+    path = Path(config.get().home) / DEMO_ACCOUNTS_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return []
+    return [(a, b) for a, _, b in (line.partition(" ") for line in text.splitlines()) if b]

@@ -20,7 +20,7 @@ from fastapi import FastAPI, Request, WebSocket
 from assistant import __version__, config
 from assistant.calls.processor import CallProcessor
 from assistant.errors import ConfigError, InputError
-from assistant.identity.accounts import ensure_demo_users
+from assistant.identity.accounts import ensure_demo_users, write_demo_accounts
 from assistant.identity.keys import write_local_key
 from assistant.live.session import ArticleCatalog, LiveOptions
 from assistant.privacy.gate import install_log_gate, new_call_id
@@ -230,24 +230,6 @@ def _private_files(db_path: str) -> None:
     for path in (db, Path(str(db) + ".wal")):
         with contextlib.suppress(OSError):
             os.chmod(path, 0o600)
-
-
-DEMO_ACCOUNTS_FILE = "demo-accounts.txt"
-
-
-def write_demo_accounts(made: dict[str, str]) -> Any:
-    """Keep the demo accounts' generated passwords in `<home>/demo-accounts.txt` (mode 0600), where
-    `assistant up` reads them to print; they are demo data on this machine only."""
-    from pathlib import Path
-
-    path = Path(config.get().home) / DEMO_ACCOUNTS_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lines = [f"{name} {password}" for name, password in sorted(made.items())]
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    with os.fdopen(fd, "a", encoding="utf-8") as fh:
-        fh.write("\n".join(lines) + "\n")
-    os.chmod(path, 0o600)
-    return path
 
 
 def _demo_starter(hub: CallHub) -> Any:

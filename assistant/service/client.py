@@ -93,7 +93,7 @@ class ServiceClient:
         if response.status_code in (400, 404, 409, 422):
             raise InputError(_message(response))
         if response.status_code == 401:
-            if path == "/auth/sign-in":
+            if path in ("/auth/sign-in", "/auth/oidc"):
                 raise InputError(_message(response))
             raise InputError(f"the service refused the token: {_message(response)}", hint="sign in again")
         if response.status_code == 403:
@@ -194,6 +194,12 @@ class ServiceClient:
     def sign_in(self, name: str, password: str) -> dict[str, Any]:
         """A session for `name`: {"token", "user", "roles", "expires_at"}; sends it from now on."""
         session = self._call("POST", "/auth/sign-in", json={"name": name, "password": password})
+        self._http.headers["Authorization"] = f"Bearer {session['token']}"
+        return session
+
+    def sign_in_oidc(self, id_token: str) -> dict[str, Any]:
+        """Single sign-on: the provider's ID token for a session (as `sign_in`)."""
+        session = self._call("POST", "/auth/oidc", json={"id_token": id_token})
         self._http.headers["Authorization"] = f"Bearer {session['token']}"
         return session
 

@@ -297,6 +297,7 @@ class FakeClient:
         self._released: dict[str, list[dict[str, Any]]] = {}
         self._ids = itertools.count(1)
         self._agent_outcome: dict[str, str] = {}
+        self.signed_in: dict[str, Any] | None = None
 
     def _check(self) -> None:
         if self.down:
@@ -311,6 +312,47 @@ class FakeClient:
         return self.calls[call_id]
 
     # ------------------------------------------------------------------ calls
+    # -- signing in (demo accounts: the fake has no secrets to protect) ---------------------------
+    DEMO_PASSWORD = "demo"
+    DEMO_USERS = {
+        "demo-agent": ["agent"],
+        "demo-supervisor": ["supervisor"],
+        "demo-knowledge-manager": ["knowledge_manager"],
+        "demo-admin": ["admin"],
+    }
+
+    def sign_in(self, name: str, password: str) -> dict[str, Any]:
+        """A demo account of the fake (password `demo`); else the service's one-line refusal."""
+        self._check()
+        if name not in self.DEMO_USERS or password != self.DEMO_PASSWORD:
+            raise InputError("wrong user name or password")
+        expires = dt.datetime.now(dt.UTC) + dt.timedelta(hours=8)
+        self.signed_in = {"token": f"st_fake-{name}", "user": name, "roles": self.DEMO_USERS[name],
+                          "expires_at": expires.isoformat()}  # fmt: skip
+        return dict(self.signed_in)
+
+    def sign_in_oidc(self, id_token: str) -> dict[str, Any]:
+        raise InputError("single sign-on needs the real service (the sample-data console has demo accounts)")
+
+    def sign_out(self) -> None:
+        self.signed_in = None
+
+    def users(self) -> list[dict[str, Any]]:
+        self._check()
+        return [{"name": n, "roles": r, "source": "demo", "locked": False, "locked_until": None,
+                 "created_at": "2026-03-01T08:00:00+00:00"} for n, r in self.DEMO_USERS.items()]  # fmt: skip
+
+    def audit(self, since: str | None = None, user: str | None = None) -> list[dict[str, Any]]:
+        self._check()
+        lines = [
+            {"at": "2026-03-02T09:15:02+00:00", "user": "demo-agent", "action": "sign_in", "target": "demo-agent"},
+            {"at": "2026-03-02T09:16:40+00:00", "user": "demo-agent", "action": "call.view",
+             "target": "call-20260302-0915-a1"},
+            {"at": "2026-03-02T10:02:11+00:00", "user": "demo-supervisor", "action": "digest.export",
+             "target": "2026-03-02 csv"},
+        ]  # fmt: skip
+        return [x for x in lines if (not user or x["user"] == user) and (not since or x["at"] >= since)]
+
     def health(self) -> dict[str, Any]:
         self._check()
         live = [c for c in self.calls.values() if c["status"] == "live"]

@@ -14,7 +14,7 @@ from fastapi import HTTPException, Request
 from pydantic import BaseModel
 
 from assistant.errors import InputError
-from assistant.identity import accounts, audit, keys, retention
+from assistant.identity import accounts, audit, keys, oidc, retention
 from assistant.service.access import current
 from assistant.service.hub import CallHub
 
@@ -24,6 +24,10 @@ log = logging.getLogger("assistant.service.app")
 class SignInBody(BaseModel):
     name: str
     password: str
+
+
+class OidcBody(BaseModel):
+    id_token: str
 
 
 class NewUserBody(BaseModel):
@@ -68,6 +72,18 @@ def add_identity_routes(app: Any, hub: CallHub) -> None:
             session = accounts.sign_in(hub.cursor(), body.name, body.password)
         except accounts.SignInRefused as exc:
             raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
+        return session_json(session)
+
+    @app.post("/auth/oidc")
+    def sign_in_oidc(body: OidcBody) -> dict[str, Any]:
+        """Single sign-on: the provider's ID token (checked against its keys) for a session."""
+        options = oidc.OidcOptions.from_config()
+        if options is None:
+            raise HTTPException(404, "single sign-on is not set up (set oidc_issuer and oidc_client_id)")
+        try:
+            session = oidc.sign_in_with_token(hub.cursor(), body.id_token, options)
+        except oidc.TokenRefused as exc:
+            raise HTTPException(exc.status, str(exc)) from None
         return session_json(session)
 
     @app.post("/auth/sign-out")

@@ -43,6 +43,7 @@ POLICY: Mapping[tuple[str, str], frozenset[str]] = {
     ("GET", "/redoc"): SIGNED_IN,
     # sign-in
     ("POST", "/auth/sign-in"): PUBLIC,
+    ("POST", "/auth/oidc"): PUBLIC,
     ("POST", "/auth/sign-out"): SIGNED_IN,
     ("GET", "/auth/me"): SIGNED_IN,
     # live media

@@ -227,12 +227,13 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
     def events(call_id: str, cursor: int = 0) -> dict[str, Any]:
         call_id = safe_id(call_id)  # a raw id with personal data finds its opaque one
         live = live_call(call_id, recent=True)
-        if cursor <= 0 and (live is not None or storage.call_exists(hub.cursor(), call_id, False)):
+        call = None if live is not None else stored(call_id)  # 404 unless the asker may see it
+        if cursor <= 0:
             audit(hub.cursor(), who(), "call.view", call_id)  # the first page is opening the call
         if live is not None:
             found, nxt = live.events_since(cursor)
             return {"events": found, "cursor": nxt}
-        everything = stored_events(stored(call_id))
+        everything = stored_events(call)
         cursor = max(0, cursor)
         return {"events": everything[cursor:], "cursor": max(cursor, len(everything))}
 
