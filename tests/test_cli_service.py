@@ -75,7 +75,8 @@ def test_cli_goes_through_the_running_service(isolated_home: Path, tmp_path: Pat
         rest = cli("calls", "list", "--json", "--cursor", cursor)
         assert len(json.loads(rest.stdout)) == 1
 
-        shown = httpx.get(f"http://127.0.0.1:{PORT}/calls/k0").json()
+        admin = {"Authorization": f"Bearer {(isolated_home / 'admin.key').read_text().strip()}"}
+        shown = httpx.get(f"http://127.0.0.1:{PORT}/calls/k0", headers=admin).json()
         sid = shown["suggestions"][0]["suggestion_id"]
         fed = cli("feedback", "k0", sid, "--helpful", "--comment", "good one")
         assert fed.returncode == 0 and "recorded helpful" in fed.stdout, fed.stderr
