@@ -11,6 +11,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from assistant.errors import AssistantError
+from console import ServiceUnavailable, pages_for, sign_in_sso, sign_out, signed_in
 from console.components import keyboard_helpers
 
 PAGES = Path(__file__).resolve().parent / "console" / "pages"
@@ -28,15 +30,38 @@ st.markdown(
 )
 # Enter applies a date typed into a date field (Streamlit applies it only when focus leaves the field).
 keyboard_helpers()
-page = st.navigation(
-    [
-        # No page icons: the browser would fetch each page's icon (its favicon) from the internet.
-        st.Page(PAGES / "live_call.py", title="Live call", default=True),
-        st.Page(PAGES / "calls.py", title="Calls", url_path="calls"),
-        st.Page(PAGES / "digest.py", title="Daily digest", url_path="digest"),
-        st.Page(PAGES / "knowledge.py", title="Knowledge", url_path="knowledge"),
-    ]
-)
+TITLES = {
+    "live_call": ("Live call", None),
+    "calls": ("Calls", "calls"),
+    "digest": ("Daily digest", "digest"),
+    "knowledge": ("Knowledge", "knowledge"),
+    "admin": ("Administration", "admin"),
+}
+auth = signed_in()
+if auth is None and not st.session_state.get("_sso_error"):
+    try:  # signed in at the single sign-on provider (also after a reload): a session at the service
+        auth = sign_in_sso()
+    except (ServiceUnavailable, AssistantError) as exc:
+        st.session_state["_sso_error"] = str(exc)
+if auth is None:
+    page = st.navigation([st.Page(PAGES / "sign_in.py", title="Sign in", default=True)], position="hidden")
+else:
+    allowed = pages_for(auth["roles"])
+    # No page icons: the browser would fetch each page's icon (its favicon) from the internet.
+    page = st.navigation(
+        [
+            st.Page(PAGES / f"{name}.py", title=TITLES[name][0], default=n == 0,
+                    **({"url_path": TITLES[name][1]} if TITLES[name][1] else {}))
+            for n, name in enumerate(allowed)
+        ]
+        or [st.Page(PAGES / "sign_in.py", title="Sign in", default=True)]
+    )  # fmt: skip
+    with st.sidebar:
+        st.write(f"Signed in as **{auth['user']}** ({', '.join(auth['roles'])})")
+        if st.button("Sign out", icon=":material/logout:"):
+            sign_out()
+            st.session_state["_signed_out"] = True
+            st.rerun()
 # The browser tab names the page first (WCAG 2.4.2), then the product.
 st.set_page_config(page_title=f"{page.title} - Contact Assistant", page_icon=str(FAVICON), layout="wide")
 page.run()

@@ -151,6 +151,42 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "console_refresh", 0.5, "Console: seconds between live-call updates (captions, suggestions).", "float"
     ),
+    Setting(
+        "allowed_hosts",
+        "",
+        "Service: host names requests may name in Host and Origin (comma-separated; "
+        "localhost, 127.0.0.1, ::1 and the bound host always).",
+        "str",
+    ),
+    Setting("session_hours", 8.0, "Sign-in: hours a session lasts before signing in again.", "float"),
+    Setting(
+        "lockout_minutes", 15.0, "Sign-in: minutes an account stays locked after 5 wrong passwords.", "float"
+    ),
+    Setting(
+        "retention_transcript_days",
+        365,
+        "Retention: days a call (transcript, summary, suggestions, feedback) is kept; 0 = for ever.",
+        "int",
+    ),
+    Setting("retention_audit_days", 730, "Retention: days an audit-log line is kept; 0 = for ever.", "int"),
+    Setting(
+        "publish_needs_second_reviewer",
+        False,
+        "Articles: a draft must be published by another knowledge manager than its author.",
+        "bool",
+    ),
+    Setting("oidc_issuer", "", "Single sign-on: the OpenID Connect provider's URL (empty: off).", "str"),
+    Setting("oidc_client_id", "", "Single sign-on: the client id ID tokens are issued to.", "str"),
+    Setting(
+        "oidc_roles_claim", "roles", "Single sign-on: the ID-token claim that holds roles or groups.", "str"
+    ),
+    Setting(
+        "oidc_role_map",
+        "",
+        "Single sign-on: CLAIM_VALUE=ROLE,... (empty: the claim's values are role names).",
+        "str",
+    ),
+    Setting("oidc_name_claim", "preferred_username", "Single sign-on: the claim used as user name.", "str"),
     Setting("first_partial", 0.7, "Live: seconds of utterance audio before its first partial.", "float"),
 )
 

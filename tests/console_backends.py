@@ -24,6 +24,7 @@ from assistant import config, storage
 from assistant.calls.processor import CallOptions, CallProcessor
 from assistant.digest.build import save as save_digest
 from assistant.digest.model import from_stored
+from assistant.identity.keys import write_local_key
 from assistant.knowledge.articles import article_from_mapping, write_article
 from assistant.live.session import ArticleCatalog, LiveOptions
 from assistant.service.app import ServiceOptions, create_app
@@ -144,7 +145,9 @@ class RealService:
             if time.monotonic() > deadline or not self.thread.is_alive():
                 raise RuntimeError("the service did not start")
             time.sleep(0.05)
-        self.client = ServiceClient(f"http://127.0.0.1:{port}", timeout=30.0)
+        # The console calls as a person with every role: the local admin key (as on the service's machine).
+        key = write_local_key(app.state.hub.cursor(), str(tmp_path / "service-home")).read_text().strip()
+        self.client = ServiceClient(f"http://127.0.0.1:{port}", token=key, timeout=30.0)
 
     def close(self) -> None:
         self.client.close()

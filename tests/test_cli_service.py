@@ -7,12 +7,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 from conftest import REPO
+from service_util import wait_healthy
 
 from assistant import config
 from assistant.service.client import STATE_FILE, running_service, write_service_state
@@ -59,15 +59,7 @@ def test_cli_goes_through_the_running_service(isolated_home: Path, tmp_path: Pat
         text=True,
     )
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{PORT}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, "service did not start"
-            time.sleep(0.3)
+        wait_healthy(f"http://127.0.0.1:{PORT}", server)
         assert (isolated_home / STATE_FILE).is_file()
 
         ingested = cli("ingest", str(src))
@@ -83,7 +75,8 @@ def test_cli_goes_through_the_running_service(isolated_home: Path, tmp_path: Pat
         rest = cli("calls", "list", "--json", "--cursor", cursor)
         assert len(json.loads(rest.stdout)) == 1
 
-        shown = httpx.get(f"http://127.0.0.1:{PORT}/calls/k0").json()
+        admin = {"Authorization": f"Bearer {(isolated_home / 'admin.key').read_text().strip()}"}
+        shown = httpx.get(f"http://127.0.0.1:{PORT}/calls/k0", headers=admin).json()
         sid = shown["suggestions"][0]["suggestion_id"]
         fed = cli("feedback", "k0", sid, "--helpful", "--comment", "good one")
         assert fed.returncode == 0 and "recorded helpful" in fed.stdout, fed.stderr

@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from service_util import make_app, run_call, twilio_messages
+from service_util import TEST_HOSTS, AuthedClient, make_app, run_call, store_digest, twilio_messages
 
 from assistant.errors import InputError
 from assistant.service.client import ServiceClient, ServiceUnavailable
@@ -30,16 +30,19 @@ class AppTransport(httpx.BaseTransport):
         return httpx.Response(r.status_code, headers=r.headers, content=r.content)
 
 
+HOSTS = (*TEST_HOSTS, "svc")
+
+
 @pytest.fixture
 def pair(tmp_path: Path):  # noqa: ANN201
-    with TestClient(make_app(tmp_path, api_token="tok")) as tc:
-        yield tc, ServiceClient("http://svc", token="tok", transport=AppTransport(tc))
+    with AuthedClient(make_app(tmp_path, allowed_hosts=HOSTS)) as tc:
+        key = tc.headers["Authorization"].removeprefix("Bearer ")
+        yield tc, ServiceClient("http://svc", token=key, transport=AppTransport(tc))
 
 
 def test_calls_events_feedback(pair) -> None:  # noqa: ANN001
     tc, client = pair
-    tc.headers["Authorization"] = "Bearer tok"
-    with tc.websocket_connect("/media?token=tok") as ws:
+    with tc.websocket_connect("/media") as ws:
         for m in twilio_messages():
             ws.send_text(m)
         ws.send_text('{"event": "stop"}')
@@ -70,8 +73,6 @@ def test_knowledge_and_digests(pair) -> None:  # noqa: ANN001
 
 
 def test_digest_export(pair) -> None:  # noqa: ANN001
-    from test_service import store_digest
-
     from assistant.digest.render import export
 
     tc, client = pair
@@ -134,7 +135,7 @@ def test_fake_and_real_client_agree_on_shapes(pair, tmp_path: Path, monkeypatch)
     built, sample = real.build_digest(today), fake.build_digest("2026-02-16")
     assert set(built) == set(sample)
     assert real.digest(today) == built
-    with tc.websocket_connect("/media?token=tok") as ws:
+    with tc.websocket_connect("/media") as ws:
         for m in twilio_messages():
             ws.send_text(m)
         ws.send_text('{"event": "stop"}')
@@ -145,7 +146,8 @@ def test_fake_and_real_client_agree_on_shapes(pair, tmp_path: Path, monkeypatch)
 
 
 def test_wrong_token_and_unreachable_service(tmp_path: Path) -> None:
-    with TestClient(make_app(tmp_path, api_token="tok")) as tc, pytest.raises(InputError, match="refused"):
+    app = make_app(tmp_path, api_token="tok", allowed_hosts=HOSTS)
+    with TestClient(app) as tc, pytest.raises(InputError, match="refused"):
         ServiceClient("http://svc", token="bad", transport=AppTransport(tc)).health()
     with pytest.raises(ServiceUnavailable, match="cannot be reached"):
         ServiceClient("http://127.0.0.1:9", timeout=0.5).health()

@@ -89,20 +89,60 @@ def run_demo(at: AppTest, steps: int = 20) -> AppTest:
 # ---------------------------------------------------------------- the app shell
 
 
-def test_app_has_four_pages_and_opens_on_live_call(backend):
+def app_signed_in(name: str, password: str = "demo") -> AppTest:
+    """The whole console (streamlit_app.py), signed in on its sign-in page."""
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
+    at.run()
+    assert [t.value for t in at.title] == ["Sign in"]
+    at.text_input(key="sign_in_name").input(name)
+    at.text_input(key="sign_in_password").input(password)
+    at.button[0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_the_console_opens_on_sign_in_and_shows_nothing_else(fake):
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
     at.run()
     assert not at.exception
-    assert [t.value for t in at.title] == ["Live call"]
-    source = (ROOT / "streamlit_app.py").read_text()
-    for title in ("Live call", "Calls", "Daily digest", "Knowledge"):
-        assert f'title="{title}"' in source
+    assert [t.value for t in at.title] == ["Sign in"]
+    assert "Live call" not in texts(at) and not fake.signed_in
+
+
+def test_a_wrong_password_is_a_one_line_error_and_no_sign_in(fake):
+    at = app_signed_in("demo-agent", "wrong")
+    assert [t.value for t in at.title] == ["Sign in"]
+    assert [e.value for e in at.error] == ["Error: wrong user name or password"]
+
+
+@pytest.mark.parametrize(
+    ("user", "first", "pages"),
+    [
+        ("demo-agent", "Live call", ["live_call", "calls"]),
+        ("demo-supervisor", "Live call", ["live_call", "calls", "digest"]),
+        ("demo-knowledge-manager", "Knowledge", ["knowledge"]),
+        ("demo-admin", "Administration", ["admin"]),
+    ],
+)
+def test_each_role_sees_its_pages(fake, user, first, pages):
+    at = app_signed_in(user)
+    assert [t.value for t in at.title] == [first]
+    assert console.pages_for(fake.DEMO_USERS[user]) == pages
+    assert f"Signed in as **{user}**" in " ".join(m.value for m in at.sidebar.markdown)
+    button(at, "Sign out").click().run()
+    assert [t.value for t in at.title] == ["Sign in"] and "You are signed out." in texts(at)
+
+
+def test_a_person_with_several_roles_sees_each_roles_pages() -> None:
+    assert console.pages_for(["agent", "knowledge_manager"]) == ["live_call", "calls", "knowledge"]
+    assert console.pages_for([]) == []
 
 
 @pytest.mark.parametrize(
     ("name", "title"),
-    [("live_call", "Live call"), ("calls", "Calls"), ("digest", "Daily digest"), ("knowledge", "Knowledge")],
-)
+    [("live_call", "Live call"), ("calls", "Calls"), ("digest", "Daily digest"), ("knowledge", "Knowledge"),
+     ("admin", "Administration")],
+)  # fmt: skip
 def test_each_page_renders_with_its_heading(backend, name, title):
     at = page(name)
     assert [t.value for t in at.title] == [title]
@@ -461,9 +501,8 @@ def test_digest_chart_has_whole_number_ticks_and_full_labels(fake):
     assert all(len(line) <= 28 for label in labels for line in label.split("\n"))
 
 
-def test_digest_topics_link_to_their_calls(backend):
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
-    at.run()
+def test_digest_topics_link_to_their_calls(fake):
+    at = app_signed_in("demo-supervisor")
     at.switch_page(str(PAGES / "digest.py")).run()
     assert not at.exception, [e.value for e in at.exception]
     links = at.get("page_link")
@@ -543,7 +582,7 @@ def test_create_article_with_live_grade_then_save(backend):
     at.text_area(key="kb_f_body").input("Renew online. It takes five minutes.").run()
     assert re.search(r"\*\*Reading grade:\*\* -?\d+\.\d \(plain language", texts(at))
     button(at, "Save article").click().run()
-    assert "article fishing-licence-renew saved" in texts(at)
+    assert "article fishing-licence-renew saved as a draft; press Publish to put it in use" in texts(at)
     assert article("fishing-licence-renew")["status"] == "draft"
 
 
@@ -596,18 +635,22 @@ def test_a_new_article_with_a_used_id_is_refused_and_the_published_one_kept(back
     assert article("food-ebt-card-replace") == before
 
 
-def test_editing_an_article_is_explicit_and_replaces_it(backend):
+def test_editing_an_article_is_explicit_and_a_draft_until_published(backend):
     suggested = article("food-ebt-card-replace")["usage"]["suggested"]
     at = page("knowledge")
     at.selectbox(key="kb_pick").set_value("food-ebt-card-replace").run()
     button(at, "Edit in the editor").click().run()
-    assert "Editing the published file of food-ebt-card-replace" in texts(at)
+    assert "Editing food-ebt-card-replace: saving keeps your changes as a draft" in texts(at)
     at.text_input(key="kb_f_title").input("Replace a lost, stolen or damaged EBT card")
     button(at, "Save article").click().run()
     saved = article("food-ebt-card-replace")
-    assert saved["title"] == "Replace a lost, stolen or damaged EBT card" and saved["status"] == "published"
+    assert saved["title"] != "Replace a lost, stolen or damaged EBT card" and saved["status"] == "published"
+    assert saved["pending_draft"]["article"]["title"] == "Replace a lost, stolen or damaged EBT card"
+    assert "the published text stays in use until the draft is published" in texts(at)
+    button(at, "Publish").click().run()
+    saved = article("food-ebt-card-replace")
+    assert saved["title"] == "Replace a lost, stolen or damaged EBT card" and saved["pending_draft"] is None
     assert saved["usage"]["suggested"] == suggested > 0  # the same article, edited
-    assert "saved; search and suggestions use it now" in texts(at)
     # the same id under "new article" mode is refused again
     at.selectbox(key="kb_pick").set_value("(new article)").run()
     button(at, "Edit in the editor").click().run()

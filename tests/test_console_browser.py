@@ -100,7 +100,7 @@ def real_up(tmp_path_factory):
     }
     service_port = free_port()
     up, url = _start_up(["--port", str(free_port()), "--service-port", str(service_port)], env)
-    yield url, f"http://127.0.0.1:{service_port}"
+    yield url, f"http://127.0.0.1:{service_port}", Path(env["ASSISTANT_HOME"])
     stop_up(up)
 
 
@@ -122,10 +122,38 @@ def page(browser, console_url):
     context.close()
 
 
-def open_page(pg: Page, url: str, path: str) -> None:
-    pg.goto(f"{url}/{path}")
-    pg.get_by_role("heading", name=PAGES[path], level=1).wait_for()
+# Who opens each page: a demo account whose role shows it (the fake's passwords are all "demo").
+OPENS = {
+    "": "demo-agent",
+    "calls": "demo-agent",
+    "digest": "demo-supervisor",
+    "knowledge": "demo-knowledge-manager",
+}
+FIRST_PAGE = {"demo-agent": "Live call", "demo-supervisor": "Live call",
+              "demo-knowledge-manager": "Knowledge", "demo-admin": "Administration"}  # fmt: skip
+
+
+def sign_in(pg: Page, url: str, user: str, password: str = "demo") -> None:
+    """Open the console (a new browser session starts on the sign-in page) and sign in as `user`."""
+    pg.goto(url)
+    pg.get_by_role("heading", name="Sign in", level=1).wait_for()
     settle(pg)
+    pg.get_by_label("User name").fill(user)
+    pg.get_by_label("Password", exact=True).fill(password)
+    pg.get_by_role("button", name="Sign in").click()
+
+
+def open_page(pg: Page, url: str, path: str, user: str | None = None, password: str = "demo") -> None:
+    """Sign in as a person who may see the page, then open it from the menu (a reload would start a
+    new browser session, signed out)."""
+    user = user or OPENS[path]
+    sign_in(pg, url, user, password)
+    pg.get_by_role("heading", name=FIRST_PAGE[user], level=1).wait_for()
+    settle(pg)
+    if PAGES[path] != FIRST_PAGE[user]:
+        settle_after(pg, pg.get_by_role("link", name=PAGES[path], exact=True).click)
+        pg.get_by_role("heading", name=PAGES[path], level=1).wait_for()
+        settle(pg)
 
 
 def settle(pg: Page) -> None:
@@ -227,12 +255,13 @@ def test_real_service_demo_call_shows_captions_and_a_suggestion_and_stores_feedb
     "Helpful" is stored against that suggestion in the service's database."""
     import urllib.request
 
-    url, service = real_up
+    url, service, home = real_up
+    accounts = dict(line.split(" ", 1) for line in (home / "demo-accounts.txt").read_text().splitlines())
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     pg = context.new_page()
     pg.set_default_timeout(90_000)
     try:
-        open_page(pg, url, "")
+        open_page(pg, url, "", "demo-agent", accounts["demo-agent"])
         pg.get_by_role("button", name="Start demo call").click()
         pg.get_by_text(re.compile(r"^Agent \[00:0\d\]: Thank you for calling")).first.wait_for()
         pg.get_by_text(re.compile(r"^Caller \[\d\d:\d\d\]: I want to pay my property")).first.wait_for()
@@ -250,7 +279,11 @@ def test_real_service_demo_call_shows_captions_and_a_suggestion_and_stores_feedb
         settle(pg)
         pg.screenshot(path=str(ARTIFACTS / "live-call-real-service.png"), full_page=True)
         axe_scan(pg, "live-call-real-service")  # mid-call, with captions and a suggestion on screen
-        with urllib.request.urlopen(f"{service}/calls/{call_id.group(1)}", timeout=10) as r:
+        key = (home / "admin.key").read_text().strip()  # the local admin key: every call
+        request = urllib.request.Request(
+            f"{service}/calls/{call_id.group(1)}", headers={"Authorization": f"Bearer {key}"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as r:
             stored = json.load(r)
         kinds = [f["kind"] for f in stored["feedback"]]
         assert kinds == ["helpful"], stored["feedback"]
@@ -437,6 +470,118 @@ def test_gap_draft_says_so_and_moves_to_the_editor(page, console_url):
     page.get_by_text("Draft started from the gap").wait_for()
     wait_in_view(page, "#article-editor")
     assert page.get_by_label("Title", exact=True).input_value() == "Can I pay my property tax in parts"
+
+
+@pytest.mark.parametrize(
+    ("user", "menu"),
+    [
+        ("demo-agent", ["Live call", "Calls"]),
+        ("demo-supervisor", ["Live call", "Calls", "Daily digest"]),
+        ("demo-knowledge-manager", ["Knowledge"]),
+        ("demo-admin", ["Administration"]),
+    ],
+)
+def test_each_role_sees_only_its_pages_and_signs_out(page, console_url, user, menu):
+    """An agent has no Knowledge page (cannot publish) and no digest; a knowledge manager no calls;
+    a supervisor calls and digests. The service refuses the same routes (tests/test_access.py)."""
+    sign_in(page, console_url, user)
+    page.get_by_role("heading", name=FIRST_PAGE[user], level=1).wait_for()
+    settle(page)
+    links = page.locator('[data-testid="stSidebarNav"] a')
+    shown = [links.nth(i).inner_text().strip() for i in range(links.count())]
+    assert shown == (menu if len(menu) > 1 else []), shown  # one page: Streamlit shows no menu
+    page.get_by_text(f"Signed in as {user}").wait_for()
+    settle_after(page, page.get_by_role("button", name="Sign out").click)
+    page.get_by_role("heading", name="Sign in", level=1).wait_for()
+
+
+def test_a_wrong_password_is_refused_on_the_sign_in_page(page, console_url):
+    sign_in(page, console_url, "demo-agent", "not the password")
+    page.get_by_text("Error: wrong user name or password").wait_for()
+    settle(page)
+    axe_scan(page, "sign-in")
+
+
+@pytest.fixture(scope="module")
+def sso_console(tmp_path_factory):
+    """The console on the real service (no models loaded), both set up for single sign-on with a
+    real local OpenID Connect provider (oidc-provider-mock); yields (console URL, home)."""
+    import secrets as tokens
+
+    from oidc_util import provider
+    from service_util import wait_healthy
+
+    from assistant.commands.up import console_command
+
+    env = _fresh_env(tmp_path_factory)
+    console_port, service_port = free_port(), free_port()
+    procs: list[subprocess.Popen] = []
+    with provider() as issuer:
+        streamlit_dir = Path(env["HOME"]) / ".streamlit"
+        streamlit_dir.mkdir()
+        (streamlit_dir / "secrets.toml").write_text(
+            "[auth]\n"
+            f'redirect_uri = "http://localhost:{console_port}/oauth2callback"\n'
+            f'cookie_secret = "{tokens.token_hex(16)}"\n'
+            'client_id = "console"\nclient_secret = "secret"\n'
+            f'server_metadata_url = "{issuer}/.well-known/openid-configuration"\n'
+            'expose_tokens = "id"\n'
+        )
+        env.update(ASSISTANT_OIDC_ISSUER=issuer, ASSISTANT_OIDC_CLIENT_ID="console",
+                   ASSISTANT_SERVICE_URL=f"http://127.0.0.1:{service_port}")  # fmt: skip
+        serve = [sys.executable, "-m", "assistant", "serve", "--port", str(service_port), "--no-warm"]
+        try:
+            procs.append(
+                subprocess.Popen(serve, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            )
+            wait_healthy(f"http://127.0.0.1:{service_port}", procs[0])
+            procs.append(subprocess.Popen(console_command("127.0.0.1", console_port), env=env, cwd=ROOT,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
+            wait_healthy(f"http://127.0.0.1:{console_port}/_stcore", procs[1])
+            yield f"http://localhost:{console_port}", Path(env["ASSISTANT_HOME"])
+        finally:
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                proc.wait(30)
+
+
+def test_single_sign_on_through_the_local_provider(browser, sso_console):
+    """Sign in at the provider as a supervisor: the console shows the supervisor's pages, calls the
+    service as that person (the audit log names them), and a reload keeps them signed in."""
+    url, home = sso_console
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    pg.set_default_timeout(60_000)
+    try:
+        pg.goto(url)
+        pg.get_by_role("heading", name="Sign in", level=1).wait_for()
+        settle(pg)
+        pg.get_by_role("button", name="Sign in with single sign-on").click()
+        pg.get_by_role("heading", name="Authorize Client").wait_for()
+        pg.get_by_role("button", name="sam", exact=True).click()
+        pg.get_by_role("heading", name="Live call", level=1).wait_for()
+        pg.get_by_text("Signed in as sam").wait_for()
+        links = pg.locator('[data-testid="stSidebarNav"] a')
+        assert [links.nth(i).inner_text().strip() for i in range(links.count())] == [
+            "Live call", "Calls", "Daily digest",
+        ]  # fmt: skip
+        pg.reload()
+        pg.get_by_text("Signed in as sam").wait_for()
+        import httpx
+
+        key = (home / "admin.key").read_text().strip()
+        state = json.loads((home / "service.json").read_text())
+        lines = httpx.get(f"{state['url']}/audit", headers={"Authorization": f"Bearer {key}"}).json()
+        assert ("sam", "sign_in") in {(x["user"], x["action"]) for x in lines}
+        pg.get_by_role("button", name="Sign out").click()  # also at the provider (st.logout)
+        pg.get_by_role("heading", name="End Session").wait_for()
+        pg.get_by_role("button", name="End session").click()
+        pg.get_by_role("heading", name="Sign in", level=1).wait_for()
+        pg.reload()
+        pg.get_by_role("heading", name="Sign in", level=1).wait_for()  # signed out for good
+    finally:
+        context.close()
 
 
 def test_artifacts_folder_is_ignored_by_git():

@@ -19,7 +19,8 @@ import duckdb
 import httpx
 import numpy as np
 import pytest
-from fakes import FakeTranscriber, fake_processor, feed_call, tone
+from fakes import FakeTranscriber, conversation, fake_processor, feed_call, tone
+from service_util import AuthedClient, all_events, make_app, run_call, twilio_messages
 
 from assistant import config, storage
 from assistant.calls.processor import RawUtterance
@@ -292,10 +293,7 @@ def test_storage_gates_text_that_did_not_pass_the_gate(tmp_path: Path) -> None:
 
 
 def test_feedback_comment_is_redacted_through_the_api(tmp_path: Path) -> None:
-    from fastapi.testclient import TestClient
-    from test_service import make_app
-
-    with TestClient(make_app(tmp_path)) as c:
+    with AuthedClient(make_app(tmp_path)) as c:
         con = c.app.state.hub.cursor()
         sids = storage.save_call(con, pii_call("fb-1"))
         r = c.post(
@@ -352,7 +350,6 @@ def test_call_id_with_pii_through_batch_is_never_stored_or_printed(tmp_path: Pat
 
 def test_recording_named_after_a_person_keeps_no_name(tmp_path: Path) -> None:
     from audio_util import encode
-    from test_live import conversation
 
     tracks = conversation(16000)
     path = encode(
@@ -368,12 +365,9 @@ def test_recording_named_after_a_person_keeps_no_name(tmp_path: Path) -> None:
 
 
 def test_call_id_with_pii_through_the_live_sockets(tmp_path: Path) -> None:
-    from fastapi.testclient import TestClient
     from starlette.websockets import WebSocketDisconnect
-    from test_live import conversation
-    from test_service import all_events, make_app, run_call, twilio_messages
 
-    with TestClient(make_app(tmp_path)) as c:
+    with AuthedClient(make_app(tmp_path)) as c:
         messages = twilio_messages("CAx", conversation(8000))
         start = json.loads(messages[1])
         start["start"]["customParameters"] = {"call_id": PII_ID}

@@ -1,6 +1,6 @@
 """The service against its ASGI app: media sockets (Twilio and raw), faults, limits, the REST API.
 
-Engines are fakes from test_live.py (tone-coded speech); one `models` test streams the real
+Engines are fakes from tests/fakes.py (tone-coded speech); one `models` test streams the real
 two-channel sample through real Whisper and MiniLM.
 """
 
@@ -14,7 +14,19 @@ import numpy as np
 import pytest
 from fakes import conversation
 from fastapi.testclient import TestClient
-from service_util import closes, hub, make_app, run_call, stop, twilio_messages, wait_for
+from service_util import (
+    TEST_HOSTS,
+    AuthedClient,
+    all_events,
+    closes,
+    hub,
+    make_app,
+    run_call,
+    stop,
+    store_digest,
+    twilio_messages,
+    wait_for,
+)
 from starlette.websockets import WebSocketDisconnect
 
 from assistant import storage
@@ -28,14 +40,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def client(tmp_path: Path):  # noqa: ANN201
-    with TestClient(make_app(tmp_path)) as c:
+    with AuthedClient(make_app(tmp_path)) as c:
         yield c
-
-
-def all_events(c: TestClient, call_id: str) -> list[dict]:
-    assert hub(c).drain(30)
-    body = c.get(f"/calls/{call_id}/events", params={"cursor": 0}).json()
-    return body["events"]
 
 
 def stored_with(h, call_id: str, n: int):  # noqa: ANN001, ANN201
@@ -170,7 +176,7 @@ def test_stored_call_id_cannot_be_reused(client: TestClient) -> None:
 def test_finals_are_stored_while_live_and_restart_marks_interrupted(tmp_path: Path) -> None:
     app = make_app(tmp_path)
     msgs = twilio_messages()
-    with TestClient(app) as c, c.websocket_connect("/media") as ws:
+    with AuthedClient(app) as c, c.websocket_connect("/media") as ws:
         for m in msgs[: int(len(msgs) * 0.85)]:
             ws.send_text(m)
         live = wait_for(lambda: stored_with(hub(c), "CA1", 3))
@@ -178,7 +184,7 @@ def test_finals_are_stored_while_live_and_restart_marks_interrupted(tmp_path: Pa
         assert c.get("/calls", params={"active": True}).json()[0]["status"] == "live"
         # simulate a killed process: the database closes under the running call
         hub(c).calls.clear()
-    with TestClient(make_app(tmp_path)) as c2:
+    with AuthedClient(make_app(tmp_path)) as c2:
         assert hub(c2).interrupted_on_start == ["CA1"]
         detail = c2.get("/calls/CA1").json()
         assert detail["status"] == "interrupted" and len(detail["utterances"]) >= 3
@@ -189,11 +195,15 @@ def test_finals_are_stored_while_live_and_restart_marks_interrupted(tmp_path: Pa
 # -- security and limits ---------------------------------------------------------------------------
 
 
-def test_token_required_when_set(tmp_path: Path) -> None:
+def test_legacy_api_token_is_a_media_ingest_read_key(tmp_path: Path) -> None:
     with TestClient(make_app(tmp_path, api_token="s3cret")) as c:
-        assert c.get("/health").status_code == 401
+        assert c.get("/calls").status_code == 401
         assert c.get("/health", headers={"Authorization": "Bearer wrong"}).status_code == 401
-        assert c.get("/health", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        assert c.get("/health").json() == {"status": "ok"}  # anonymous: the status only
+        legacy = {"Authorization": "Bearer s3cret"}
+        assert "models" in c.get("/health", headers=legacy).json()
+        assert c.get("/calls", headers=legacy).status_code == 200  # read
+        assert c.get("/users", headers=legacy).status_code == 403  # not admin
         with pytest.raises(WebSocketDisconnect) as closed, c.websocket_connect("/media") as ws:
             ws.receive_text()
         assert closed.value.code == 1008
@@ -209,19 +219,19 @@ def test_non_local_bind_needs_a_token() -> None:
 
 
 def test_frame_size_limit(tmp_path: Path) -> None:
-    with TestClient(make_app(tmp_path, limits=Limits(max_frame_bytes=1000))) as c:
+    with AuthedClient(make_app(tmp_path, limits=Limits(max_frame_bytes=1000))) as c:
         closed = closes(c, twilio_messages()[:2] + ["x" * 2000])
     assert closed.code == 1009 and "larger than 1000" in closed.reason
 
 
 def test_frame_rate_limit(tmp_path: Path) -> None:
-    with TestClient(make_app(tmp_path, limits=Limits(max_frames_per_second=20))) as c:
+    with AuthedClient(make_app(tmp_path, limits=Limits(max_frames_per_second=20))) as c:
         closed = closes(c, twilio_messages()[:60])
     assert closed.code == 1008 and "too many frames" in closed.reason
 
 
 def test_max_concurrent_calls(tmp_path: Path) -> None:
-    with TestClient(make_app(tmp_path, max_calls=1)) as c:
+    with AuthedClient(make_app(tmp_path, max_calls=1)) as c:
         msgs = twilio_messages()
         with c.websocket_connect("/media") as first:
             for m in msgs[:10]:
@@ -303,7 +313,11 @@ def test_articles_edit_validation_and_status(client: TestClient, tmp_path: Path,
     assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "status"
     assert "pending" not in (kb / "voting" / "vote-register.md").read_text()
     edited = {**article, "title": "Register to vote (updated)"}
-    assert client.put("/articles/vote-register", json=edited).json()["title"] == "Register to vote (updated)"
+    saved = client.put("/articles/vote-register", json=edited).json()  # a draft until published
+    assert saved["pending_draft"]["article"]["title"] == "Register to vote (updated)"
+    assert "(updated)" not in (kb / "voting" / "vote-register.md").read_text()
+    published = client.post("/articles/vote-register/status", json={"status": "published"}).json()
+    assert published["title"] == "Register to vote (updated)" and published["pending_draft"] is None
     assert client.post("/articles/vote-register/status", json={"status": "draft"}).json()["status"] == "draft"
     assert client.post("/articles/vote-register/status", json={"status": "gone"}).status_code == 400
     assert client.post("/articles/nope/status", json={"status": "draft"}).status_code == 404
@@ -317,27 +331,6 @@ def test_gaps_and_digests(client: TestClient) -> None:
     assert client.get("/digests").json() == []
     assert client.get("/digests/2024-01-01").status_code == 404
     assert client.get("/digests/yesterday").status_code == 400
-
-
-def store_digest(c: TestClient, day: str = "2026-03-02"):  # noqa: ANN201
-    """Store a one-topic digest through the service's connection; returns the `Digest`."""
-    import datetime as dt
-
-    from assistant.digest.build import save
-    from assistant.digest.model import Digest, Topic
-
-    topic = Topic(
-        topic_id="t1", label="Lost EBT card", calls=3, share=0.75, change=None, previous_mean=None,
-        emerging=True, knowledge_gap=0.67, gap_calls=2, sentiment=-0.2, resolved_share=0.33,
-        median_handle_time=180.0, languages={"en": 2, "es": 1}, rank=1,
-        quotes=('I lost my card, it said "blocked"',),  # a comma and quotes: CSV must escape them
-    )  # fmt: skip
-    digest = Digest(
-        date=dt.date.fromisoformat(day), method_version="test-1", total_calls=4, no_answer_share=0.5,
-        languages={"en": 3, "es": 1}, topics=(topic,), text="Four calls, mostly about a lost EBT card.",
-    )  # fmt: skip
-    save(hub(c).cursor(), digest, [])
-    return digest
 
 
 def test_digest_export_is_the_cli_file(client: TestClient) -> None:
@@ -402,9 +395,11 @@ def test_sample_call_end_to_end_with_real_models(tmp_path: Path, real_processor)
     frames = load_frames(str(REPO / "samples" / "call-en-payment-pii.wav"))
     # never skip partials here: the test checks they exist, not how fast they come
     opts = ServiceOptions(
-        db=str(tmp_path / "e2e.duckdb"), live=LiveOptions(max_partial_lag=1e9, partial_interval=2.0)
+        db=str(tmp_path / "e2e.duckdb"),
+        live=LiveOptions(max_partial_lag=1e9, partial_interval=2.0),
+        allowed_hosts=TEST_HOSTS,
     )
-    with TestClient(create_app(processor=real_processor, options=opts)) as c:
+    with AuthedClient(create_app(processor=real_processor, options=opts)) as c:
         msgs = twilio_messages("e2e", frames)
         with c.websocket_connect("/media") as ws:
             for n, m in enumerate(msgs):
@@ -478,7 +473,7 @@ def test_a_slow_llm_summary_never_holds_up_another_call(tmp_path: Path, monkeypa
     monkeypatch.setenv("ASSISTANT_LLM_URL", llm.url)
     config.reset()
     try:
-        with TestClient(make_app(tmp_path)) as c:
+        with AuthedClient(make_app(tmp_path)) as c:
             run_call(c, twilio_messages("CA-first"))
             assert llm.asked.wait(30), "the first call's end asked the LLM for a summary"
             # While that request hangs, a second call is transcribed, searched and stored.

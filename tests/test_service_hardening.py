@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from fakes import fake_processor
 from fastapi.testclient import TestClient
-from service_util import closes, hub, make_app, stop, twilio_messages
+from service_util import AuthedClient, closes, hub, make_app, stop, twilio_messages
 from starlette.websockets import WebSocketDisconnect
 
 from assistant import config, storage
@@ -33,7 +33,7 @@ BAD = "T\ud800"
 
 @pytest.fixture
 def client(tmp_path: Path):  # noqa: ANN201
-    with TestClient(make_app(tmp_path)) as c:
+    with AuthedClient(make_app(tmp_path)) as c:
         yield c
 
 
@@ -118,7 +118,7 @@ def test_surrogate_call_id_on_the_socket_closes_with_a_reason(client: TestClient
 
 
 def test_request_body_over_the_limit_is_413(tmp_path: Path) -> None:
-    with TestClient(make_app(tmp_path, max_body_bytes=10_000)) as c:
+    with AuthedClient(make_app(tmp_path, max_body_bytes=10_000)) as c:
         big = {"suggestion_id": "c1:0", "kind": "helpful", "comment": "x" * 20_000}
         answer = c.post("/calls/c1/feedback", json=big)
         assert answer.status_code == 413 and "max_body_bytes" in answer.json()["detail"]
@@ -144,10 +144,11 @@ def test_health_is_503_on_a_truncated_database(tmp_path: Path) -> None:
         storage.save_call(con, text_call(f"c{n}", n))
     con.execute("CHECKPOINT")
     con.close()
-    with TestClient(make_app(tmp_path)) as c:
+    with AuthedClient(make_app(tmp_path)) as c:
         assert c.get("/health").status_code == 200
     os.truncate(db, db.stat().st_size // 2)
-    with TestClient(make_app(tmp_path)) as c:
+    # The legacy shared token names a key without reading the (broken) database.
+    with TestClient(make_app(tmp_path, api_token="t"), headers={"Authorization": "Bearer t"}) as c:
         answer = c.get("/health")
         assert answer.status_code == 503
         body = answer.json()
@@ -223,11 +224,11 @@ def test_empty_or_malformed_stream_stores_no_call(client: TestClient) -> None:
 
 
 def test_silent_sockets_are_closed_and_free_their_slots(tmp_path: Path) -> None:
-    with TestClient(make_app(tmp_path / "a", limits=Limits(start_timeout=0.3, idle_timeout=60))) as c:
+    with AuthedClient(make_app(tmp_path / "a", limits=Limits(start_timeout=0.3, idle_timeout=60))) as c:
         closed = closes(c, [])
         assert closed.code == 1008 and "start timeout" in closed.reason
     limits = Limits(start_timeout=60, idle_timeout=0.5)
-    with TestClient(make_app(tmp_path / "b", limits=limits, max_calls=4)) as c:
+    with AuthedClient(make_app(tmp_path / "b", limits=limits, max_calls=4)) as c:
         reasons = [closes(c, twilio_messages(f"S{n}")[:2]).reason for n in range(4)]  # start, then nothing
         assert all("idle timeout" in r for r in reasons), reasons
         assert hub(c).drain(30) and not hub(c).calls
@@ -264,7 +265,7 @@ def test_a_call_far_ahead_of_real_time_is_held_back(tmp_path: Path, monkeypatch)
     second = base64.b64encode(encode_mulaw(np.full(8000, 0.01, np.float32))).decode()
     media = json.dumps({"event": "media", "media": {"track": "inbound", "payload": second}})
     app = make_app(tmp_path, limits=Limits(realtime_slack=1.0))
-    with TestClient(app) as c, c.websocket_connect("/media") as ws:
+    with AuthedClient(app) as c, c.websocket_connect("/media") as ws:
         for m in [*twilio_messages("FAST")[:2], *[media] * 8]:  # 8 s of audio in 1 s messages, at once
             ws.send_text(m)
         ws.send_text(stop())

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from fakes import FakeEmbedder, FakeTranscriber
 from fastapi.testclient import TestClient
-from service_util import hub, make_app, run_call, stop, twilio_messages, wait_for
+from service_util import TEST_HOSTS, AuthedClient, hub, make_app, run_call, stop, twilio_messages, wait_for
 
 from assistant import config
 from assistant.calls.processor import CallOptions, CallProcessor
@@ -47,8 +47,8 @@ def kb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def searching(tmp_path: Path, kb: Path):  # noqa: ANN201
     """The service with a real index (built on first use from `kb`) and the bag-of-words embedder."""
     processor = CallProcessor(CallOptions(), transcriber=FakeTranscriber(), embedder=FakeEmbedder())
-    opts = ServiceOptions(db=str(tmp_path / "svc.duckdb"), live=LiveOptions())
-    with TestClient(create_app(processor=processor, options=opts, catalog=ArticleCatalog.load())) as c:
+    opts = ServiceOptions(db=str(tmp_path / "svc.duckdb"), live=LiveOptions(), allowed_hosts=TEST_HOSTS)
+    with AuthedClient(create_app(processor=processor, options=opts, catalog=ArticleCatalog.load())) as c:
         yield c
 
 
@@ -88,7 +88,13 @@ def test_create_then_edit_explicitly(searching: TestClient, kb: Path) -> None:
 def test_saving_publishing_and_retiring_change_live_search_at_once(searching: TestClient) -> None:
     question = "my parking permit shows my old address"
     assert "parking-permit-move" not in top_ids(searching, question)
-    assert searching.post("/articles", json=PARKING).status_code == 201
+    created = searching.post("/articles", json=PARKING)
+    assert created.status_code == 201 and created.json()["status"] == "draft"  # a draft until published
+    assert "parking-permit-move" not in top_ids(searching, question)
+    assert (
+        searching.post("/articles/parking-permit-move/status", json={"status": "published"}).status_code
+        == 200
+    )
     assert top_ids(searching, question)[0] == "parking-permit-move"
     assert "parking-permit-move" in hub(searching).catalog.by_id  # what live suggestions read
     retired = searching.post("/articles/parking-permit-move/status", json={"status": "retired"})
@@ -98,8 +104,15 @@ def test_saving_publishing_and_retiring_change_live_search_at_once(searching: Te
     searching.post("/articles/parking-permit-move/status", json={"status": "published"})
     assert top_ids(searching, question)[0] == "parking-permit-move"
     edited = {**PARKING, "questions": ["where do I renew a boat registration"], "body": "Renew boats online."}
-    assert searching.put("/articles/parking-permit-move", json=edited).status_code == 200
+    saved = searching.put("/articles/parking-permit-move", json=edited).json()
+    assert (
+        saved["status"] == "published" and saved["pending_draft"]["article"]["body"] == "Renew boats online."
+    )
+    assert top_ids(searching, question)[0] == "parking-permit-move"  # the published text answers meanwhile
+    searching.post("/articles/parking-permit-move/status", json={"status": "published"})
     assert top_ids(searching, "where do I renew a boat registration")[0] == "parking-permit-move"
+    listed = {a["id"]: a for a in searching.get("/articles").json()}
+    assert listed["parking-permit-move"]["pending_draft"] is None
 
 
 def test_rebuild_reloads_articles_changed_on_disk(searching: TestClient, kb: Path) -> None:
@@ -114,7 +127,7 @@ def test_rebuild_reloads_articles_changed_on_disk(searching: TestClient, kb: Pat
 
 
 def test_outcome_change_restates_the_stored_summary(tmp_path: Path) -> None:
-    with TestClient(make_app(tmp_path)) as c:
+    with AuthedClient(make_app(tmp_path)) as c:
         run_call(c, twilio_messages())
         assert hub(c).drain(30)
         before = c.get("/calls/CA1").json()["summary"]
@@ -127,7 +140,7 @@ def test_outcome_change_restates_the_stored_summary(tmp_path: Path) -> None:
 
 
 def test_outcome_set_during_a_call_is_in_its_stored_summary(tmp_path: Path) -> None:
-    with TestClient(make_app(tmp_path)) as c:
+    with AuthedClient(make_app(tmp_path)) as c:
         with c.websocket_connect("/media") as ws:
             for m in twilio_messages():
                 ws.send_text(m)
@@ -153,7 +166,7 @@ def test_with_outcome_adds_the_sentence_when_missing() -> None:
 
 
 def test_build_a_days_digest_through_the_service(tmp_path: Path) -> None:
-    with TestClient(make_app(tmp_path)) as c:
+    with AuthedClient(make_app(tmp_path)) as c:
         run_call(c, twilio_messages())
         assert hub(c).drain(30)
         today = dt.datetime.now(dt.UTC).date().isoformat()

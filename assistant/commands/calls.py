@@ -41,6 +41,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show.add_argument("--db")
     show.add_argument("--json", action="store_true")
     show.set_defaults(func=run_show)
+    rm = sub.add_parser("delete", help="delete one call everywhere, on request (admin)")
+    rm.add_argument("call_id")
+    rm.add_argument("--db")
+    rm.set_defaults(func=run_delete)
 
     f = subparsers.add_parser("feedback", help="mark a suggestion helpful, not helpful or used")
     f.add_argument("call_id")
@@ -186,3 +190,22 @@ def run_ingest(args: argparse.Namespace) -> int:
         ["--workers", str(args.workers)] if args.workers is not None else []
     )
     return batch_run.main(argv)
+
+
+def run_delete(args: argparse.Namespace) -> int:
+    from assistant.identity.keys import LOCAL_KEY_NAME
+    from assistant.identity.retention import delete_one_call
+
+    check_text(args.call_id, "the call id")
+    service = running_service(args.db)
+    if service is not None:  # the service owns the database file
+        with service:
+            service.delete_call(args.call_id)
+    else:
+        con = storage.open_db(args.db)
+        try:
+            delete_one_call(con, args.call_id, by=LOCAL_KEY_NAME)
+        finally:
+            con.close()
+    print(f"deleted call {args.call_id} from every table")
+    return 0

@@ -16,23 +16,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, help="TCP port (default: the port setting, 8700)")
     p.add_argument("--db", help="DuckDB file the service owns (default: the db setting)")
     p.add_argument("--no-warm", action="store_true", help="load models on first use instead of at start-up")
+    p.add_argument(
+        "--demo-accounts",
+        action="store_true",
+        help="make a demo account per role (localhost only; passwords in <home>/demo-accounts.txt)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+
     import uvicorn
 
     # The service brings FastAPI (half a second to import): loaded only by the command that runs it.
     # Commands are the top layer, so an import here cannot hide a cycle (tests/test_architecture.py).
-    from assistant.service.app import ServiceOptions, check_bind, create_app
+    from assistant.service.app import LOCAL_HOSTS, ServiceOptions, check_bind, create_app
 
+    # Everything the service writes (database, index, logs, articles, key files) is its user's only.
+    os.umask(0o077)
     cfg = config.get()
     host = args.host or cfg.host
     port = args.port if args.port is not None else cfg.port
     if not 0 < port < 65536:
         raise InputError(f"port must be between 1 and 65535, got {port}")
-    options = ServiceOptions.from_config(db=args.db, warm=not args.no_warm)
+    options = ServiceOptions.from_config(db=args.db, warm=not args.no_warm, host=host)
     check_bind(host, options.api_token)
+    if args.demo_accounts:
+        if host not in LOCAL_HOSTS:
+            raise InputError("--demo-accounts is for a service on this machine only (bind to 127.0.0.1)")
+        options.demo_accounts = True
     # A database held by another process is a one-line error here, not a failed start-up trace.
 
     storage.open_db(options.db).close()

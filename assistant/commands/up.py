@@ -31,6 +31,7 @@ from typing import IO
 from assistant import config
 from assistant.config import REPO_ROOT
 from assistant.errors import AssistantError, InputError
+from assistant.identity.accounts import DEMO_ACCOUNTS_FILE, read_demo_accounts
 
 SERVICE_WAIT = 180.0  # the service loads Whisper and the embedder before it answers /health
 CONSOLE_WAIT = 60.0
@@ -78,8 +79,23 @@ def serve_available() -> bool:
 
 
 def service_command(host: str, port: int) -> list[str]:
-    """The service's command line (tests replace it with a stand-in that starts at once)."""
-    return [sys.executable, "-m", "assistant", "serve", "--host", host, "--port", str(port)]
+    """The service's command line (tests replace it with a stand-in that starts at once). On this
+    machine only, the service makes a demo account per role for a first try."""
+    demo = ["--demo-accounts"] if host in ("127.0.0.1", "localhost", "::1") else []
+    return [sys.executable, "-m", "assistant", "serve", "--host", host, "--port", str(port), *demo]
+
+
+def demo_accounts_text(fake: bool) -> str | None:
+    """What `up` says about signing in: the fake's demo accounts, or the service's demo accounts
+    (`<home>/demo-accounts.txt`, written when they were made); None when there are none."""
+    if fake:
+        return "Sign in as demo-agent, demo-supervisor, demo-knowledge-manager or demo-admin, password demo."
+    found = read_demo_accounts()
+    if not found:
+        return None
+    accounts = "\n".join(f"  {name:<24} password {password}" for name, password in found)
+    path = Path(config.get().home) / DEMO_ACCOUNTS_FILE
+    return f"Demo accounts, one per role (this machine only; also in {path}):\n{accounts}"
 
 
 def console_command(host: str, port: int) -> list[str]:
@@ -336,6 +352,9 @@ def run(args: argparse.Namespace) -> int:
             flush=True,
         )
         print(f"Logs: {logs}", flush=True)
+        accounts = demo_accounts_text(args.fake)
+        if accounts:
+            print(accounts, flush=True)
         if not args.no_browser and has_display():
             _open_browser(console_url)
         print("Press Ctrl-C to stop.", flush=True)

@@ -286,6 +286,11 @@ def _to_mapping(article: Article) -> dict[str, Any]:
     return {k: values[k] for k in FIELD_ORDER if values[k] is not None}
 
 
+def article_to_mapping(article: Article) -> dict[str, Any]:
+    """The article's front-matter fields as its file holds them (`article_from_mapping` reads them back)."""
+    return _to_mapping(article)
+
+
 def render_article(article: Article) -> str:
     """The file text for an article: front matter in a fixed field order, then the body."""
     import yaml

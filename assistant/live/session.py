@@ -249,6 +249,7 @@ class LiveCall:
         started_at: datetime | None = None,
         source: str = "live",
         on_final: Callable[[LiveCall], None] | None = None,
+        agent_id: str | None = None,
     ) -> None:
 
         if not call_id or not str(call_id).strip():
@@ -259,6 +260,7 @@ class LiveCall:
         self.options = options or LiveOptions()
         self.started_at = started_at or datetime.now(UTC)
         self.source = source
+        self.agent_id = agent_id  # the agent who handles the call (who may read it besides supervisors)
         self.on_final = on_final
         self.state = "live"
         self.outcome: str | None = None

@@ -177,6 +177,7 @@ def live_record(call: LiveCall, status: str = "live") -> Any:
         status=status,
         utterances=tuple(call.records),
         suggestions=tuple(call.suggestions),
+        agent_id=call.agent_id,
     )
 
 
@@ -202,7 +203,7 @@ def finish_call(call: LiveCall, status: str = "complete") -> Any:
             suggestions=suggestions,  # made live, rated by id: not searched again
             llm=False,  # the hub adds it off the model worker
         )
-        record = replace(record, status=status, ended_at=ended)
+        record = replace(record, status=status, ended_at=ended, agent_id=call.agent_id)
     else:
         record = replace(live_record(call, status), ended_at=ended)
     if call.outcome:

@@ -9,23 +9,26 @@ API the console uses (`assistant/service/client.py` is its client; the contract 
 from __future__ import annotations
 
 import contextlib
-import hmac
+import os
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request, WebSocket
-from starlette.requests import HTTPConnection
+from fastapi import FastAPI, Request, WebSocket
 
 from assistant import __version__, config
 from assistant.calls.processor import CallProcessor
 from assistant.errors import ConfigError, InputError
+from assistant.identity.accounts import ensure_demo_users, write_demo_accounts
+from assistant.identity.keys import write_local_key
 from assistant.live.session import ArticleCatalog, LiveOptions
 from assistant.privacy.gate import install_log_gate, new_call_id
+from assistant.service.access import AccessGuard, current, host_names, resolver
 from assistant.service.client import remove_service_state, write_service_state
 from assistant.service.guard import RequestGuard
 from assistant.service.hub import CallHub
+from assistant.service.identity_routes import add_identity_routes, retention_loop
 from assistant.service.media import Limits, raw_stream, twilio_stream
 from assistant.service.routes import add_routes
 from assistant.speech.audio import AudioOptions, encode_mulaw, g711_to_whisper, load_tracks, resample
@@ -39,7 +42,8 @@ class ServiceOptions:
 
     Attributes:
         db: the DuckDB file (None: the `db` setting).
-        api_token: bearer token required on every route and socket ('' or None: none).
+        api_token: a legacy shared bearer token, accepted as a key with the media, ingest and
+            read scopes ('' or None: none). People sign in; machines use API keys.
         max_calls: concurrent live calls.
         limits: media frame size and rate limits.
         live: endpointing and decoding of live calls.
@@ -47,6 +51,11 @@ class ServiceOptions:
         max_body_bytes: largest HTTP request body (413 above).
         advertise_url: where CLI commands on this machine reach this service; when set, it is
             written to the home folder's state file while the service runs (`assistant serve`).
+        host: the address the service binds (a host name requests may name).
+        allowed_hosts: more host names requests may name in `Host` and `Origin`.
+        local_key: write the local admin key file (`<home>/admin.key`) at start.
+        demo_accounts: make a demo account per role at start (`assistant up`, localhost only).
+        retention_every: seconds between retention runs (None: none; the service: daily).
     """
 
     db: str | None = None
@@ -57,6 +66,11 @@ class ServiceOptions:
     warm: bool = False
     max_body_bytes: int = 1_000_000
     advertise_url: str | None = None
+    host: str = "127.0.0.1"
+    allowed_hosts: tuple[str, ...] = ()
+    local_key: bool = False
+    demo_accounts: bool = False
+    retention_every: float | None = None
 
     @classmethod
     def from_config(cls, **overrides: Any) -> ServiceOptions:
@@ -74,6 +88,10 @@ class ServiceOptions:
             ),
             live=LiveOptions.from_config(),
             max_body_bytes=cfg.max_body_bytes,
+            host=cfg.host,
+            allowed_hosts=tuple(h for h in cfg.allowed_hosts.split(",") if h.strip()),
+            local_key=True,
+            retention_every=24 * 3600.0,
         )
         for key, value in overrides.items():
             if value is not None:
@@ -113,6 +131,18 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
         hub.start()
+        _private_files(hub.db_path)
+        if opts.local_key:
+            write_local_key(hub.cursor())
+        if opts.demo_accounts:
+            made = ensure_demo_users(hub.cursor())
+            if made:
+                write_demo_accounts(made)
+        stop = threading.Event()
+        if opts.retention_every:
+            threading.Thread(
+                target=retention_loop, args=(hub, opts.retention_every, stop), name="retention", daemon=True
+            ).start()
         if opts.warm:
             _ = hub.processor.transcriber
             hub.processor.search_engine()
@@ -121,27 +151,28 @@ def create_app(
         try:
             yield
         finally:
+            stop.set()
             if opts.advertise_url:
                 remove_service_state()
             hub.close()
-
-    def authorised(request: HTTPConnection) -> None:
-        if request.scope["type"] != "http":
-            return  # sockets check the token themselves, to close with a reason
-        if opts.api_token and not _token_ok(request.headers.get("authorization"), None, opts.api_token):
-            raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
 
     app = FastAPI(
         title="Contact-center assistant",
         version=__version__,
         lifespan=lifespan,
-        dependencies=[Depends(authorised)],
         description="Live captions and knowledge suggestions for public-sector contact centers.",
     )
     app.state.hub = hub
     app.state.options = opts
 
     app.add_middleware(RequestGuard, max_body_bytes=opts.max_body_bytes)
+    # Added last, so it runs first: nothing reaches a route or a size check before the policy.
+    app.add_middleware(
+        AccessGuard,
+        resolve=resolver(hub.cursor, opts.api_token),
+        hosts=host_names(opts.host, opts.allowed_hosts),
+        fastapi_app=app,
+    )
 
     @app.exception_handler(InputError)
     async def input_error(request: Request, exc: InputError) -> Any:
@@ -169,36 +200,36 @@ def create_app(
         # A backstop: RequestGuard refuses such bodies first; this catches text from elsewhere.
         return JSONResponse({"detail": "text with an invalid character (a lone surrogate)"}, status_code=422)
 
-    async def media_gate(ws: WebSocket) -> bool:
-        auth = ws.headers.get("authorization")
-        if opts.api_token and not _token_ok(auth, ws.query_params.get("token"), opts.api_token):
-            await ws.close(1008, "missing or wrong bearer token")
-            return False
-        await ws.accept()
-        return True
-
+    # Who may open a socket is decided by AccessGuard (the policy table) before it is accepted.
     @app.websocket("/media")
     async def media(ws: WebSocket) -> None:
 
-        if await media_gate(ws):
-            await twilio_stream(ws, hub, opts.limits)
+        await ws.accept()
+        await twilio_stream(ws, hub, opts.limits)
 
     @app.websocket("/media/raw")
     async def media_raw(ws: WebSocket) -> None:
 
-        if await media_gate(ws):
-            params = dict(ws.query_params)
-            await raw_stream(ws, hub, opts.limits, params, config.get().agent_channel == "left")
+        await ws.accept()
+        params = dict(ws.query_params)
+        await raw_stream(ws, hub, opts.limits, params, config.get().agent_channel == "left")
 
     add_routes(app, hub, _demo_starter(hub))
+    add_identity_routes(app, hub)
     return app
 
 
-def _token_ok(header: str | None, query: str | None, token: str) -> bool:
-    given = query or ""
-    if header and header.lower().startswith("bearer "):
-        given = header[7:].strip()
-    return bool(given) and hmac.compare_digest(given.encode(), token.encode())
+def _private_files(db_path: str) -> None:
+    """The database and its write-ahead log: readable by the service's user only (a file made
+    before, or by another process, keeps its mode otherwise; `assistant serve` also sets umask 077)."""
+    from pathlib import Path
+
+    if db_path == ":memory:":
+        return
+    db = Path(db_path).expanduser()
+    for path in (db, Path(str(db) + ".wal")):
+        with contextlib.suppress(OSError):
+            os.chmod(path, 0o600)
 
 
 def _demo_starter(hub: CallHub) -> Any:
@@ -206,6 +237,7 @@ def _demo_starter(hub: CallHub) -> Any:
     from pathlib import Path
 
     def start(sample: str | None, realtime: bool = True) -> str:
+        who = current()
         import time
 
         samples_dir = config.REPO_ROOT / "samples"
@@ -215,7 +247,8 @@ def _demo_starter(hub: CallHub) -> Any:
             names = ", ".join(sorted(p.name for p in samples_dir.glob("*.wav")))
             raise InputError(f"no bundled sample {name!r}; use one of: {names}")
         tracks = load_tracks(Path(path), AudioOptions(agent_channel=config.get().agent_channel))
-        call = hub.open_call(demo_call_id(), source=f"demo:{path.name}")
+        agent = who.name if who is not None and who.kind == "user" else None
+        call = hub.open_call(demo_call_id(), source=f"demo:{path.name}", agent=agent)
         frames = {t.speaker: encode_mulaw(resample(t.samples, 16000, 8000)) for t in tracks}
 
         def play() -> None:

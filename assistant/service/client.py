@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 from assistant import config
 from assistant.errors import AssistantError, InputError
+from assistant.identity.keys import read_local_key
 
 # Checks the console runs as the user types, before anything is sent: the same rules the service
 # applies (articles are validated again there), re-exported so the console depends on this module only.
@@ -34,6 +35,10 @@ class ServiceUnavailable(AssistantError):
     """The assistant service is not running or not reachable."""
 
 
+class Forbidden(InputError):
+    """The service knows who is asking, and they may not do this (HTTP 403)."""
+
+
 class ServiceClient:
     """httpx client of the service at `base_url` (default: the `service_url` setting)."""
 
@@ -45,11 +50,14 @@ class ServiceClient:
         timeout: float = 5.0,
         transport: Any = None,
     ) -> None:
+        """`token`: a session token or API key; None: the `api_token` setting, else this machine's
+        local admin key when this user can read it (the CLI on the service's machine); '': none."""
         import httpx
 
         cfg = config.get()
         self.base_url = (base_url or cfg.service_url).rstrip("/")
-        token = token if token is not None else (cfg.api_token or None)
+        if token is None:
+            token = cfg.api_token or read_local_key() or None
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         kwargs: dict[str, Any] = {"transport": transport} if transport is not None else {}
         self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout, **kwargs)
@@ -87,7 +95,11 @@ class ServiceClient:
         if response.status_code in (400, 404, 409, 422):
             raise InputError(_message(response))
         if response.status_code == 401:
-            raise InputError("the service refused the API token", hint="set ASSISTANT_API_TOKEN")
+            if path in ("/auth/sign-in", "/auth/oidc"):
+                raise InputError(_message(response))
+            raise InputError(f"the service refused the token: {_message(response)}", hint="sign in again")
+        if response.status_code == 403:
+            raise Forbidden(_message(response))
         if response.status_code == 413:
             raise InputError(_message(response))
         if response.status_code >= 400:
@@ -98,7 +110,7 @@ class ServiceClient:
 
     # -- calls ---------------------------------------------------------------------------------
     def health(self) -> dict[str, Any]:
-        return parse(schemas.Health, self._call("GET", "/health"))
+        return parse(schemas.Health | schemas.BriefHealth, self._call("GET", "/health"))
 
     def list_calls(self, active: bool | None = None, limit: int = 100) -> list[dict[str, Any]]:
         params: dict[str, Any] = {"limit": limit}
@@ -187,6 +199,62 @@ class ServiceClient:
         """The stored digest as a Markdown or CSV file's text, laid out as `assistant digest --format`."""
         return self._call("GET", f"/digests/{date}/export", params={"format": fmt}, text=True)
 
+    # -- signing in and administration ---------------------------------------------------------
+    def sign_in(self, name: str, password: str) -> dict[str, Any]:
+        """A session for `name`: {"token", "user", "roles", "expires_at"}; sends it from now on."""
+        session = parse(
+            schemas.SessionIssued, self._call("POST", "/auth/sign-in", json={"name": name, "password": password})
+        )
+        self._http.headers["Authorization"] = f"Bearer {session['token']}"
+        return session
+
+    def sign_in_oidc(self, id_token: str) -> dict[str, Any]:
+        """Single sign-on: the provider's ID token for a session (as `sign_in`)."""
+        session = parse(schemas.SessionIssued, self._call("POST", "/auth/oidc", json={"id_token": id_token}))
+        self._http.headers["Authorization"] = f"Bearer {session['token']}"
+        return session
+
+    def sign_out(self) -> None:
+        self._call("POST", "/auth/sign-out")
+        self._http.headers.pop("Authorization", None)
+
+    def me(self) -> dict[str, Any]:
+        return parse(schemas.Me, self._call("GET", "/auth/me"))
+
+    def users(self) -> list[dict[str, Any]]:
+        return parse(list[schemas.User], self._call("GET", "/users"))
+
+    def add_user(self, name: str, roles: list[str], password: str | None = None) -> dict[str, Any]:
+        body = {"name": name, "roles": roles, "password": password}
+        return parse(schemas.UserAdded, self._call("POST", "/users", json=body))
+
+    def remove_user(self, name: str) -> dict[str, Any]:
+        return parse(schemas.UserRemoved, self._call("DELETE", f"/users/{quote(name, safe='')}"))
+
+    def set_roles(self, name: str, roles: list[str]) -> list[str]:
+        body = self._call("PUT", f"/users/{quote(name, safe='')}/roles", json={"roles": roles})
+        return parse(schemas.UserRoles, body)["roles"]
+
+    def keys(self) -> list[dict[str, Any]]:
+        return parse(list[schemas.ApiKey], self._call("GET", "/keys"))
+
+    def create_key(self, scopes: list[str], name: str | None = None) -> dict[str, Any]:
+        return parse(schemas.KeyCreated, self._call("POST", "/keys", json={"scopes": scopes, "name": name}))
+
+    def revoke_key(self, name: str) -> dict[str, Any]:
+        return parse(schemas.KeyRevoked, self._call("DELETE", f"/keys/{quote(name, safe='')}"))
+
+    def audit(self, since: str | None = None, user: str | None = None) -> list[dict[str, Any]]:
+        params = {k: v for k, v in (("since", since), ("user", user)) if v}
+        return parse(list[schemas.AuditLine], self._call("GET", "/audit", params=params))
+
+    def apply_retention(self, dry_run: bool = False) -> dict[str, Any]:
+        body = self._call("POST", "/retention/apply", json={"dry_run": dry_run}, timeout=600.0)
+        return parse(schemas.RetentionReport, body)
+
+    def delete_call(self, call_id: str) -> dict[str, Any]:
+        return parse(schemas.CallDeleted, self._call("DELETE", f"/calls/{_cid(call_id)}"))
+
     # -- batch ---------------------------------------------------------------------------------
     def ingest(self, source: str) -> dict[str, Any]:
         """Ingest a file or folder on the service's machine into its database; the report's JSON."""
@@ -250,7 +318,8 @@ def running_service(db: str | None = None) -> ServiceClient | None:
         return None
     except PermissionError:
         pass  # alive, another user's
-    client = ServiceClient(url, token=state.get("token") or None)
+    # The local admin key (readable by the service's own user only) makes the CLI an admin here.
+    client = ServiceClient(url, token=read_local_key() or state.get("token") or None)
     try:
         client._http.get("/health", timeout=5.0)
     except httpx.TransportError:

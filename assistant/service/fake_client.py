@@ -11,6 +11,7 @@ import copy
 import datetime as dt
 import functools
 import itertools
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from assistant.digest.model import check_not_future, from_stored, parse_day
@@ -303,6 +304,7 @@ class FakeClient:
         self._released: dict[str, list[dict[str, Any]]] = {}
         self._ids = itertools.count(1)
         self._agent_outcome: dict[str, str] = {}
+        self.signed_in: dict[str, Any] | None = None
 
     def _check(self) -> None:
         if self.down:
@@ -317,6 +319,47 @@ class FakeClient:
         return self.calls[call_id]
 
     # ------------------------------------------------------------------ calls
+    # -- signing in (demo accounts: the fake has no secrets to protect) ---------------------------
+    DEMO_PASSWORD = "demo"
+    DEMO_USERS = {
+        "demo-agent": ["agent"],
+        "demo-supervisor": ["supervisor"],
+        "demo-knowledge-manager": ["knowledge_manager"],
+        "demo-admin": ["admin"],
+    }
+
+    def sign_in(self, name: str, password: str) -> dict[str, Any]:
+        """A demo account of the fake (password `demo`); else the service's one-line refusal."""
+        self._check()
+        if name not in self.DEMO_USERS or password != self.DEMO_PASSWORD:
+            raise InputError("wrong user name or password")
+        expires = dt.datetime.now(dt.UTC) + dt.timedelta(hours=8)
+        self.signed_in = {"token": f"st_fake-{name}", "user": name, "roles": self.DEMO_USERS[name],
+                          "expires_at": expires.isoformat()}  # fmt: skip
+        return dict(self.signed_in)
+
+    def sign_in_oidc(self, id_token: str) -> dict[str, Any]:
+        raise InputError("single sign-on needs the real service (the sample-data console has demo accounts)")
+
+    def sign_out(self) -> None:
+        self.signed_in = None
+
+    def users(self) -> list[dict[str, Any]]:
+        self._check()
+        return [{"name": n, "roles": r, "source": "demo", "locked": False, "locked_until": None,
+                 "created_at": "2026-03-01T08:00:00+00:00"} for n, r in self.DEMO_USERS.items()]  # fmt: skip
+
+    def audit(self, since: str | None = None, user: str | None = None) -> list[dict[str, Any]]:
+        self._check()
+        lines = [
+            {"at": "2026-03-02T09:15:02+00:00", "user": "demo-agent", "action": "sign_in", "target": "demo-agent"},
+            {"at": "2026-03-02T09:16:40+00:00", "user": "demo-agent", "action": "call.view",
+             "target": "call-20260302-0915-a1"},
+            {"at": "2026-03-02T10:02:11+00:00", "user": "demo-supervisor", "action": "digest.export",
+             "target": "2026-03-02 csv"},
+        ]  # fmt: skip
+        return [x for x in lines if (not user or x["user"] == user) and (not since or x["at"] >= since)]
+
     def health(self) -> dict[str, Any]:
         self._check()
         live = [c for c in self.calls.values() if c["status"] == "live"]
@@ -512,7 +555,7 @@ class FakeClient:
             raise InputError(
                 f"id: an article with id {parsed.id!r} already exists; open it to edit it, or choose another id"
             )
-        return self._store_article(article, parsed)
+        return self._store_article(article, replace(parsed, status="draft"))  # a draft until published
 
     def save_article(self, article: dict[str, Any]) -> dict[str, Any]:
         self._check()
@@ -521,7 +564,18 @@ class FakeClient:
         parsed = self._parsed_article(article)
         if parsed.id not in self.articles_by_id:
             raise InputError(f"no article {parsed.id!r}; create it with POST /articles")
-        return self._store_article(article, parsed)
+        current = self.articles_by_id[parsed.id]
+        if current["status"] == "published":  # the edit waits; the published text stays in use
+            draft = {
+                k: v for k, v in article_json(parsed).items() if k not in ("grade", "usage", "pending_draft")
+            }
+            current["pending_draft"] = {
+                "author": "demo",
+                "created_at": dt.datetime.now(dt.UTC).isoformat(),
+                "article": {**draft, "status": "draft"},
+            }
+            return copy.deepcopy(current)
+        return self._store_article(article, replace(parsed, status="draft"))
 
     def set_article_status(self, article_id: str, status: str) -> dict[str, Any]:
         self._check()
@@ -529,7 +583,12 @@ class FakeClient:
             raise InputError(f"no article {article_id!r}")
         if status not in ("published", "draft", "retired"):
             raise InputError(f"unknown article status {status!r}; use one of: published, draft, retired")
-        self.articles_by_id[article_id]["status"] = status
+        current = self.articles_by_id[article_id]
+        pending = current.get("pending_draft")
+        if status == "published" and pending:
+            current.update({k: v for k, v in pending["article"].items() if k != "status"})
+        current["pending_draft"] = None
+        current["status"] = status
         return copy.deepcopy(self.articles_by_id[article_id])
 
     def rebuild_index(self) -> dict[str, Any]:

@@ -188,7 +188,12 @@ class CallHub:
 
     # -- calls ---------------------------------------------------------------------------------
     def open_call(
-        self, call_id: str, *, started_at: datetime | None = None, source: str = "live"
+        self,
+        call_id: str,
+        *,
+        started_at: datetime | None = None,
+        source: str = "live",
+        agent: str | None = None,
     ) -> LiveCall:
 
         call_id = safe_id(call_id)  # never kept, logged or shown raw
@@ -208,6 +213,7 @@ class CallHub:
                 started_at=started_at or datetime.now(UTC),
                 source=source,
                 on_final=self._store_live,
+                agent_id=agent,
             )
             self.calls[call_id] = call
             self.recent.pop(call_id, None)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
 from typing import Any
 
 from fastapi.responses import PlainTextResponse
@@ -13,9 +12,12 @@ from assistant.digest.build import LazyEmbedder, run_digest
 from assistant.digest.model import DigestOptions, from_stored, parse_day
 from assistant.digest.render import check_format, export
 from assistant.errors import InputError
-from assistant.knowledge.articles import STATUSES, article_from_mapping, load_articles, write_article
+from assistant.identity.audit import record as audit
+from assistant.knowledge import workflow
+from assistant.knowledge.articles import article_from_mapping, load_articles
 from assistant.knowledge.index import build_index
 from assistant.service import schemas
+from assistant.service.access import current
 from assistant.service.hub import CallHub
 from assistant.text.readability import flesch_kincaid_grade
 
@@ -24,7 +26,9 @@ def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, dt.date | dt.datetime) else value
 
 
-def article_json(article: Any, usage: Any = None) -> dict[str, Any]:
+def article_json(article: Any, usage: Any = None, pending: Any = None) -> dict[str, Any]:
+    """An article as the API gives it; `pending_draft` is an edit waiting to be published
+    (`{"author", "created_at", "article": {...}}`), else None."""
 
     return {
         "id": article.id,
@@ -42,6 +46,13 @@ def article_json(article: Any, usage: Any = None) -> dict[str, Any]:
         "grade": round(flesch_kincaid_grade(article.body), 1)
         if article.language == "en" and article.body
         else None,
+        "pending_draft": None
+        if pending is None
+        else {
+            "author": pending.author,
+            "created_at": _iso(pending.created_at),
+            "article": {k: _iso(v) for k, v in pending.content.items()},
+        },
         "usage": {
             "suggested": usage.suggested if usage else 0,
             "helpful": usage.helpful if usage else 0,
@@ -89,6 +100,11 @@ def refresh_search(hub: CallHub) -> dict[str, Any]:
     }
 
 
+def _who() -> str:
+    principal = current()
+    return principal.name if principal is not None else "-"
+
+
 def add_knowledge_routes(app: Any, hub: CallHub) -> None:
     import threading
 
@@ -99,13 +115,6 @@ def add_knowledge_routes(app: Any, hub: CallHub) -> None:
 
     def kb_dir() -> str:
         return str(config.get().kb_dir)
-
-    def find(article_id: str) -> Any:
-        articles, _ = load_articles(kb_dir())
-        for a in articles:
-            if a.id == article_id:
-                return a
-        raise HTTPException(404, f"no article {article_id!r}")
 
     def parsed(article: dict[str, Any], article_id: str) -> Any:
         """The request body as a validated `Article` (ArticleError names the bad field)."""
@@ -120,53 +129,56 @@ def add_knowledge_routes(app: Any, hub: CallHub) -> None:
     def articles() -> list[dict[str, Any]]:
         found, _ = load_articles(kb_dir())
         usage = {u.article_id: u for u in storage.article_usage(hub.cursor())}
-        return [article_json(a, usage.get(a.id)) for a in found]
+        drafts = {d.article_id: d for d in storage.list_drafts(hub.cursor())}
+        return [article_json(a, usage.get(a.id), drafts.get(a.id)) for a in found]
 
     @app.post("/articles", status_code=201, response_model=schemas.Article)
     def create_article(article: dict[str, Any] = Body(...)) -> dict[str, Any]:  # noqa: B008
-        """A new article; an id that is already used (by an article or a file) is 409, nothing written."""
-        from pathlib import Path
-
+        """A new article, stored as a draft; an id already used (by an article or a file) is 409."""
         article_id = article.get("id")
         if not isinstance(article_id, str) or not article_id.strip():
             raise HTTPException(422, [{"field": "id", "message": "is required"}])
         new = parsed(article, article_id)
         with lock:
-            existing, _ = load_articles(kb_dir())
-            if any(a.id == new.id for a in existing) or (Path(kb_dir()) / f"{new.id}.md").exists():
-                message = (
-                    f"an article with id {new.id!r} already exists; open it to edit it, or choose another id"
-                )
-                raise HTTPException(409, [{"field": "id", "message": message}])
-            write_article(kb_dir(), new)
+            try:
+                created = workflow.create(hub.cursor(), kb_dir(), new, user=_who())
+            except workflow.ArticleExists as exc:
+                raise HTTPException(409, [{"field": "id", "message": str(exc)}]) from None
             refresh_search(hub)
-        return article_json(new)
+        return article_json(created)
 
     @app.put("/articles/{article_id}", response_model=schemas.Article)
     def save_article(article_id: str, article: dict[str, Any] = Body(...)) -> dict[str, Any]:  # noqa: B008
-        """An edit of an existing article (404 when there is none: create it with POST /articles)."""
+        """An edit of an existing article (404 when there is none: create it with POST /articles).
+        The edit of a published article waits as `pending_draft` until it is published."""
         new = parsed(article, article_id)
         with lock:
-            existing, _ = load_articles(kb_dir())
-            old = next((a for a in existing if a.id == article_id), None)
-            if old is None:
-                raise HTTPException(404, f"no article {article_id!r}; create it with POST /articles")
-            new = replace(new, path=old.path)
-            write_article(kb_dir(), new)
+            try:
+                stored, pending = workflow.edit(hub.cursor(), kb_dir(), new, user=_who())
+            except workflow.ArticleMissing as exc:
+                raise HTTPException(404, str(exc)) from None
             refresh_search(hub)
-        return article_json(new)
+        return article_json(stored, None, pending)
 
     @app.post("/articles/{article_id}/status", response_model=schemas.Article)
     def set_status(article_id: str, body: dict[str, Any] = Body(...)) -> dict[str, Any]:  # noqa: B008
-
-        status = body.get("status")
-        if status not in STATUSES:
-            raise InputError(f"unknown article status {status!r}; use one of: {', '.join(STATUSES)}")
+        """Publish (the pending draft, if any), retire or move to draft."""
         with lock:
-            article = replace(find(article_id), status=status)
-            write_article(kb_dir(), article)
+            try:
+                article = workflow.set_status(
+                    hub.cursor(), kb_dir(), article_id, body.get("status"), user=_who()
+                )
+            except workflow.ArticleMissing as exc:
+                raise HTTPException(404, str(exc)) from None
+            except workflow.PublishRefused as exc:
+                raise HTTPException(403, str(exc)) from None
             refresh_search(hub)
         return article_json(article)
+
+    @app.get("/articles/{article_id}/history", response_model=list[schemas.ArticleEvent])
+    def history(article_id: str) -> list[dict[str, str]]:
+        """Who drafted, published, retired the article, and when (oldest first)."""
+        return workflow.history_json(hub.cursor(), article_id)
 
     @app.post("/index/rebuild", response_model=schemas.IndexReport)
     def rebuild() -> dict[str, Any]:
@@ -212,6 +224,7 @@ def add_knowledge_routes(app: Any, hub: CallHub) -> None:
 
         check_format(format)  # first: a bad format is wrong whatever the date
         file = export(stored_digest(day), format)
+        audit(hub.cursor(), _who(), "digest.export", f"{day} {format}")
         return Response(
             file.text,
             media_type=f"{file.media_type}; charset=utf-8",

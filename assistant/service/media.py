@@ -2,7 +2,8 @@
 
 Twilio's messages: `connected`, `start` (streamSid, callSid, tracks, customParameters), `media`
 (track inbound|outbound, base64 8 kHz mu-law payload), `mark`, `stop`; inbound is the caller,
-outbound the agent. Faults and what happens:
+outbound the agent. The agent who handles the call is named in the start's
+`customParameters.agent` (raw: `?agent=`); only they and supervisors may read the call. Faults and what happens:
 
 - before `start`, anything but `connected`/`start` closes the socket (1008, "expected start");
 - malformed JSON, bad base64, an empty or oversize payload, an unknown track: the frame is dropped
@@ -26,6 +27,7 @@ import base64
 import binascii
 import contextlib
 import json
+import re
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
 
 TRACKS = {"inbound": "caller", "outbound": "agent", "inbound_track": "caller", "outbound_track": "agent"}
 MAX_BAD_IN_A_ROW = 100
+_AGENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 MAX_MULAW_PAYLOAD = 8000  # one second of 8 kHz mu-law; Twilio sends 160 bytes (20 ms)
 
 
@@ -119,6 +122,24 @@ def decode_mulaw_payload(payload: Any) -> np.ndarray:
     if not 0 < len(raw) <= MAX_MULAW_PAYLOAD:
         raise InputError(f"media payload of {len(raw)} bytes is not a mu-law frame (1..{MAX_MULAW_PAYLOAD})")
     return g711_to_whisper(raw)
+
+
+def agent_from_start(msg: dict[str, Any]) -> str | None:
+    """The agent who handles the call: `customParameters.agent` of Twilio's start (None: not named).
+    Only that agent (besides supervisors) may read the call."""
+    start = msg.get("start")
+    custom = start.get("customParameters") if isinstance(start, dict) else None
+    agent = custom.get("agent") if isinstance(custom, dict) else None
+    return check_agent(agent)
+
+
+def check_agent(agent: Any) -> str | None:
+    """A valid agent name or None; InputError for a malformed one."""
+    if agent is None or agent == "":
+        return None
+    if not isinstance(agent, str) or not _AGENT.fullmatch(agent):
+        raise InputError("the agent name must be 1-64 letters, digits, '.', '_' or '-'")
+    return agent
 
 
 def call_id_from_start(msg: dict[str, Any]) -> str:
@@ -197,7 +218,7 @@ async def twilio_stream(ws: WebSocket, hub: CallHub, limits: Limits) -> None:
                     raise Closed(1008, f"expected start before {event!r}")
                 try:
                     call_id = call_id_from_start(msg)
-                    call = hub.open_call(call_id)
+                    call = hub.open_call(call_id, agent=agent_from_start(msg))
                     pacer = Pacer(limits.realtime_slack)
                 except InputError as exc:
                     raise Closed(1013 if isinstance(exc, CallLimitReached) else 1008, str(exc)) from None
@@ -249,7 +270,7 @@ async def raw_stream(
         await safe_close(ws, 1008, "channels must be 1 or 2 and speaker caller or agent")
         return
     try:
-        call = hub.open_call(call_id[:128])
+        call = hub.open_call(call_id[:128], agent=check_agent(params.get("agent")))
     except InputError as exc:
         await safe_close(ws, 1013 if isinstance(exc, CallLimitReached) else 1008, str(exc)[:120])
         return

@@ -12,12 +12,16 @@ from assistant import config, storage
 from assistant.batch.ingest import ingest as run_ingest
 from assistant.calls import views
 from assistant.errors import InputError
+from assistant.identity.audit import record as audit
+from assistant.identity.retention import delete_one_call
 from assistant.knowledge.search import SearchOptions, search_many
 from assistant.language.detect import normalize_code
 from assistant.privacy.gate import safe_id
 from assistant.service import schemas
+from assistant.service.access import current
 from assistant.service.hub import CallHub, record_from_stored, stored_status
 from assistant.service.knowledge import add_knowledge_routes
+from assistant.service.policy import visible_to
 from assistant.text.summary import with_outcome
 
 
@@ -139,16 +143,29 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
 
     def stored(call_id: str) -> Any:
         call = storage.get_call(hub.cursor(), call_id)
-        if call is None:
+        if call is None or not visible_to(current(), call.agent_id):
             raise HTTPException(404, f"no call {call_id!r}")
         return call
 
-    @app.get("/health", response_model=schemas.Health, responses={503: {"model": schemas.Health}})
+    def live_call(call_id: str, recent: bool = False) -> Any:
+        """The live (or, with `recent`, recently ended) call when the asker may see it, else None.
+        A call someone may not see is answered as one that does not exist (404), as for stored calls."""
+        found = hub.get(call_id) if recent else hub.calls.get(call_id)
+        return found if found is not None and visible_to(current(), found.agent_id) else None
+
+    def who() -> str:
+        principal = current()
+        return principal.name if principal is not None else "-"
+
+    @app.get("/health", response_model=schemas.Health | schemas.BriefHealth, responses={503: {"model": schemas.Health}})
     def health() -> Any:
         from fastapi.responses import JSONResponse
 
         proc = hub.processor
         db_error = database_problem(hub)
+        if current() is None:  # anonymous (a load balancer, `assistant up`): the status only
+            status = "ok" if db_error is None and hub.errors == 0 else "degraded"
+            return JSONResponse({"status": status}, status_code=200 if db_error is None else 503)
         body = {
             "status": "ok" if db_error is None and hub.errors == 0 else "degraded",
             "models": {
@@ -172,7 +189,8 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
     ) -> list[dict[str, Any]]:
         """Newest first. When more calls exist than `limit`, the `X-Next-Cursor` header holds the
         cursor of the next page (pass it back as `cursor`); live calls lead the first page."""
-        live = {c.call_id: c for c in list(hub.calls.values())}
+        asker = current()
+        live = {c.call_id: c for c in list(hub.calls.values()) if visible_to(asker, c.agent_id)}
         rows = [
             views.live_row(
                 c.call_id,
@@ -185,7 +203,8 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
         ]
         if active:
             return rows[:limit]
-        page, next_cursor = storage.list_calls_page(hub.cursor(), limit=limit, cursor=cursor)
+        agent = None if asker is not None and asker.sees_all_calls else (asker.name if asker else "")
+        page, next_cursor = storage.list_calls_page(hub.cursor(), limit=limit, cursor=cursor, agent=agent)
         stored_calls = [c for c in page if c.call_id not in live]
         if active is False:
             stored_calls = [c for c in stored_calls if stored_status(c) != "live"]
@@ -202,11 +221,14 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
     @app.get("/calls/{call_id:path}/events", response_model=schemas.Events)
     def events(call_id: str, cursor: int = 0) -> dict[str, Any]:
         call_id = safe_id(call_id)  # a raw id with personal data finds its opaque one
-        live = hub.get(call_id)
+        live = live_call(call_id, recent=True)
+        call = None if live is not None else stored(call_id)  # 404 unless the asker may see it
+        if cursor <= 0:
+            audit(hub.cursor(), who(), "call.view", call_id)  # the first page is opening the call
         if live is not None:
             found, nxt = live.events_since(cursor)
             return {"events": found, "cursor": nxt}
-        everything = stored_events(stored(call_id))
+        everything = stored_events(call)
         cursor = max(0, cursor)
         return {"events": everything[cursor:], "cursor": max(cursor, len(everything))}
 
@@ -214,7 +236,11 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
     def get_call(call_id: str) -> dict[str, Any]:
         call_id = safe_id(call_id)  # a raw id with personal data finds its opaque one
         call = storage.get_call(hub.cursor(), call_id)
-        live = hub.calls.get(call_id)
+        if call is not None and not visible_to(current(), call.agent_id):
+            call = None
+        live = live_call(call_id)
+        if call is not None or live is not None:
+            audit(hub.cursor(), who(), "call.view", call_id)
         if call is None and live is not None:
             row = views.live_row(call_id, live.started_at, None, live.duration, None)
             return {**row, "utterances": [], "suggestions": [], "feedback": [], "summary": {}}
@@ -225,6 +251,8 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
     @app.post("/calls/{call_id:path}/feedback", response_model=schemas.FeedbackSaved)
     def feedback(call_id: str, body: FeedbackBody) -> dict[str, Any]:
         call_id = safe_id(call_id)  # a raw id with personal data finds its opaque one
+        if live_call(call_id, recent=True) is None:
+            stored(call_id)  # 404 unless the asker may see the call
         fb = storage.add_feedback(hub.cursor(), call_id, body.suggestion_id, body.kind, body.comment)
         return {
             "feedback_id": fb.feedback_id,
@@ -240,7 +268,7 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
         call_id = safe_id(call_id)  # a raw id with personal data finds its opaque one
         if body.outcome not in storage.OUTCOMES:
             raise InputError(f"unknown outcome {body.outcome!r}; use one of: {', '.join(storage.OUTCOMES)}")
-        live = hub.calls.get(call_id)
+        live = live_call(call_id)
         if live is not None:
             live.outcome = body.outcome  # applied when the call is stored at its end
             return {"call_id": call_id, "outcome": body.outcome, "status": "live"}
@@ -253,7 +281,7 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
         call_id = safe_id(call_id)  # a raw id with personal data finds its opaque one
 
         code = normalize_code(body.language)
-        live = hub.calls.get(call_id)
+        live = live_call(call_id)
         if live is not None:
             live.language.override(code)
             live.emit("language", {"language": code, "probability": 1.0, "overridden": True})
@@ -300,6 +328,15 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
 
         report = run_ingest(body.source, con=hub.cursor(), processor=hub.processor)
         return report.to_json()
+
+    @app.delete("/calls/{call_id:path}", response_model=schemas.CallDeleted)
+    def delete_call(call_id: str) -> dict[str, Any]:
+        """Delete one stored call everywhere, on request (admin; `assistant calls delete ID`)."""
+        call_id = safe_id(call_id)
+        if hub.calls.get(call_id) is not None:
+            raise InputError(f"call {call_id!r} is live; delete it once it has ended")
+        delete_one_call(hub.cursor(), call_id, by=who())
+        return {"call_id": call_id, "deleted": True}
 
     @app.post("/demo-calls", response_model=schemas.DemoCall)
     def demo_call(body: DemoBody) -> dict[str, Any]:

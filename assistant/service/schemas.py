@@ -42,6 +42,12 @@ class Health(Schema):
     worker_errors: int
 
 
+class BriefHealth(Schema):
+    """What `GET /health` tells someone who has not signed in (a load balancer, `assistant up`)."""
+
+    status: Literal["ok", "degraded"]
+
+
 # -- calls -------------------------------------------------------------------------------------
 class CallRow(Schema):
     """A call in a list: `GET /calls`, `assistant calls list --json`."""
@@ -243,6 +249,20 @@ class ArticleUsage(Schema):
     last_suggested: str | None
 
 
+class PendingDraft(Schema):
+    """An edit of a published article that waits to be published; `article` holds its fields."""
+
+    author: str
+    created_at: str | None
+    article: dict[str, Any]
+
+
+class ArticleEvent(Schema):
+    at: str
+    user: str
+    action: str
+
+
 class Article(Schema):
     id: str
     title: str
@@ -257,6 +277,7 @@ class Article(Schema):
     tags: list[str]
     translation_of: str | None
     grade: float | None
+    pending_draft: PendingDraft | None
     usage: ArticleUsage
 
 
@@ -336,6 +357,90 @@ class Digest(Schema):
 
 
 # -- batch -------------------------------------------------------------------------------------
+# -- identity and administration ----------------------------------------------------------------
+class SessionIssued(Schema):
+    token: str
+    user: str
+    roles: list[str]
+    expires_at: str
+
+
+class SignedOut(Schema):
+    signed_out: bool
+
+
+class Me(Schema):
+    name: str
+    kind: str
+    roles: list[str]
+    scopes: list[str]
+
+
+class User(Schema):
+    name: str
+    roles: list[str]
+    source: str
+    locked: bool
+    locked_until: str | None
+    created_at: str
+
+
+class UserAdded(Schema):
+    name: str
+    roles: list[str]
+    password: str | None
+
+
+class UserRemoved(Schema):
+    name: str
+    removed: bool
+
+
+class UserRoles(Schema):
+    name: str
+    roles: list[str]
+
+
+class ApiKey(Schema):
+    name: str
+    scopes: list[str]
+    created_at: str
+    created_by: str
+
+
+class KeyCreated(Schema):
+    name: str
+    key: str
+    scopes: list[str]
+
+
+class KeyRevoked(Schema):
+    name: str
+    revoked: bool
+
+
+class AuditLine(Schema):
+    at: str
+    user: str
+    action: str
+    target: str
+
+
+class RetentionReport(Schema):
+    dry_run: bool
+    transcript_days: int
+    audit_days: int
+    calls_deleted: int
+    call_ids: list[str]
+    digest_topics_stripped: int
+    audit_lines_deleted: int
+
+
+class CallDeleted(Schema):
+    call_id: str
+    deleted: bool
+
+
 class IngestReport(Schema):
     stored: int
     skipped: int
@@ -378,4 +483,8 @@ CLIENT_RETURNS: dict[str, Any] = {
     "digest": Digest | None,
     "build_digest": Digest,
     "ingest": IngestReport,
+    "sign_in": SessionIssued,
+    "sign_in_oidc": SessionIssued,
+    "users": list[User],
+    "audit": list[AuditLine],
 }

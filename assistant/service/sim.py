@@ -20,6 +20,7 @@ import numpy as np
 
 from assistant import config
 from assistant.errors import AssistantError, InputError
+from assistant.identity.keys import read_local_key
 from assistant.privacy.gate import new_call_id
 from assistant.service.client import ServiceClient, ServiceUnavailable
 from assistant.speech.audio import AudioOptions, encode_mulaw, load_tracks, resample
@@ -105,7 +106,7 @@ def simulate(
     url = options.url or ("ws://127.0.0.1:8700/media/raw" if raw else "ws://127.0.0.1:8700/media")
     call_id = call_id or new_call_id("sim")
     frames = frames if frames is not None else load_frames(path, options.loop_to)
-    token = options.token if options.token is not None else (config.get().api_token or None)
+    token = options.token if options.token is not None else (config.get().api_token or read_local_key())
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     result = SimResult(call_id)
     client = ServiceClient(_http_base(url), token=token)

@@ -15,7 +15,8 @@
 - Text arrives redacted; redaction is the pipeline's job (ARCHITECTURE invariant 3).
 
 Modules: `schema` (open, migrations, helpers), `records` (dataclasses), `calls` (calls, feedback, ingest
-errors), `digest` (digests, topic registry, per-day reads, article usage, open questions); this module
+errors), `digest` (digests, topic registry, per-day reads, article usage, open questions), `identity` (users,
+sessions, API keys, the audit log), `articles` (drafts waiting to be published, article history); this module
 re-exports their API (`from assistant import storage`).
 
 May import: privacy (the gate runs on every stored text) and the basics. Imported by every domain package.
@@ -23,10 +24,21 @@ May import: privacy (the gate runs on every stored text) and the basics. Importe
 
 from __future__ import annotations
 
+from assistant.storage.articles import (
+    ArticleDraft,
+    ArticleEvent,
+    add_article_event,
+    article_history,
+    close_draft,
+    get_draft,
+    list_drafts,
+    save_draft,
+)
 from assistant.storage.calls import (
     add_feedback,
     add_to_summary,
     call_exists,
+    calls_started_before,
     delete_call,
     encode_cursor,
     get_call,
@@ -35,6 +47,7 @@ from assistant.storage.calls import (
     list_ingest_errors,
     record_ingest_error,
     save_call,
+    strip_digest_quotes,
     suggestion_id,
 )
 from assistant.storage.digest import (
@@ -51,6 +64,30 @@ from assistant.storage.digest import (
     open_questions,
     registered_topics,
     save_digest,
+)
+from assistant.storage.identity import (
+    AuditLine,
+    StoredKey,
+    StoredUser,
+    add_audit,
+    delete_audit_before,
+    delete_expired_sessions,
+    delete_key,
+    delete_session,
+    delete_user,
+    get_key,
+    get_user,
+    key_by_hash,
+    list_audit,
+    list_keys,
+    list_users,
+    record_sign_in_result,
+    save_key,
+    save_session,
+    save_user,
+    session_user,
+    set_user_password,
+    set_user_roles,
 )
 from assistant.storage.records import (
     CallRecord,
@@ -70,10 +107,44 @@ from assistant.storage.schema import (
     migrate,
     open_db,
     schema_version,
+    transaction,
 )
 from assistant.vocab import CHANNELS, FEEDBACK_KINDS, OUTCOMES, SPEAKERS, STATUSES
 
 __all__ = [
+    "ArticleDraft",
+    "ArticleEvent",
+    "add_article_event",
+    "article_history",
+    "close_draft",
+    "get_draft",
+    "list_drafts",
+    "save_draft",
+    "AuditLine",
+    "StoredKey",
+    "StoredUser",
+    "add_audit",
+    "delete_audit_before",
+    "delete_expired_sessions",
+    "delete_key",
+    "delete_session",
+    "delete_user",
+    "get_key",
+    "get_user",
+    "key_by_hash",
+    "list_audit",
+    "list_keys",
+    "list_users",
+    "record_sign_in_result",
+    "save_key",
+    "save_session",
+    "save_user",
+    "session_user",
+    "set_user_password",
+    "set_user_roles",
+    "calls_started_before",
+    "strip_digest_quotes",
+    "transaction",
     "CHANNELS",
     "FEEDBACK_KINDS",
     "MIGRATIONS",

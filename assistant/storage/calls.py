@@ -235,14 +235,41 @@ def _insert_many(con: Connection, insert: str, values: list[list[Any]]) -> None:
         con.execute(f"{head} VALUES {', '.join([marks] * len(chunk))}", [v for row in chunk for v in row])
 
 
+CALL_TABLES = ("calls", "utterances", "suggestions", "feedback", "digest_calls")
+
+
 def delete_call(con: Connection, call_id: str) -> bool:
-    """Delete a call with everything about it, feedback included (retention). True if it existed."""
+    """Delete a call with everything about it, feedback and its digest topic included (retention).
+    A digest keeps only its aggregated counts. True if it existed."""
     call_id = safe_id(call_id)
     with transaction(con):
         existed = call_exists(con, call_id, complete_only=False)
-        for table in ("calls", "utterances", "suggestions", "feedback"):
+        for table in CALL_TABLES:
             con.execute(f"DELETE FROM {table} WHERE call_id = ?", [call_id])
     return existed
+
+
+def calls_started_before(con: Connection, before: datetime) -> list[str]:
+    """Ids of stored calls that started before `before` (retention), oldest first; live ones excluded."""
+    found = con.execute(
+        "SELECT call_id FROM calls WHERE started_at < ? AND status <> 'live' ORDER BY started_at",
+        [to_db(before)],
+    ).fetchall()
+    return [str(r[0]) for r in found]
+
+
+def strip_digest_quotes(con: Connection, before: datetime, dry_run: bool = False) -> int:
+    """Digests of days before `before` keep their counts only: caller quotes are removed. Returns
+    the number of topics that held quotes."""
+    day = to_db(before).date()
+    found = con.execute(
+        "SELECT count(*) FROM digest_topics WHERE digest_date < ? AND quotes IS NOT NULL "
+        "AND CAST(quotes AS VARCHAR) <> '[]'",
+        [day],
+    ).fetchone()
+    if not dry_run:
+        con.execute("UPDATE digest_topics SET quotes = '[]' WHERE digest_date < ?", [day])
+    return int(found[0]) if found else 0
 
 
 def call_exists(con: Connection, call_id: str, complete_only: bool = True) -> bool:
@@ -283,9 +310,11 @@ def list_calls(
     limit: int = 100,
     offset: int = 0,
     after: tuple[datetime, str] | None = None,
+    agent: str | None = None,
 ) -> list[StoredCall]:
     """Calls newest first, filtered by start time (`since` inclusive, `until` exclusive) and fields;
-    `after` (started_at, call_id) starts after that call (see `list_calls_page`)."""
+    `after` (started_at, call_id) starts after that call (see `list_calls_page`); `agent`: only the
+    calls that agent handled."""
     if outcome is not None:
         _choice(outcome, OUTCOMES, "outcome")
     if status is not None:
@@ -301,6 +330,7 @@ def list_calls(
         ("language = ?", language),
         ("outcome = ?", outcome),
         ("status = ?", status),
+        ("agent_id = ?", agent),
     ):
         if value is not None:
             where.append(clause)

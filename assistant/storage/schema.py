@@ -136,6 +136,58 @@ CREATE TABLE topic_registry (
 """
 
 
+_SCHEMA_4 = """
+CREATE TABLE users (
+    name VARCHAR PRIMARY KEY,
+    roles VARCHAR NOT NULL,
+    password_hash VARCHAR NOT NULL,
+    source VARCHAR NOT NULL,
+    failed_attempts INTEGER NOT NULL,
+    locked_until TIMESTAMP,
+    created_at TIMESTAMP NOT NULL
+);
+CREATE TABLE sessions (
+    token_hash VARCHAR PRIMARY KEY,
+    user_name VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    expires_at TIMESTAMP NOT NULL
+);
+CREATE TABLE api_keys (
+    name VARCHAR PRIMARY KEY,
+    key_hash VARCHAR NOT NULL UNIQUE,
+    scopes VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    created_by VARCHAR NOT NULL
+);
+CREATE SEQUENCE audit_seq;
+CREATE TABLE audit_log (
+    id BIGINT PRIMARY KEY,
+    logged_at TIMESTAMP NOT NULL,
+    user_name VARCHAR NOT NULL,
+    action VARCHAR NOT NULL,
+    target VARCHAR
+);
+"""
+
+
+_SCHEMA_5 = """
+CREATE TABLE article_drafts (
+    article_id VARCHAR PRIMARY KEY,
+    content JSON NOT NULL,
+    author VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL
+);
+CREATE SEQUENCE article_history_seq;
+CREATE TABLE article_history (
+    id BIGINT PRIMARY KEY,
+    article_id VARCHAR NOT NULL,
+    action VARCHAR NOT NULL,
+    user_name VARCHAR NOT NULL,
+    logged_at TIMESTAMP NOT NULL
+);
+"""
+
+
 def _sql(script: str) -> Callable[[Connection], None]:
     def run(con: Connection) -> None:
         con.execute(script)
@@ -155,6 +207,8 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
             "topic_id VARCHAR NOT NULL, PRIMARY KEY (digest_date, call_id, topic_id));"
         ),
     ),
+    (4, "users, sessions, api_keys, audit_log: who may do what, and who did", _sql(_SCHEMA_4)),
+    (5, "article_drafts, article_history: the article workflow", _sql(_SCHEMA_5)),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -92,6 +92,7 @@ def save() -> None:
             else:  # a new article, or an edited one saved under a new id: a copy, never a replacement
                 saved = get_client().create_article(payload)
             st.session_state.kb_saved = saved.get("id") or values["id"]
+            st.session_state.kb_saved_pending = bool(saved.get("pending_draft"))
             st.session_state.kb_editing = st.session_state.kb_saved
         except ServiceUnavailable as exc:
             st.session_state.kb_save_error = f"Service down: {exc}. Nothing was saved; try again."
@@ -138,6 +139,7 @@ else:
                 "Title": a.get("title"),
                 "Language": a.get("language"),
                 "Status": a.get("status"),
+                "Draft waiting": "yes, by " + a["pending_draft"]["author"] if a.get("pending_draft") else "",
                 "Times suggested": (a.get("usage") or {}).get("suggested", 0),
                 "Helpful rate": helpful_rate(a.get("usage") or {}),
                 "Last used": ui.readable_time((a.get("usage") or {}).get("last_suggested"), empty="never"),
@@ -158,6 +160,10 @@ for col, (status, label) in zip(
     clicked = col.button(label, disabled=pick == NEW, key=f"kb_status_{status}")
     if clicked and ui.call("set_article_status", pick, status) is not None:
         ui.done_banner(f"{pick} is now {status}; search and suggestions use the change now.")
+st.caption(
+    "New and edited articles are drafts: search and suggestions keep the published text until a "
+    "knowledge manager presses Publish (a different one, where your agency requires it)."
+)
 
 # ---------------------------------------------------------------- editor
 st.header("Edit an article", anchor="article-editor")
@@ -168,7 +174,8 @@ if st.session_state.get("kb_note"):
     ui.done_banner(st.session_state.kb_note)
 editing = st.session_state.get("kb_editing")
 st.caption(
-    f"Editing the published file of {editing}: saving replaces it. A different id saves a new article."
+    f"Editing {editing}: saving keeps your changes as a draft until it is published. "
+    "A different id saves a new article."
     if editing
     else "A new article: saving creates it, and an id that is already used is refused "
     "(to change an article, choose it above and press Edit in the editor)."
@@ -218,7 +225,14 @@ if errors:
 elif st.session_state.get("kb_save_error"):
     st.error(st.session_state.kb_save_error, icon=":material/cloud_off:")
 elif st.session_state.get("kb_saved"):
-    ui.done_banner(f"article {st.session_state.kb_saved} saved; search and suggestions use it now.")
+    ui.done_banner(
+        f"article {st.session_state.kb_saved} saved as a draft; "
+        + (
+            "the published text stays in use until the draft is published."
+            if st.session_state.get("kb_saved_pending")
+            else "press Publish to put it in use."
+        )
+    )
 
 # ---------------------------------------------------------------- gaps
 st.header("Gap queue")
