@@ -39,6 +39,7 @@ class ScriptedCaller:
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
+        self.timings: list[tuple[str, str, float, float]] = []  # speaker, task, audio s, decode s
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -46,7 +47,9 @@ class ScriptedCaller:
     def transcribe(self, audio: Any, options: Any, speaker: str = "unknown") -> Any:
         from assistant.speech.transcription import Transcript
 
+        began = time.monotonic()
         out = self.inner.transcribe(audio, options, speaker=speaker)
+        self.timings.append((speaker, options.task, len(audio) / 16000, time.monotonic() - began))
         if speaker != "caller" or not out.segments:
             return out
         english = options.task == "translate" or out.info.language == "en"
@@ -66,6 +69,8 @@ def main() -> int:
         default="call-en-payment-pii.wav,call-en-benefits.wav,call-es-food.wav,call-es-license.wav",
     )
     parser.add_argument("--port", type=int, default=8947)
+    parser.add_argument("--tail", type=float, default=3.0, help="seconds streamed after the caller's turn")
+    parser.add_argument("--trace", action="store_true", help="print each call's captions and alerts")
     args = parser.parse_args()
     home = tempfile.mkdtemp(prefix="bench-floor-")
     os.environ["ASSISTANT_HOME"] = home
@@ -83,7 +88,8 @@ def main() -> int:
     from assistant.speech.transcription import load_transcriber
 
     config.reset()
-    processor = CallProcessor(CallOptions.from_config(), transcriber=ScriptedCaller(load_transcriber()))
+    scripted = ScriptedCaller(load_transcriber())
+    processor = CallProcessor(CallOptions.from_config(), transcriber=scripted)
     opts = ServiceOptions(db=f"{home}/floor.duckdb", live=LiveOptions.from_config(), warm=True)
     app = create_app(processor=processor, options=opts, catalog=ArticleCatalog.load())
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=args.port, log_level="warning"))
@@ -101,7 +107,7 @@ def main() -> int:
         for sample in args.samples.split(","):
             end = first_caller_end(sample)
             frames = load_frames(str(REPO / "samples" / sample))
-            cut = int((end + 3.0) * 8000)  # the first caller turn and 3 s after it
+            cut = int((end + args.tail) * 8000)  # the first caller turn and a few seconds after it
             frames = {k: v[:cut] for k, v in frames.items()}
             for rep in range(args.repeat):
                 call_id = f"floor-{Path(sample).stem}-{rep}"
@@ -124,6 +130,15 @@ def main() -> int:
                 result = simulate(str(REPO / "samples" / sample), sim, call_id=call_id, frames=frames)
                 stop.set()
                 poller.join(5)
+                if args.trace:
+                    for who, task, secs, took in scripted.timings:
+                        print(f"  decode {who} {task} of {secs:.1f} s audio: {took:.2f} s")
+                    scripted.timings.clear()
+                    for at, e in result.events:
+                        if e["type"] in ("caption", "alert", "language") and e["data"].get("final", True):
+                            print(
+                                f"  +{at - result.t0:5.2f}s {e['type']}: {json.dumps(e['data'], ensure_ascii=False)[:160]}"
+                            )
                 if "at" not in seen:
                     print(f"{sample} #{rep}: no escalation alert seen on the floor")
                     continue

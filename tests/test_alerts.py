@@ -149,9 +149,11 @@ class ScriptedSpeech:
 
     def __init__(self, text: str, language: str = "en", english: str | None = None) -> None:
         self.text, self.language, self.english = text, language, english
+        self.asked: set[tuple[str, bool]] = set()  # (task, short_fallback) of each decode
 
     def transcribe(self, audio: np.ndarray, options, speaker: str = "unknown") -> Transcript:  # noqa: ANN001
         duration = len(audio) / RATE
+        self.asked.add((options.task, options.short_fallback))
         if not len(audio) or float(np.abs(audio).max()) < 0.01:
             return Transcript((), TranscriptionInfo(self.language, 0.99, duration))
         said = self.english if options.task == "translate" and self.english else self.text
@@ -193,7 +195,11 @@ def test_an_english_caller_asking_for_a_supervisor_raises_escalation_on_the_call
     ],
 )
 def test_a_spanish_caller_raises_escalation_from_the_translation(spanish: str, english: str) -> None:
-    call = caller_says(ScriptedSpeech(spanish, "es", english))
+    speech = ScriptedSpeech(spanish, "es", english)
+    call = caller_says(speech)
+    # the final's transcription may fall back to Whisper's 30 s pass; its speech translation does not
+    assert ("transcribe", True) in speech.asked and ("translate", False) in speech.asked
+    assert ("translate", True) not in speech.asked
     events, _ = call.events_since(0)
     caption = next(e["data"] for e in events if e["type"] == "caption" and e["data"]["final"])
     assert caption["language"] == "es" and caption["translation"] == english

@@ -99,7 +99,7 @@ def test_three_routed_calls_on_the_floor_and_each_agent_sees_their_own(tmp_path:
             }
             assert c.get("/floor", headers=as_user(c, "kim", "knowledge_manager")).status_code == 403
             rows = {r["call_id"]: r for r in c.get("/floor").json()["calls"]}
-        assert c.get("/floor").json() == {"calls": []}  # ended calls leave the floor
+        wait_for(lambda: c.get("/floor").json() == {"calls": []})  # ended calls leave the floor
         stored = c.get("/calls/CA-c").json()
     a, spanish = rows["CA-a"], rows["CA-c"]
     assert (a["queue"], a["duration"] >= 5.2, a["started_at"] is not None) == ("benefits", True, True)

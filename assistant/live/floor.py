@@ -54,6 +54,7 @@ def floor_row(call: LiveCall) -> dict[str, Any]:
 
 
 def floor(calls: list[LiveCall]) -> dict[str, Any]:
-    """The floor: live calls, oldest first (the longest-waiting stays at the top)."""
+    """The floor: live calls, oldest first (the longest-waiting stays at the top). A call whose
+    stream has stopped stays until its last finals are done, so an alert they raise is seen."""
     ordered = sorted(calls, key=lambda c: c.started_at)
-    return {"calls": [floor_row(c) for c in ordered if c.state == "live"]}
+    return {"calls": [floor_row(c) for c in ordered if c.state in ("live", "ending")]}
