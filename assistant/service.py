@@ -36,6 +36,7 @@ class ServiceOptions:
         db: the DuckDB file (None: the `db` setting).
         api_token: bearer token required on every route and socket ('' or None: none).
         max_calls: concurrent live calls.
+        workers: model workers for live calls (`service_hub.CallHub`).
         limits: media frame size and rate limits.
         live: endpointing and decoding of live calls.
         warm: load Whisper, the embedder and the index at start-up instead of on first use.
@@ -46,7 +47,8 @@ class ServiceOptions:
 
     db: str | None = None
     api_token: str | None = None
-    max_calls: int = 4
+    max_calls: int = 8
+    workers: int = 2
     limits: Limits = field(default_factory=Limits)
     live: LiveOptions = field(default_factory=LiveOptions)
     warm: bool = False
@@ -60,6 +62,7 @@ class ServiceOptions:
             db=cfg.db,
             api_token=cfg.api_token or None,
             max_calls=cfg.max_calls,
+            workers=cfg.live_workers,
             limits=Limits(
                 cfg.max_frame_bytes,
                 cfg.max_frames_per_second,
@@ -104,6 +107,7 @@ def create_app(
         options=opts.live,
         max_calls=opts.max_calls,
         catalog=catalog,
+        workers=opts.workers,
     )
 
     @contextlib.asynccontextmanager

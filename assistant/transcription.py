@@ -8,6 +8,7 @@ or noise are dropped (see `keep_segment`).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
@@ -183,16 +184,20 @@ class FasterWhisperTranscriber:
 
     name = "faster-whisper"
 
-    def __init__(self, model: str, *, threads: int = 2, compute_type: str = "int8") -> None:
+    def __init__(self, model: str, *, threads: int = 2, compute_type: str = "int8", workers: int = 1) -> None:
         from faster_whisper import WhisperModel
 
         self.model_path = model
+        self.workers = max(1, workers)
         try:
             self._model = WhisperModel(
                 model,
                 device="cpu",
                 compute_type=compute_type,
                 cpu_threads=threads,
+                # CTranslate2 replicas on one device share the weights: `workers` decodes at once
+                # for about one model's memory (the live service's workers each run one).
+                num_workers=self.workers,
                 local_files_only=not config.get().allow_network,
             )
         except (OSError, RuntimeError, ValueError) as exc:
@@ -200,9 +205,10 @@ class FasterWhisperTranscriber:
                 f"cannot load Whisper model from {model}: {exc}".splitlines()[0],
                 hint="run 'assistant models prepare' to rebuild the bundled models",
             ) from None
-        # CTranslate2 models are safe to share across threads, but one decode at a time keeps
-        # the 2 cores from thrashing between calls.
-        self._lock = threading.Lock()
+        # At most one decode per replica; more would only queue inside CTranslate2.
+        self._lock = threading.BoundedSemaphore(self.workers)
+        # Sampled decodes (the temperature fallback) one at a time: the seed is process-wide.
+        self._sampling = threading.Lock()
 
     @property
     def multilingual(self) -> bool:
@@ -232,7 +238,8 @@ class FasterWhisperTranscriber:
                 language, probability = heard.language, heard.language_probability
         if language is None and options.languages:
             language, probability = self._detect(audio, options.languages)
-        with self._lock:
+        sampling = self._sampling if options.temperature_fallback else contextlib.nullcontext()
+        with self._lock, sampling:
             import ctranslate2
 
             # Whisper's temperature fallback samples: a fixed seed per decode gives the same text for
@@ -411,7 +418,7 @@ class OpenAIWhisperTranscriber:
         return str(language), float(finite[language])
 
 
-_cache: dict[tuple[str, str, int, str], Transcriber] = {}
+_cache: dict[tuple[str, str, int, str, int], Transcriber] = {}
 _cache_lock = threading.Lock()
 
 
@@ -426,12 +433,15 @@ def load_transcriber(engine: str | None = None, model: str | None = None) -> Tra
     model = model or cfg.whisper_model
     # The thread count and compute type change the numbers, and so now and then the words: a model
     # loaded under other settings is another model (Ray actors run with 1 thread, a local run with more).
-    key = (engine, model, cfg.threads, cfg.compute_type)
+    key = (engine, model, cfg.threads, cfg.compute_type, cfg.live_workers)
     with _cache_lock:
         if key not in _cache:
             if engine == "faster-whisper":
                 _cache[key] = FasterWhisperTranscriber(
-                    models.resolve_whisper(model), threads=cfg.threads, compute_type=cfg.compute_type
+                    models.resolve_whisper(model),
+                    threads=cfg.threads,
+                    compute_type=cfg.compute_type,
+                    workers=cfg.live_workers,
                 )
             else:
                 _cache[key] = OpenAIWhisperTranscriber(model, threads=cfg.threads)
