@@ -114,10 +114,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from assistant.client import remove_service_state, write_service_state
 
-        hub.start()
-        if opts.warm:
-            _ = hub.processor.transcriber
-            hub.processor.search_engine()
+        hub.start(warm=opts.warm)
         if opts.advertise_url:
             write_service_state(opts.advertise_url, opts.api_token, str(hub.db_path))
         try:

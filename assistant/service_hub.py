@@ -27,6 +27,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -40,11 +41,29 @@ from assistant.live import ArticleCatalog, Job, LiveCall, LiveOptions
 
 log = logging.getLogger("assistant.service")
 PRIORITY = {"final": 0, "end": 1, "partial": 2}
+WORKER_NICE = 5  # model work yields the cores (about 3:1) to the event loop reading the media
 INTERRUPTED = "interrupted: the service stopped during the call; finals up to then are kept"
 
 
 class CallLimitReached(InputError):
     """More concurrent calls than `max_calls`."""
+
+
+def yield_to_io(nice: int = WORKER_NICE) -> None:
+    """Lower this thread's CPU priority by `nice` (Linux keeps it per thread; threads it starts
+    inherit it, CTranslate2's replica and OpenMP threads among them when it loads a model).
+
+    The event loop reads every call's media (800 frames a second at 8 calls) and answers the
+    clients' keepalive pings; when decodes and other work filled both cores, it fell behind
+    reading and clients dropped their calls. Elsewhere (no per-thread priority) this does nothing.
+    """
+    if not hasattr(os, "setpriority"):
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
+    except OSError:
+        pass
 
 
 def stored_status(call: Any) -> str:
@@ -152,19 +171,29 @@ class CallHub:
         self.errors = 0
 
     # -- lifecycle -----------------------------------------------------------------------------
-    def start(self) -> None:
+    def start(self, *, warm: bool = False) -> None:
+        """Open the database and start the workers; `warm`: the first worker loads Whisper, the
+        embedder and the index (so their threads inherit its lower priority) and this returns
+        once they are loaded, raising what loading raised."""
         from assistant import storage
 
         self._con = storage.open_db(self.db_path)
         if self.catalog is None:
             self.catalog = ArticleCatalog.load()
         self.interrupted_on_start = self.mark_interrupted()
+        warmed = threading.Event() if warm else None
+        failed: list[BaseException] = []
         for n in range(self.workers):
             name = f"assistant-model-worker-{n}"
             self.served[name] = 0
-            self._threads.append(threading.Thread(target=self._work, name=name, daemon=True))
+            args = (warmed if n == 0 else None, failed)
+            self._threads.append(threading.Thread(target=self._work, args=args, name=name, daemon=True))
         for thread in self._threads:
             thread.start()
+        if warmed is not None:
+            warmed.wait()
+            if failed:
+                raise failed[0]
 
     def close(self, timeout: float = 30.0) -> None:
         """Finish active calls as interrupted (after their queued finals), then stop the workers."""
@@ -317,7 +346,18 @@ class CallHub:
                 self._running.pop(job.call.call_id, None)
             self._ready.notify_all()
 
-    def _work(self) -> None:
+    def _work(self, warmed: threading.Event | None = None, failed: list[BaseException] | None = None) -> None:
+        """A worker: lower its priority, warm the engines when asked, then run jobs until stopped."""
+        yield_to_io()
+        if warmed is not None:
+            try:
+                _ = self.processor.transcriber
+                self.processor.search_engine()
+            except Exception as exc:  # start() re-raises it on the service's thread
+                if failed is not None:
+                    failed.append(exc)
+            finally:
+                warmed.set()
         name = threading.current_thread().name
         while True:
             job = self.next_job()

@@ -4,6 +4,7 @@ barriers' timeouts only turn a hang into a failure)."""
 
 from __future__ import annotations
 
+import sys
 import threading
 from pathlib import Path
 from types import SimpleNamespace
@@ -13,8 +14,10 @@ import pytest
 from test_live import fake_processor
 
 from assistant import config, transcription
+from assistant.calls import CallProcessor
+from assistant.errors import ModelNotAvailable
 from assistant.live import ArticleCatalog, Job
-from assistant.service_hub import CallHub
+from assistant.service_hub import CallHub, yield_to_io
 
 AUDIO = np.zeros(160, np.float32)
 
@@ -129,3 +132,59 @@ def test_whisper_is_loaded_with_one_replica_per_live_worker(monkeypatch: pytest.
         config.reset()
     assert seen["num_workers"] == 3 and seen["cpu_threads"] == 2
     assert isinstance(engine, transcription.FasterWhisperTranscriber) and engine.workers == 3
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priority is Linux's")
+def test_workers_yield_the_cores_to_the_event_loop_and_their_threads_inherit_it() -> None:
+    import os
+
+    def nice() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    seen: dict[str, int] = {}
+
+    def worker() -> None:
+        before = nice()
+        yield_to_io(3)
+        seen["worker"] = nice() - before
+        child = threading.Thread(target=lambda: seen.__setitem__("child", nice() - before))
+        child.start()
+        child.join()
+
+    main_before = nice()
+    if main_before > 16:
+        pytest.skip("this process already runs at nearly the lowest priority")
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert seen == {"worker": 3, "child": 3}
+    assert nice() == main_before  # the calling thread keeps its priority
+
+
+class LoadingProcessor(CallProcessor):
+    """Records which thread loads the engines; `fail` makes loading Whisper fail."""
+
+    def __init__(self, fail: bool = False) -> None:
+        fake = fake_processor()
+        super().__init__(fake.options, transcriber=None, embedder=fake._embedder, index=fake._index)
+        self.fail = fail
+        self.loaded_on: list[str] = []
+
+    @property
+    def transcriber(self) -> object:
+        self.loaded_on.append(threading.current_thread().name)
+        if self.fail:
+            raise ModelNotAvailable("no Whisper here", hint="install it")
+        return fake_processor().transcriber
+
+
+def test_warm_start_loads_the_engines_on_a_worker_and_reports_a_failure(tmp_path: Path) -> None:
+    processor = LoadingProcessor()
+    h = CallHub(processor, str(tmp_path / "warm.duckdb"), workers=2, catalog=ArticleCatalog())
+    h.start(warm=True)
+    h.close()
+    assert processor.loaded_on == ["assistant-model-worker-0"]
+    broken = CallHub(LoadingProcessor(fail=True), str(tmp_path / "b.duckdb"), catalog=ArticleCatalog())
+    with pytest.raises(ModelNotAvailable):
+        broken.start(warm=True)
+    broken.close()
