@@ -241,22 +241,26 @@ class FasterWhisperTranscriber:
             # Spanish turn came back as Thai), so the second pass decodes in the language heard.
             if language is None and reason in ("loop", "unsure"):
                 language, probability = heard.language, heard.language_probability
+        # The VAD runs once: language ID and decoding both take its speech (faster-whisper's
+        # vad_filter would run it again, with the same options, inside transcribe).
+        speech, chunks = self._speech(audio) if options.vad else (audio, [])
         if language is None and options.languages:
-            language, probability = self._detect(audio, options.languages)
+            language, probability = self._detect(audio, options.languages, speech if options.vad else None)
         sampling = self._sampling if options.temperature_fallback else contextlib.nullcontext()
         with self._lock, sampling:
             import ctranslate2
+            from faster_whisper.transcribe import restore_speech_timestamps
 
             # Whisper's temperature fallback samples: a fixed seed per decode gives the same text for
             # the same audio in any process (a Ray actor, a retried worker, a re-run), not a new draw.
             ctranslate2.set_random_seed(0)
             raw, info = self._model.transcribe(
-                audio,
+                speech,
                 language=language,
                 task=options.task,
                 beam_size=options.beam_size,
                 word_timestamps=options.word_timestamps,
-                vad_filter=options.vad,
+                vad_filter=False,
                 no_speech_threshold=options.no_speech_threshold,
                 compression_ratio_threshold=options.compression_ratio_threshold,
                 log_prob_threshold=options.log_prob_threshold,
@@ -265,6 +269,8 @@ class FasterWhisperTranscriber:
                 temperature=_TEMPERATURES if options.temperature_fallback else 0.0,
                 max_new_tokens=options.max_new_tokens,
             )
+            if chunks:  # times in the speech back to times in the recording, as vad_filter does
+                raw = restore_speech_timestamps(raw, chunks, SAMPLE_RATE)
             segments = [
                 Segment(
                     start=float(s.start),
@@ -321,15 +327,24 @@ class FasterWhisperTranscriber:
             return "en", 1.0
         return self._detect(audio, config.get().speech_languages)
 
-    def _detect(self, audio: np.ndarray, languages: str) -> tuple[str, float]:
+    def _detect(
+        self, audio: np.ndarray, languages: str, speech: np.ndarray | None = None
+    ) -> tuple[str, float]:
         # On the speech only, in a window sized to it (not Whisper's 30 s): a seventh of the cost
         # on the samples and real-dev recordings, and the same accuracy (`whisper_short.detect`).
+        if speech is None:
+            speech, _ = self._speech(audio)
+        with self._lock:
+            return whisper_short.detect(self._model, speech if len(speech) else audio, languages)
+
+    @staticmethod
+    def _speech(audio: np.ndarray) -> tuple[np.ndarray, list[dict[str, int]]]:
+        """Silero VAD with faster-whisper's default options: the speech joined (what its
+        `vad_filter` decodes; empty when there is none) and where it was (sample offsets)."""
         from faster_whisper.vad import VadOptions, collect_chunks, get_speech_timestamps
 
         chunks = get_speech_timestamps(audio, VadOptions())
-        speech = np.concatenate(collect_chunks(audio, chunks)[0]) if chunks else audio
-        with self._lock:
-            return whisper_short.detect(self._model, speech if len(speech) else audio, languages)
+        return np.concatenate(collect_chunks(audio, chunks)[0]), chunks
 
 
 class OpenAIWhisperTranscriber:
