@@ -128,6 +128,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, help="live model workers (default: the live_workers setting)")
     args = parser.parse_args()
 
+    from assistant.identity.keys import read_local_key
     from assistant.service.sim import SimOptions, load_frames, simulate_many
 
     sample = Path(args.sample)
@@ -146,7 +147,12 @@ def main() -> int:
     url = f"http://127.0.0.1:{args.port}"
 
     def health() -> dict:
-        with urllib.request.urlopen(f"{url}/health", timeout=5) as r:
+        # Signed in with the local admin key (written by the service at start): the full health.
+        key = read_local_key()
+        request = urllib.request.Request(
+            f"{url}/health", headers={"Authorization": f"Bearer {key}"} if key else {}
+        )
+        with urllib.request.urlopen(request, timeout=5) as r:
             return dict(json.load(r))
 
     try:

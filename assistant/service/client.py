@@ -203,7 +203,8 @@ class ServiceClient:
     def sign_in(self, name: str, password: str) -> dict[str, Any]:
         """A session for `name`: {"token", "user", "roles", "expires_at"}; sends it from now on."""
         session = parse(
-            schemas.SessionIssued, self._call("POST", "/auth/sign-in", json={"name": name, "password": password})
+            schemas.SessionIssued,
+            self._call("POST", "/auth/sign-in", json={"name": name, "password": password}),
         )
         self._http.headers["Authorization"] = f"Bearer {session['token']}"
         return session

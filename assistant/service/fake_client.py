@@ -365,7 +365,8 @@ class FakeClient:
         live = [c for c in self.calls.values() if c["status"] == "live"]
         return {"status": "ok", "models": {"transcriber": "fake", "embedder": "fake", "index": "loaded"},
                 "database": {"path": ":memory:", "ok": True, "error": None}, "active_calls": len(live),
-                "lag": {c["call_id"]: 0.2 for c in live}, "worker_errors": 0}  # fmt: skip
+                "lag": {c["call_id"]: 0.2 for c in live}, "worker_errors": 0,
+                "live_workers": {"assistant-model-worker-0": 0}}  # fmt: skip
 
     def list_calls(self, active: bool | None = None, limit: int = 100) -> list[dict[str, Any]]:
         self._check()

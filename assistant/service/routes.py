@@ -157,7 +157,11 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
         principal = current()
         return principal.name if principal is not None else "-"
 
-    @app.get("/health", response_model=schemas.Health | schemas.BriefHealth, responses={503: {"model": schemas.Health}})
+    @app.get(
+        "/health",
+        response_model=schemas.Health | schemas.BriefHealth,
+        responses={503: {"model": schemas.Health}},
+    )
     def health() -> Any:
         from fastapi.responses import JSONResponse
 
