@@ -10,9 +10,11 @@ events the service returns (polled every 0.1 s, so figures include up to 0.1 s o
 - speech start -> first partial caption of that turn (p50 / p95; turns shorter than the partial
   interval may get none);
 - lag growth: median final latency in the last minute minus the first minute;
-- server CPU (cores busy, from /proc) and peak RSS.
+- server CPU (cores busy, from /proc) and peak RSS;
+- the machine's load average before and after each N (other work on the box shows here), and the
+  jobs each live model worker ran.
 
-Run: .venv/bin/python bench/live.py [--calls 1,2,4] [--seconds 180] [--port 8731]
+Run: .venv/bin/python bench/live.py [--calls 1,8] [--seconds 180] [--port 8731] [--workers N]
 """
 
 from __future__ import annotations
@@ -123,8 +125,10 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=8731)
     parser.add_argument("--sample", default=str(SAMPLE))
     parser.add_argument("--trace", action="store_true", help="print every caption's arrival time")
+    parser.add_argument("--workers", type=int, help="live model workers (default: the live_workers setting)")
     args = parser.parse_args()
 
+    from assistant.identity.keys import read_local_key
     from assistant.service.sim import SimOptions, load_frames, simulate_many
 
     sample = Path(args.sample)
@@ -132,23 +136,37 @@ def main() -> int:
     duration = len(next(iter(frames.values()))) / 8000
     turns = turns_for(sample, duration, args.seconds)
     tmp = tempfile.mkdtemp(prefix="bench-live-")
-    env = {**os.environ, "ASSISTANT_MAX_CALLS": "8"}
+    counts = [int(x) for x in args.calls.split(",")]
+    env = {**os.environ, "ASSISTANT_MAX_CALLS": str(max(counts))}
+    if args.workers is not None:
+        env["ASSISTANT_LIVE_WORKERS"] = str(args.workers)
     server = subprocess.Popen(
         [sys.executable, "-m", "assistant", "serve", "--port", str(args.port), "--db", f"{tmp}/bench.duckdb"],
         env=env,
     )
     url = f"http://127.0.0.1:{args.port}"
+
+    def health() -> dict:
+        # Signed in with the local admin key (written by the service at start): the full health.
+        key = read_local_key()
+        request = urllib.request.Request(
+            f"{url}/health", headers={"Authorization": f"Bearer {key}"} if key else {}
+        )
+        with urllib.request.urlopen(request, timeout=5) as r:
+            return dict(json.load(r))
+
     try:
         for _ in range(600):
             try:
-                with urllib.request.urlopen(f"{url}/health", timeout=1) as r:
-                    if json.load(r)["models"]["transcriber"] != "not loaded":
-                        break
+                if health()["models"]["transcriber"] != "not loaded":
+                    break
             except OSError:
                 pass
             time.sleep(0.5)
         rows = []
-        for n in [int(x) for x in args.calls.split(",")]:
+        for n in counts:
+            load0 = os.getloadavg()[0]
+            served0 = health().get("live_workers", {})
             cpu0, _ = proc_stats(server.pid)
             wall0 = time.monotonic()
             opts = SimOptions(
@@ -157,6 +175,7 @@ def main() -> int:
             results = simulate_many(str(sample), opts, n)
             cpu1, rss = proc_stats(server.pid)
             wall = time.monotonic() - wall0
+            served = {k: v - served0.get(k, 0) for k, v in health().get("live_workers", {}).items()}
             m: dict[str, list] = {"finals": [], "suggestions": [], "first_partial": [], "final_at": []}
             for r in results:
                 for key, values in measure(r, turns, args.trace).items():
@@ -178,6 +197,8 @@ def main() -> int:
                     "lag_growth": growth,
                     "cpu": (cpu1 - cpu0) / wall,
                     "rss_mb": rss / 2**20,
+                    "load": f"{load0:.1f}->{os.getloadavg()[0]:.1f}",
+                    "workers": "/".join(str(v) for _, v in sorted(served.items())) or "-",
                 }
             )
             print(f"done N={n}: {rows[-1]}", flush=True)
@@ -186,7 +207,8 @@ def main() -> int:
         server.wait(30)
     print(
         f"\nsample {sample.name} looped to {args.seconds:.0f} s; machine: {os.cpu_count()} cores; "
-        f"load average at end {os.getloadavg()[0]:.1f}"
+        f"load average at end {os.getloadavg()[0]:.1f}; live workers "
+        f"{env.get('ASSISTANT_LIVE_WORKERS', 'default')}, threads {env.get('ASSISTANT_THREADS', 'default')}"
     )
     head = (
         "calls",
@@ -198,6 +220,8 @@ def main() -> int:
         "lag growth s",
         "CPU cores",
         "peak RSS MB",
+        "load avg",
+        "jobs per worker",
     )
     print(" | ".join(head))
     for r in rows:
@@ -213,6 +237,8 @@ def main() -> int:
                     f"{r['lag_growth']:+.2f}",
                     f"{r['cpu']:.2f}",
                     f"{r['rss_mb']:.0f}",
+                    r["load"],
+                    r["workers"],
                 ]
             )
         )

@@ -45,6 +45,7 @@ class ServiceOptions:
         api_token: a legacy shared bearer token, accepted as a key with the media, ingest and
             read scopes ('' or None: none). People sign in; machines use API keys.
         max_calls: concurrent live calls.
+        workers: model workers for live calls (`service_hub.CallHub`).
         limits: media frame size and rate limits.
         live: endpointing and decoding of live calls.
         warm: load Whisper, the embedder and the index at start-up instead of on first use.
@@ -60,7 +61,8 @@ class ServiceOptions:
 
     db: str | None = None
     api_token: str | None = None
-    max_calls: int = 4
+    max_calls: int = 8
+    workers: int = 2
     limits: Limits = field(default_factory=Limits)
     live: LiveOptions = field(default_factory=LiveOptions)
     warm: bool = False
@@ -79,6 +81,7 @@ class ServiceOptions:
             db=cfg.db,
             api_token=cfg.api_token or None,
             max_calls=cfg.max_calls,
+            workers=cfg.live_workers,
             limits=Limits(
                 cfg.max_frame_bytes,
                 cfg.max_frames_per_second,
@@ -125,12 +128,13 @@ def create_app(
         options=opts.live,
         max_calls=opts.max_calls,
         catalog=catalog,
+        workers=opts.workers,
     )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
-        hub.start()
+        hub.start(warm=opts.warm)
         _private_files(hub.db_path)
         if opts.local_key:
             write_local_key(hub.cursor())
@@ -143,9 +147,6 @@ def create_app(
             threading.Thread(
                 target=retention_loop, args=(hub, opts.retention_every, stop), name="retention", daemon=True
             ).start()
-        if opts.warm:
-            _ = hub.processor.transcriber
-            hub.processor.search_engine()
         if opts.advertise_url:
             write_service_state(opts.advertise_url, opts.api_token, str(hub.db_path))
         try:

@@ -46,6 +46,7 @@ _FOOD: dict[str, Any] = {
     "2. Have proof of income and your address ready.\n\n"
     "You get a decision within 30 days.",
     "grade": 5.1,
+    "pending_draft": None,
     "usage": {"suggested": 42, "helpful": 30, "not_helpful": 4, "used": 25, "last_suggested": "2026-03-02"},
 }
 _FOOD_ES: dict[str, Any] = {
@@ -74,6 +75,7 @@ _CARD: dict[str, Any] = {
     "translation_of": None,
     "body": "Call the card line to freeze the card, then ask for a new one. It arrives in 5 to 7 days.",
     "grade": 4.2,
+    "pending_draft": None,
     "usage": {"suggested": 17, "helpful": 9, "not_helpful": 5, "used": 8, "last_suggested": "2026-02-27"},
 }
 _TAX_DRAFT: dict[str, Any] = {
@@ -90,6 +92,7 @@ _TAX_DRAFT: dict[str, Any] = {
     "translation_of": None,
     "body": "You can split your property tax bill into four payments. Ask before the due date.",
     "grade": 6.3,
+    "pending_draft": None,
     "usage": {"suggested": 0, "helpful": 0, "not_helpful": 0, "used": 0, "last_suggested": None},
 }
 
@@ -369,7 +372,8 @@ class FakeClient:
         live = [c for c in self.calls.values() if c["status"] == "live"]
         return {"status": "ok", "models": {"transcriber": "fake", "embedder": "fake", "index": "loaded"},
                 "database": {"path": ":memory:", "ok": True, "error": None}, "active_calls": len(live),
-                "lag": {c["call_id"]: 0.2 for c in live}, "worker_errors": 0}  # fmt: skip
+                "lag": {c["call_id"]: 0.2 for c in live}, "worker_errors": 0,
+                "live_workers": {"assistant-model-worker-0": 0}}  # fmt: skip
 
     def _visible(self, call_id: str) -> bool:
         """As the service: an agent (not a supervisor) sees only the calls routed to them."""

@@ -1,12 +1,21 @@
-"""The service's live-call hub: active calls, the one model worker, and the database.
+"""The service's live-call hub: active calls, the model workers, and the database.
 
-Scheduling: one worker thread does all model work (Whisper, embeddings, translation) from a
-priority queue, so two cores are not split between competing decodes. Finals (priority 0) and
-call ends (1) always run before partials (2); a partial is dropped when its track has already
-ended or the call's finals are behind (`LiveOptions.max_partial_lag`). Finals are never dropped.
-Within a priority the worker is fair between calls (start-time fair queueing): each job is tagged
-max(virtual time, the call's previous tag) + 1, and the virtual time follows the served tags, so
-a call that floods the queue waits behind its own backlog instead of ahead of everyone else's.
+Scheduling: `workers` threads (the `live_workers` setting; 2 on a 2-core box) do all model work
+(Whisper, embeddings, translation) from one priority queue. They share one loaded Whisper, which
+CTranslate2 runs as that many replicas over the same weights (`inter_threads`), so two decodes of
+different calls run at once. One worker alone left cores idle: at 8 calls it used 1.4 of 2 cores
+and fell behind, because much of a live job is not a wide matrix product (decoder steps of one
+token, feature extraction, redaction, search, the DuckDB write), and those do not use the second
+core.
+
+Finals (priority 0) and call ends (1) always run before partials (2); a partial is dropped when its
+track has already ended or the call's finals are behind (`LiveOptions.max_partial_lag`). Finals
+are never dropped. Within a priority the workers are fair between calls (start-time fair
+queueing): each job is tagged max(virtual time, the call's previous tag) + 1, and the virtual time
+follows the served tags, so a call that floods the queue waits behind its own backlog instead of
+ahead of everyone else's. A call runs one job at a time (its finals must reach the privacy gate's
+capture window in order, and its state is not shared between threads): a worker takes the first
+job in that order whose call is not running on another worker.
 
 Database: the hub owns one DuckDB connection (ARCHITECTURE invariant 2) and hands each thread its
 own cursor. The worker stores the growing call (status live) after every final, so a crash keeps
@@ -15,9 +24,10 @@ every final; on start, calls still marked live are stored as interrupted.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import logging
-import queue
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -37,11 +47,29 @@ from assistant.storage import CallRecord, SuggestionRecord, UtteranceRecord
 
 log = logging.getLogger("assistant.service.app")
 PRIORITY = {"final": 0, "end": 1, "partial": 2}
+WORKER_NICE = 5  # model work yields the cores (about 3:1) to the event loop reading the media
 INTERRUPTED = "interrupted: the service stopped during the call; finals up to then are kept"
 
 
 class CallLimitReached(InputError):
     """More concurrent calls than `max_calls`."""
+
+
+def yield_to_io(nice: int = WORKER_NICE) -> None:
+    """Lower this thread's CPU priority by `nice` (Linux keeps it per thread; threads it starts
+    inherit it, CTranslate2's replica and OpenMP threads among them when it loads a model).
+
+    The event loop reads every call's media (800 frames a second at 8 calls) and answers the
+    clients' keepalive pings; when decodes and other work filled both cores, it fell behind
+    reading and clients dropped their calls. Elsewhere (no per-thread priority) this does nothing.
+    """
+    if not hasattr(os, "setpriority"):
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
+    except OSError:
+        pass
 
 
 def stored_status(call: Any) -> str:
@@ -120,8 +148,9 @@ class CallHub:
         db_path: str,
         *,
         options: LiveOptions | None = None,
-        max_calls: int = 4,
+        max_calls: int = 8,
         catalog: ArticleCatalog | None = None,
+        workers: int = 2,
         alert_rules: AlertRules | None = None,
         webhook_url: str | None = None,
     ) -> None:
@@ -134,17 +163,22 @@ class CallHub:
         self.options = options or LiveOptions()
         self.max_calls = max_calls
         self.catalog = catalog
+        self.workers = max(1, workers)
         self.calls: dict[str, LiveCall] = {}
         self.recent: OrderedDict[str, LiveCall] = OrderedDict()  # ended calls keep their events a while
-        self._queue: queue.PriorityQueue[tuple[int, int, int, Job | None]] = queue.PriorityQueue()
+        self._queue: list[tuple[int, int, int, Job | None]] = []  # a heap: (priority, tag, seq, job)
+        self._ready = threading.Condition()  # guards the queue, _running and _active
+        self._running: dict[str, str] = {}  # call id -> name of the worker running its job
+        self._active = 0  # jobs taken and not yet done
         self._seq = itertools.count()
         self._vtime = 0  # fair queueing: the tag of the last job served
         self._tags: dict[str, int] = {}  # call id -> tag of its last queued job
         self._lock = threading.Lock()
+        self._store_lock = threading.Lock()  # the workers' DuckDB writes, one at a time
         self._local = threading.local()
         self._con: Any = None
-        self._worker: threading.Thread | None = None
-        self._busy = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.served: dict[str, int] = {}  # worker name -> jobs run (health, tests)
         self.started = time.monotonic()
         self.interrupted_on_start: list[str] = []
         self.errors = 0
@@ -154,23 +188,41 @@ class CallHub:
         self._hooks = ThreadPoolExecutor(max_workers=1, thread_name_prefix="assistant-alert-webhook")
 
     # -- lifecycle -----------------------------------------------------------------------------
-    def start(self) -> None:
+    def start(self, *, warm: bool = False) -> None:
+        """Open the database and start the workers; `warm`: the first worker loads Whisper, the
+        embedder and the index (so their threads inherit its lower priority) and this returns
+        once they are loaded, raising what loading raised."""
 
         self._con = storage.open_db(self.db_path)
         if self.catalog is None:
             self.catalog = ArticleCatalog.load()
         self.interrupted_on_start = self.mark_interrupted()
-        self._worker = threading.Thread(target=self._work, name="assistant-model-worker", daemon=True)
-        self._worker.start()
+        warmed = threading.Event() if warm else None
+        failed: list[BaseException] = []
+        for n in range(self.workers):
+            name = f"assistant-model-worker-{n}"
+            self.served[name] = 0
+            args = (warmed if n == 0 else None, failed)
+            self._threads.append(threading.Thread(target=self._work, args=args, name=name, daemon=True))
+        for thread in self._threads:
+            thread.start()
+        if warmed is not None:
+            warmed.wait()
+            if failed:
+                raise failed[0]
 
     def close(self, timeout: float = 30.0) -> None:
-        """Finish active calls as interrupted (after their queued finals), then stop the worker."""
+        """Finish active calls as interrupted (after their queued finals), then stop the workers."""
         for call in list(self.calls.values()):
             self.end_call(call, interrupted=True)
         self.drain(timeout)
-        self._queue.put((9, 0, next(self._seq), None))
-        if self._worker is not None:
-            self._worker.join(timeout)
+        with self._ready:
+            for _ in self._threads:
+                heapq.heappush(self._queue, (9, 0, next(self._seq), None))
+            self._ready.notify_all()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads = []
         self._summaries.shutdown(wait=True, cancel_futures=True)
         self._hooks.shutdown(wait=True, cancel_futures=False)
         if self._con is not None:
@@ -277,41 +329,88 @@ class CallHub:
         return {c.call_id: c.lag for c in calls}
 
     def drain(self, timeout: float = 30.0) -> bool:
-        """Wait until the queue is empty and the worker idle (tests, shutdown)."""
+        """Wait until the queue is empty and every worker idle (tests, shutdown)."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._queue.empty() and not self._busy.is_set():
-                return True
-            time.sleep(0.01)
-        return False
+        with self._ready:
+            while self._queue or self._active:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._ready.wait(left)
+        return True
 
-    # -- worker --------------------------------------------------------------------------------
+    # -- workers -------------------------------------------------------------------------------
     def _submit(self, job: Job) -> None:
-        with self._lock:
+        with self._ready:
             tag = max(self._vtime, self._tags.get(job.call.call_id, 0)) + 1
             self._tags[job.call.call_id] = tag
-            self._queue.put((PRIORITY[job.kind], tag, next(self._seq), job))
+            heapq.heappush(self._queue, (PRIORITY[job.kind], tag, next(self._seq), job))
+            self._ready.notify()
 
     def next_job(self) -> Job | None:
-        """The next job in fair order (blocks); None stops the worker."""
-        _, tag, _, job = self._queue.get()
-        with self._lock:
-            self._vtime = max(self._vtime, tag)
-        return job
+        """The next job in fair order whose call no other worker is running (blocks until there
+        is one); None stops the worker. The caller runs the job, then calls `done(job)`."""
+        with self._ready:
+            while True:
+                entry = self._first_runnable()
+                if entry is not None:
+                    break
+                self._ready.wait()
+            _, tag, _, job = entry
+            self._active += 1
+            if job is not None:
+                self._vtime = max(self._vtime, tag)
+                self._running[job.call.call_id] = threading.current_thread().name
+            return job
 
-    def _work(self) -> None:
+    def _first_runnable(self) -> tuple[int, int, int, Job | None] | None:
+        skipped = []
+        found = None
+        while self._queue:
+            entry = heapq.heappop(self._queue)
+            job = entry[3]
+            if job is None or job.call.call_id not in self._running:
+                found = entry
+                break
+            skipped.append(entry)  # its call is running elsewhere: keep its place
+        for entry in skipped:
+            heapq.heappush(self._queue, entry)
+        return found
+
+    def done(self, job: Job | None) -> None:
+        """A job taken with `next_job` has finished: its call may run its next job."""
+        with self._ready:
+            self._active -= 1
+            if job is not None:
+                self._running.pop(job.call.call_id, None)
+            self._ready.notify_all()
+
+    def _work(self, warmed: threading.Event | None = None, failed: list[BaseException] | None = None) -> None:
+        """A worker: lower its priority, warm the engines when asked, then run jobs until stopped."""
+        yield_to_io()
+        if warmed is not None:
+            try:
+                _ = self.processor.transcriber
+                self.processor.search_engine()
+            except Exception as exc:  # start() re-raises it on the service's thread
+                if failed is not None:
+                    failed.append(exc)
+            finally:
+                warmed.set()
+        name = threading.current_thread().name
         while True:
             job = self.next_job()
             if job is None:
+                self.done(job)
                 return
-            self._busy.set()
             try:
                 self._run(job)
             except Exception:  # one bad utterance must not stop every call
                 self.errors += 1
                 log.exception("live job %s for call %s failed", job.kind, job.call.call_id)
             finally:
-                self._busy.clear()
+                self.served[name] = self.served.get(name, 0) + 1
+                self.done(job)
 
     def _run(self, job: Job) -> None:
         call = job.call
@@ -324,7 +423,8 @@ class CallHub:
 
     def _store_live(self, call: LiveCall) -> None:
 
-        storage.save_call(self.cursor(), live_record(call, "live"))
+        with self._store_lock:
+            storage.save_call(self.cursor(), live_record(call, "live"))
 
     def _finish(self, call: LiveCall, *, interrupted: bool) -> None:
 
@@ -337,7 +437,8 @@ class CallHub:
             # read or rate: nothing is stored, and the status event says so.
             stored = bool(record.utterances)
             if stored:
-                storage.save_call(self.cursor(), record)
+                with self._store_lock:
+                    storage.save_call(self.cursor(), record)
             if record.summary_json and stored:
                 call.emit("summary", dict(record.summary_json))
             if stored and config.get().llm_url:
@@ -349,8 +450,9 @@ class CallHub:
             if not stored:
                 status.update(stored=False, reason="nothing was heard; the call is not stored")
             call.emit("status", status)
-            with self._lock:
+            with self._ready:
                 self._tags.pop(call.call_id, None)
+            with self._lock:
                 self.calls.pop(call.call_id, None)
                 self.recent[call.call_id] = call
                 while len(self.recent) > 50:

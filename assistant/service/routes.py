@@ -188,6 +188,7 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
             "active_calls": len(hub.calls),
             "lag": hub.lags(),
             "worker_errors": hub.errors,
+            "live_workers": dict(hub.served),  # jobs each model worker has run
         }
         # A database that cannot serve the calls is an outage (503), not a degraded service.
         return JSONResponse(body, status_code=200 if db_error is None else 503)

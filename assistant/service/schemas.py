@@ -40,6 +40,7 @@ class Health(Schema):
     active_calls: int
     lag: dict[str, float]
     worker_errors: int
+    live_workers: dict[str, int]
 
 
 class BriefHealth(Schema):

@@ -8,6 +8,7 @@ or noise are dropped (see `keep_segment`).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
@@ -65,6 +66,10 @@ class TranscriptionOptions:
             temperatures (Whisper's recovery; up to 5 more passes). Live finals turn it off to
             bound their latency.
         languages: which languages detection may pick (`speech_languages` setting syntax).
+        max_new_tokens: tokens a 30 s window may decode to (faster-whisper only). Whisper's own
+            decoder stops at 224; faster-whisper's default, 448, is what a beam search reaches
+            when its other beams loop (a caller reading digits: 7.0 s against 3.4 s at 224 for
+            the same 54 tokens). None: faster-whisper's default.
     """
 
     language: str | None = None
@@ -80,6 +85,7 @@ class TranscriptionOptions:
     short_fallback: bool = True
     temperature_fallback: bool = True
     languages: str = "-la"
+    max_new_tokens: int | None = 224
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -185,16 +191,20 @@ class FasterWhisperTranscriber:
 
     name = "faster-whisper"
 
-    def __init__(self, model: str, *, threads: int = 2, compute_type: str = "int8") -> None:
+    def __init__(self, model: str, *, threads: int = 2, compute_type: str = "int8", workers: int = 1) -> None:
         from faster_whisper import WhisperModel
 
         self.model_path = model
+        self.workers = max(1, workers)
         try:
             self._model = WhisperModel(
                 model,
                 device="cpu",
                 compute_type=compute_type,
                 cpu_threads=threads,
+                # CTranslate2 replicas on one device share the weights: `workers` decodes at once
+                # for about one model's memory (the live service's workers each run one).
+                num_workers=self.workers,
                 local_files_only=not config.get().allow_network,
             )
         except (OSError, RuntimeError, ValueError) as exc:
@@ -202,9 +212,10 @@ class FasterWhisperTranscriber:
                 f"cannot load Whisper model from {model}: {exc}".splitlines()[0],
                 hint="run 'assistant models prepare' to rebuild the bundled models",
             ) from None
-        # CTranslate2 models are safe to share across threads, but one decode at a time keeps
-        # the 2 cores from thrashing between calls.
-        self._lock = threading.Lock()
+        # At most one decode per replica; more would only queue inside CTranslate2.
+        self._lock = threading.BoundedSemaphore(self.workers)
+        # Sampled decodes (the temperature fallback) one at a time: the seed is process-wide.
+        self._sampling = threading.Lock()
 
     @property
     def multilingual(self) -> bool:
@@ -232,28 +243,36 @@ class FasterWhisperTranscriber:
             # Spanish turn came back as Thai), so the second pass decodes in the language heard.
             if language is None and reason in ("loop", "unsure"):
                 language, probability = heard.language, heard.language_probability
+        # The VAD runs once: language ID and decoding both take its speech (faster-whisper's
+        # vad_filter would run it again, with the same options, inside transcribe).
+        speech, chunks = self._speech(audio) if options.vad else (audio, [])
         if language is None and options.languages:
-            language, probability = self._detect(audio, options.languages)
-        with self._lock:
+            language, probability = self._detect(audio, options.languages, speech if options.vad else None)
+        sampling = self._sampling if options.temperature_fallback else contextlib.nullcontext()
+        with self._lock, sampling:
             import ctranslate2
+            from faster_whisper.transcribe import restore_speech_timestamps
 
             # Whisper's temperature fallback samples: a fixed seed per decode gives the same text for
             # the same audio in any process (a Ray actor, a retried worker, a re-run), not a new draw.
             ctranslate2.set_random_seed(0)
             raw, info = self._model.transcribe(
-                audio,
+                speech,
                 language=language,
                 task=options.task,
                 beam_size=options.beam_size,
                 word_timestamps=options.word_timestamps,
-                vad_filter=options.vad,
+                vad_filter=False,
                 no_speech_threshold=options.no_speech_threshold,
                 compression_ratio_threshold=options.compression_ratio_threshold,
                 log_prob_threshold=options.log_prob_threshold,
                 initial_prompt=options.initial_prompt,
                 condition_on_previous_text=False,
                 temperature=_TEMPERATURES if options.temperature_fallback else 0.0,
+                max_new_tokens=options.max_new_tokens,
             )
+            if chunks:  # times in the speech back to times in the recording, as vad_filter does
+                raw = restore_speech_timestamps(raw, chunks, SAMPLE_RATE)
             segments = [
                 Segment(
                     start=float(s.start),
@@ -310,15 +329,24 @@ class FasterWhisperTranscriber:
             return "en", 1.0
         return self._detect(audio, config.get().speech_languages)
 
-    def _detect(self, audio: np.ndarray, languages: str) -> tuple[str, float]:
+    def _detect(
+        self, audio: np.ndarray, languages: str, speech: np.ndarray | None = None
+    ) -> tuple[str, float]:
         # On the speech only, in a window sized to it (not Whisper's 30 s): a seventh of the cost
         # on the samples and real-dev recordings, and the same accuracy (`whisper_short.detect`).
+        if speech is None:
+            speech, _ = self._speech(audio)
+        with self._lock:
+            return whisper_short.detect(self._model, speech if len(speech) else audio, languages)
+
+    @staticmethod
+    def _speech(audio: np.ndarray) -> tuple[np.ndarray, list[dict[str, int]]]:
+        """Silero VAD with faster-whisper's default options: the speech joined (what its
+        `vad_filter` decodes; empty when there is none) and where it was (sample offsets)."""
         from faster_whisper.vad import VadOptions, collect_chunks, get_speech_timestamps
 
         chunks = get_speech_timestamps(audio, VadOptions())
-        speech = np.concatenate(collect_chunks(audio, chunks)[0]) if chunks else audio
-        with self._lock:
-            return whisper_short.detect(self._model, speech if len(speech) else audio, languages)
+        return np.concatenate(collect_chunks(audio, chunks)[0]), chunks
 
 
 class OpenAIWhisperTranscriber:
@@ -413,7 +441,7 @@ class OpenAIWhisperTranscriber:
         return str(language), float(finite[language])
 
 
-_cache: dict[tuple[str, str, int, str], Transcriber] = {}
+_cache: dict[tuple[str, str, int, str, int], Transcriber] = {}
 _cache_lock = threading.Lock()
 
 
@@ -427,12 +455,15 @@ def load_transcriber(engine: str | None = None, model: str | None = None) -> Tra
     model = model or cfg.whisper_model
     # The thread count and compute type change the numbers, and so now and then the words: a model
     # loaded under other settings is another model (Ray actors run with 1 thread, a local run with more).
-    key = (engine, model, cfg.threads, cfg.compute_type)
+    key = (engine, model, cfg.threads, cfg.compute_type, cfg.live_workers)
     with _cache_lock:
         if key not in _cache:
             if engine == "faster-whisper":
                 _cache[key] = FasterWhisperTranscriber(
-                    models.resolve_whisper(model), threads=cfg.threads, compute_type=cfg.compute_type
+                    models.resolve_whisper(model),
+                    threads=cfg.threads,
+                    compute_type=cfg.compute_type,
+                    workers=cfg.live_workers,
                 )
             else:
                 _cache[key] = OpenAIWhisperTranscriber(model, threads=cfg.threads)

@@ -1,0 +1,189 @@
+"""The live service's model workers (issue 20): two workers decode at once, finals go before
+partials, each call runs one job at a time and in order. Fakes only; no timed assertions (the
+barriers' timeouts only turn a hang into a failure)."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from fakes import fake_processor
+
+from assistant import config
+from assistant.calls.processor import CallProcessor
+from assistant.errors import ModelNotAvailable
+from assistant.live.session import ArticleCatalog, Job
+from assistant.service.hub import CallHub, yield_to_io
+from assistant.speech import transcription
+
+AUDIO = np.zeros(160, np.float32)
+
+
+def call(call_id: str) -> SimpleNamespace:
+    return SimpleNamespace(call_id=call_id)
+
+
+def test_a_final_of_call_b_is_not_stuck_behind_partials_of_call_a(tmp_path: Path) -> None:
+    h = CallHub(fake_processor(), str(tmp_path / "q.duckdb"), workers=2)
+    a, b = call("A"), call("B")
+    for _ in range(5):
+        h._submit(Job("partial", a, "caller"))  # type: ignore[arg-type]
+    running = h.next_job()  # one worker decodes A's first partial
+    assert running is not None and running.call is a
+    h._submit(Job("final", b, "caller", AUDIO))  # type: ignore[arg-type]
+    taken = h.next_job()  # the other worker
+    assert taken is not None and (taken.call, taken.kind) == (b, "final")
+    h.done(taken)
+    # While A's partial runs, a free worker passes over A's queued partials to B's work ...
+    h._submit(Job("partial", b, "caller"))  # type: ignore[arg-type]
+    taken = h.next_job()
+    assert taken is not None and (taken.call, taken.kind) == (b, "partial")
+    h.done(taken)
+    # ... and once it is done, A's next partial is the next job.
+    h.done(running)
+    taken = h.next_job()
+    assert taken is not None and (taken.call, taken.kind) == (a, "partial")
+
+
+class RecordingHub(CallHub):
+    """A hub whose jobs only record which worker ran them, when, and for which call."""
+
+    def __init__(self, tmp_path: Path, workers: int) -> None:
+        super().__init__(
+            fake_processor(), str(tmp_path / "w.duckdb"), workers=workers, catalog=ArticleCatalog()
+        )
+        self.meet = threading.Barrier(2, timeout=30)  # the first jobs of A and B wait for each other
+        self.lock = threading.Lock()
+        self.running: dict[str, int] = {}
+        self.overlaps: list[str] = []  # calls seen running two jobs at once
+        self.order: dict[str, list[int]] = {}
+        self.threads: set[str] = set()
+
+    def _run(self, job: Job) -> None:
+        cid = job.call.call_id
+        with self.lock:
+            self.running[cid] = self.running.get(cid, 0) + 1
+            if self.running[cid] > 1:
+                self.overlaps.append(cid)
+            self.threads.add(threading.current_thread().name)
+            first = cid not in self.order
+            self.order.setdefault(cid, []).append(int(job.start))
+        try:
+            if first:
+                self.meet.wait()  # passes only if both calls' first jobs run at the same time
+        finally:
+            with self.lock:
+                self.running[cid] -= 1
+
+
+def test_two_workers_decode_two_calls_at_once_and_each_call_in_order(tmp_path: Path) -> None:
+    h = RecordingHub(tmp_path, workers=2)
+    h.start()
+    try:
+        a, b = call("A"), call("B")
+        for n in range(6):
+            for c in (a, b):
+                h._submit(Job("final", c, "caller", AUDIO, start=float(n)))  # type: ignore[arg-type]
+        assert h.drain(60)
+    finally:
+        h.close()
+    assert h.errors == 0  # the barrier passed: A's and B's first finals ran at the same time
+    assert len(h.threads) == 2 and all(n > 0 for n in h.served.values())
+    assert h.overlaps == []  # never two jobs of one call at once
+    assert h.order == {"A": list(range(6)), "B": list(range(6))}  # each call's finals in order
+
+
+def test_one_worker_still_serves_everything(tmp_path: Path) -> None:
+    h = RecordingHub(tmp_path, workers=1)
+    h.meet = threading.Barrier(1)
+    h.start()
+    try:
+        for n in range(3):
+            h._submit(Job("final", call("A"), "caller", AUDIO, start=float(n)))  # type: ignore[arg-type]
+        assert h.drain(60)
+    finally:
+        h.close()
+    assert h.order == {"A": [0, 1, 2]} and list(h.served.values()) == [3]
+
+
+def test_whisper_is_loaded_with_one_replica_per_live_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    import faster_whisper
+
+    seen: dict[str, object] = {}
+
+    class Recorder:
+        def __init__(self, path: str, **kwargs: object) -> None:
+            seen.update(kwargs)
+
+    monkeypatch.setattr(faster_whisper, "WhisperModel", Recorder)
+    monkeypatch.setattr(transcription.models, "resolve_whisper", lambda name: "/models/whisper-" + name)
+    monkeypatch.setenv("ASSISTANT_LIVE_WORKERS", "3")
+    monkeypatch.setenv("ASSISTANT_THREADS", "2")
+    config.reset()
+    monkeypatch.setattr(transcription, "_cache", {})
+    try:
+        engine = transcription.load_transcriber("faster-whisper", "replica-test")
+    finally:
+        config.reset()
+    assert seen["num_workers"] == 3 and seen["cpu_threads"] == 2
+    assert isinstance(engine, transcription.FasterWhisperTranscriber) and engine.workers == 3
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priority is Linux's")
+def test_workers_yield_the_cores_to_the_event_loop_and_their_threads_inherit_it() -> None:
+    import os
+
+    def nice() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    seen: dict[str, int] = {}
+
+    def worker() -> None:
+        before = nice()
+        yield_to_io(3)
+        seen["worker"] = nice() - before
+        child = threading.Thread(target=lambda: seen.__setitem__("child", nice() - before))
+        child.start()
+        child.join()
+
+    main_before = nice()
+    if main_before > 16:
+        pytest.skip("this process already runs at nearly the lowest priority")
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert seen == {"worker": 3, "child": 3}
+    assert nice() == main_before  # the calling thread keeps its priority
+
+
+class LoadingProcessor(CallProcessor):
+    """Records which thread loads the engines; `fail` makes loading Whisper fail."""
+
+    def __init__(self, fail: bool = False) -> None:
+        fake = fake_processor()
+        super().__init__(fake.options, transcriber=None, embedder=fake._embedder, index=fake._index)
+        self.fail = fail
+        self.loaded_on: list[str] = []
+
+    @property
+    def transcriber(self) -> object:
+        self.loaded_on.append(threading.current_thread().name)
+        if self.fail:
+            raise ModelNotAvailable("no Whisper here", hint="install it")
+        return fake_processor().transcriber
+
+
+def test_warm_start_loads_the_engines_on_a_worker_and_reports_a_failure(tmp_path: Path) -> None:
+    processor = LoadingProcessor()
+    h = CallHub(processor, str(tmp_path / "warm.duckdb"), workers=2, catalog=ArticleCatalog())
+    h.start(warm=True)
+    h.close()
+    assert processor.loaded_on == ["assistant-model-worker-0"]
+    broken = CallHub(LoadingProcessor(fail=True), str(tmp_path / "b.duckdb"), catalog=ArticleCatalog())
+    with pytest.raises(ModelNotAvailable):
+        broken.start(warm=True)
+    broken.close()
