@@ -376,9 +376,15 @@ class FakeClient:
                 "live_workers": {"assistant-model-worker-0": 0}}  # fmt: skip
 
     def _visible(self, call_id: str) -> bool:
-        """As the service: an agent (not a supervisor) sees only the calls routed to them."""
+        """As the service: an agent (not a supervisor) sees only the calls routed to them. The sample
+        history names no agent and stays visible to everyone (it is demo data)."""
         who = self.signed_in
-        if who is None or "supervisor" in who["roles"] or "agent" not in who["roles"]:
+        if (
+            who is None
+            or "supervisor" in who["roles"]
+            or "agent" not in who["roles"]
+            or call_id not in self._routing
+        ):
             return True
         return self._routing.get(call_id, {}).get("agent") == who["user"]
 
