@@ -739,6 +739,20 @@ def test_editing_an_article_is_explicit_and_a_draft_until_published(backend):
     assert "A new article: saving creates it" in texts(at)
 
 
+def test_the_line_to_say_is_edited_with_the_article_and_kept(backend):
+    at = page("knowledge")
+    at.selectbox(key="kb_pick").set_value("food-snap-apply").run()
+    button(at, "Edit in the editor").click().run()
+    assert at.text_input(key="kb_f_say").value == article("food-snap-apply")["say"]
+    at.text_input(key="kb_f_title").input("Apply for SNAP food benefits")  # another field: say is kept
+    button(at, "Save article").click().run()
+    assert article("food-snap-apply")["pending_draft"]["article"]["say"] == article("food-snap-apply")["say"]
+    at.text_input(key="kb_f_say").input("You can apply online today.")
+    button(at, "Save article").click().run()
+    button(at, "Publish").click().run()
+    assert article("food-snap-apply")["say"] == "You can apply online today."
+
+
 def test_gap_last_seen_is_a_readable_local_time(fake):
     import datetime as dt
 
