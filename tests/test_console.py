@@ -225,6 +225,7 @@ def test_pause_stops_polling(fake):
 def test_open_an_active_call(fake):
     call_id = fake.start_demo_call()
     at = page("live_call")
+    assert f"{call_id} (agent unassigned, queue food-assistance)" in at.selectbox(key="live_pick").options
     at.selectbox(key="live_pick").set_value(call_id).run()
     button(at, "Open selected call").click().run()
     assert at.session_state.live["call_id"] == call_id

@@ -42,7 +42,10 @@ with left:
     else:
         active = ui.call("list_calls", active=True)
         choices = [c["call_id"] for c in active or []]
-        picked = st.selectbox("Active call", choices, index=None, key="live_pick",
+        routed, _ = ui.fetch("floor")  # who and where, so a call is more than its id
+        labels = {r["call_id"]: f"{r['call_id']} (agent {r['agent'] or 'unassigned'}, queue {r['queue'] or '-'})"
+                  for r in (routed or {}).get("calls", [])}  # fmt: skip
+        picked = st.selectbox("Active call", choices, index=None, key="live_pick", format_func=lambda c: labels.get(c, c),
                               placeholder="No active calls" if not choices else "Choose a call")  # fmt: skip
         if st.button("Open selected call", disabled=picked is None):
             st.session_state.live = live.new_state(picked)
