@@ -1,4 +1,4 @@
-"""The console: Live call (agents), Calls, Daily digest (supervisors), Knowledge (knowledge managers).
+"""The console: Live call (agents), Floor, Calls, Daily digest (supervisors), Knowledge (knowledge managers).
 
 Run everything with `assistant up`, or only the console with `.venv/bin/streamlit run streamlit_app.py`
 (the service must run: `assistant serve`). `ASSISTANT_CONSOLE_FAKE=1` runs the console on in-memory
@@ -23,6 +23,8 @@ FAVICON = Path(__file__).resolve().parent / "console" / "favicon.svg"
 st.markdown(
     "<style>:focus-visible{outline:3px solid #1f4e79 !important;outline-offset:2px !important}"
     ".live-region{padding:0.25rem 0}"
+    # Streamlit draws a button's keyboard shortcut in faint grey (below 4.5:1 contrast): make it legible.
+    "button kbd{color:#31333f !important;background-color:#f0f2f6 !important;opacity:1 !important}"
     # Date fields' day/month segments are below the 24 px minimum target size (WCAG 2.5.8) by default.
     '[role="spinbutton"][data-type]{display:inline-flex;min-width:24px;min-height:24px;'
     "align-items:center;justify-content:center}</style>",
@@ -31,7 +33,8 @@ st.markdown(
 # Enter applies a date typed into a date field (Streamlit applies it only when focus leaves the field).
 keyboard_helpers()
 TITLES = {
-    "live_call": ("Live call", None),
+    "floor": ("Floor", "floor"),
+    "live_call": ("Live call", "live"),
     "calls": ("Calls", "calls"),
     "digest": ("Daily digest", "digest"),
     "knowledge": ("Knowledge", "knowledge"),

@@ -194,6 +194,37 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("oidc_name_claim", "preferred_username", "Single sign-on: the claim used as user name.", "str"),
     Setting("first_partial", 0.7, "Live: seconds of utterance audio before its first partial.", "float"),
+    Setting(
+        "alert_escalation_words",
+        "supervisor,your manager,a manager,the manager,someone in charge,complain,escalate",
+        "Alerts: words or phrases (comma-separated) in the caller's English text that ask for a "
+        "supervisor or to complain; each matches at the start of a word (complain: complaint too).",
+        "str",
+    ),
+    Setting(
+        "alert_negative_turns", 3, "Alerts: caller turns in a row with negative sentiment (0: off).", "int"
+    ),
+    Setting(
+        "alert_no_answer_needs", 2, "Alerts: needs in one call without an approved answer (0: off).", "int"
+    ),
+    Setting(
+        "alert_silence_seconds", 30.0, "Alerts: seconds of silence or hold in a live call (0: off).", "float"
+    ),
+    Setting(
+        "alert_long_call_minutes", 15.0, "Alerts: minutes a call may last before an alert (0: off).", "float"
+    ),
+    Setting(
+        "alert_webhook_url",
+        "",
+        "Alerts: an http(s) URL that receives each alert as JSON (empty: none).",
+        "str",
+    ),
+    Setting(
+        "console_announce_agent",
+        False,
+        "Console: the screen-reader live region also announces the agent's own finals.",
+        "bool",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -14,9 +14,11 @@ Outcome = Literal["resolved", "follow-up", "transferred", "unknown"]
 Status = Literal["complete", "failed", "live", "interrupted"]
 Speaker = Literal["agent", "caller", "unknown"]
 FeedbackKind = Literal["helpful", "not_helpful", "used"]
-EventType = Literal["caption", "suggestion", "language", "sentiment", "summary", "status"]
+EventType = Literal["caption", "suggestion", "language", "sentiment", "summary", "status", "alert"]
 Confidence = Literal["high", "medium", "low"]
 ArticleStatus = Literal["published", "draft", "retired"]
+AlertKind = Literal["escalation", "negative_sentiment", "no_answer", "silence", "long_call"]
+SentimentTrend = Literal["improving", "steady", "worsening"]
 
 CHANNELS: tuple[Channel, ...] = get_args(Channel)
 OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
@@ -25,6 +27,7 @@ SPEAKERS: tuple[Speaker, ...] = get_args(Speaker)
 FEEDBACK_KINDS: tuple[FeedbackKind, ...] = get_args(FeedbackKind)
 EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
 ARTICLE_STATUSES: tuple[ArticleStatus, ...] = get_args(ArticleStatus)
+ALERT_KINDS: tuple[AlertKind, ...] = get_args(AlertKind)
 
 # Scores are calibrated 0..1 (knowledge/search.py). The live path and the console used 0.75/0.6
 # and 0.7/0.5 before; the live path's pair is kept, as it is what agents have seen on suggestions.

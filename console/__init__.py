@@ -45,6 +45,7 @@ CLIENT_KEY = "_client"
 
 # Page (file stem) -> the roles that see it.
 PAGE_ROLES: dict[str, frozenset[str]] = {
+    "floor": frozenset({"supervisor"}),  # first: a supervisor opens the console on the floor
     "live_call": frozenset({"agent", "supervisor"}),
     "calls": frozenset({"agent", "supervisor"}),
     "digest": frozenset({"supervisor"}),

@@ -11,7 +11,17 @@ from typing import Any
 from assistant.errors import InputError
 from assistant.service.client import ArticleError, article_from_mapping
 
-TEXT_FIELDS = ("id", "title", "program", "language", "owner", "effective", "review_by", "translation_of")
+TEXT_FIELDS = (
+    "id",
+    "title",
+    "say",
+    "program",
+    "language",
+    "owner",
+    "effective",
+    "review_by",
+    "translation_of",
+)
 LIST_FIELDS = ("questions", "tags")
 FIELDS = (*TEXT_FIELDS, *LIST_FIELDS, "status", "body")
 PREFIX = "kb_f_"

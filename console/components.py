@@ -152,6 +152,21 @@ def call(method: str, *args: Any, **kwargs: Any) -> Any:
     return result
 
 
+def fetch(method: str, *args: Any, **kwargs: Any) -> tuple[Any, str | None]:
+    """Call one client method without drawing anything: (result, None), or (None, the banner's
+    text). Live pages draw their live region first and a banner after, so the region's place on
+    the page never moves."""
+    try:
+        result = getattr(get_client(), method)(*args, **kwargs)
+    except ServiceUnavailable as exc:
+        st.session_state[DOWN_KEY] = str(exc)
+        return None, f"**Service down.** The console cannot reach the assistant service: {exc}. Retrying."
+    except AssistantError as exc:
+        return None, f"Error: {exc}"
+    st.session_state.pop(DOWN_KEY, None)
+    return result, None
+
+
 def service_down_banner(message: str, *, key: str) -> None:
     st.error(
         f"**Service down.** The console cannot reach the assistant service: {message}. "
@@ -226,49 +241,93 @@ def captions_list(
 # ---------------------------------------------------------------- suggestions
 
 
+SHORTCUTS = {
+    "helpful": "Alt+H",
+    "not_helpful": "Alt+N",
+    "used": "Alt+U",
+    "article": "Alt+A",
+    "search": "Alt+S",
+}
+SHORTCUTS_TEXT = (
+    "Keyboard: **Alt+H** helpful, **Alt+N** not helpful, **Alt+U** used (the newest suggestion), "
+    "**Alt+A** its full article, **Alt+S** search the knowledge base."
+)
+
+
+def say_and_answer(s: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
+    """(line to say, answer, language code) in the caller's language when there is one, else English."""
+    other = s.get("answer_in_caller_language") or {}
+    if other.get("text"):
+        return other.get("say") or s.get("say"), other["text"], other.get("language")
+    return s.get("say"), s.get("answer"), None
+
+
 def suggestion_card(
-    s: dict[str, Any], *, key: str, feedback: dict[str, str], on_feedback: Callable[[str], None]
+    s: dict[str, Any],
+    *,
+    key: str,
+    feedback: dict[str, str],
+    on_feedback: Callable[[str], None],
+    newest: bool = False,
 ) -> None:
-    """One suggestion: title, confidence, answer with copy, source, caller-language answer, feedback."""
+    """One suggestion: the line to say first, then the answer (in the caller's language when there is
+    one), confidence and source, the full article a keystroke away, feedback. The newest card's
+    buttons carry the keyboard shortcuts."""
     with st.container(border=True):
         if s.get("abstained"):
             st.markdown("#### No approved answer")
             st.write(
                 "The assistant abstains: no approved article matches this question well enough. "
-                "Search the knowledge base below, or escalate."
+                "Search the knowledge base, or escalate."
             )
             st.caption(f"Question heard: {md_escape(s.get('utterance') or '-')}")
             return
+        say, answer, lang = say_and_answer(s)
         st.markdown(f"#### {md_escape(s.get('title'))}")
+        if say:
+            where = f" in {LANGUAGE_NAMES.get(lang, lang)}" if lang else ""
+            st.markdown(f"**Say{where}:** {md_escape(say)}")
+            if lang and s.get("say") and s.get("say") != say:
+                st.caption(f"In English: {md_escape(s.get('say'))}")
         st.markdown(f"**Confidence:** {confidence_text(s.get('confidence'), s.get('score'))}")
-        st.caption(f"For the question: {md_escape(s.get('utterance') or '-')}")
-        st.markdown(md_escape(s.get("answer")))  # shown as text: an article's links or images never load
-        st.caption(
-            f"Source: article {s.get('article_id')}, owner {s.get('owner') or 'unknown'}, "
-            f"effective {s.get('effective') or 'unknown'}"
-        )
-        with st.expander("Copy the answer (English)"):
-            st.code(s.get("answer") or "", language=None, wrap_lines=True)
-        other = s.get("answer_in_caller_language")
-        if other and other.get("text"):
+        other = s.get("answer_in_caller_language") or {}
+        if lang:
             label = "machine translation" if other.get("machine_translated") else "approved article"
-            st.markdown(f"**Answer in {language_name(other.get('language'))}** ({label})")
-            st.markdown(md_escape(other["text"]))
-            with st.expander(
-                f"Copy the answer ({LANGUAGE_NAMES.get(other.get('language') or '', 'caller language')})"
-            ):
-                st.code(other["text"], language=None, wrap_lines=True)
+            st.markdown(f"**Answer in {language_name(lang)}** ({label})")
+        st.markdown(md_escape(answer))  # shown as text: an article's links or images never load
+        st.caption(
+            f"For the question: {md_escape(s.get('utterance') or '-')} · Source: article {s.get('article_id')}, "
+            f"owner {s.get('owner') or 'unknown'}, effective {s.get('effective') or 'unknown'}"
+        )
         # A wrapping row, not columns: narrow columns would cut the labels to "Hel...".
         with st.container(horizontal=True):
             for kind, label in (("helpful", "Helpful"), ("not_helpful", "Not helpful"), ("used", "Used")):
-                if st.button(label, key=f"{key}_{kind}"):
+                if st.button(label, key=f"{key}_{kind}", shortcut=SHORTCUTS[kind] if newest else None):
                     on_feedback(kind)
+            opened = st.session_state.get(f"{key}_article", False)
+            if st.button(
+                "Hide the full article" if opened else "Full article",
+                key=f"{key}_article_toggle",
+                shortcut=SHORTCUTS["article"] if newest else None,
+            ):
+                st.session_state[f"{key}_article"] = opened = not opened
         given = feedback.get(s["suggestion_id"])
         if given:
             st.markdown(f"**Feedback saved:** {given.replace('_', ' ')}")
+        if opened:
+            st.markdown(f"**Full article (English):** {md_escape(s.get('title'))}")
+            st.markdown(md_escape(s.get("answer")))
+            with st.expander("Copy the answer (English)"):
+                st.code(s.get("answer") or "", language=None, wrap_lines=True)
+            if other.get("text"):
+                with st.expander(
+                    f"Copy the answer ({LANGUAGE_NAMES.get(other.get('language') or '', 'caller language')})"
+                ):
+                    st.code(other["text"], language=None, wrap_lines=True)
 
 
 def search_results(result: dict[str, Any]) -> None:
+    """Answers, not just titles: the line to say, the confidence word, the answer; each opens its article."""
     if result.get("abstained") or not result.get("hits"):
         st.info(
             f"No approved answer for this search: {result.get('reason') or 'nothing matched'}.",
@@ -277,9 +336,34 @@ def search_results(result: dict[str, Any]) -> None:
         return
     for hit in result["hits"]:
         with st.container(border=True):
-            st.markdown(f"**{md_escape(hit['title'])}** - score {hit['score']:.2f}")
-            st.markdown(md_escape(hit.get("passage")))
+            st.markdown(
+                f"**{md_escape(hit['title'])}** - confidence {confidence_text(hit.get('confidence'), hit['score'])}"
+            )
+            if hit.get("say"):
+                st.markdown(f"**Say:** {md_escape(hit['say'])}")
             st.caption(
                 f"Source: article {hit['id']}, owner {hit.get('owner') or 'unknown'}, "
                 f"effective {hit.get('effective') or 'unknown'}, language {hit.get('language') or '-'}"
             )
+            with st.expander(f"Open the article: {hit['title']}"):
+                st.markdown(md_escape(hit.get("answer") or hit.get("passage")))
+
+
+# Alt+S moves focus to the knowledge-base search box (Streamlit text inputs take no shortcut).
+FOCUS_SEARCH = """<script>
+if (!window.assistantFocusSearch) {
+  window.assistantFocusSearch = true;
+  document.addEventListener("keydown", (event) => {
+    if (!event.altKey || event.ctrlKey || event.metaKey || event.code !== "KeyS") return;
+    const box = document.querySelector('input[aria-label="Search the knowledge base"]');
+    if (!box) return;
+    event.preventDefault();
+    box.scrollIntoView({block: "center"});
+    box.focus();
+  }, true);
+}
+</script>"""
+
+
+def focus_search_shortcut() -> None:
+    st.html(FOCUS_SEARCH, unsafe_allow_javascript=True)

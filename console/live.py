@@ -19,12 +19,17 @@ def new_state(call_id: str | None) -> dict[str, Any]:
         "lag": None,
         "summary": None,
         "feedback": {},
+        "alerts": [],
         "latest": "No call selected." if call_id is None else "Waiting for the first caption.",
     }
 
 
-def apply_events(state: dict[str, Any], events: Iterable[dict[str, Any]], next_cursor: int) -> dict[str, Any]:
-    """Fold events into `state` (in place) and return it; `latest` says what a screen reader announces."""
+def apply_events(
+    state: dict[str, Any], events: Iterable[dict[str, Any]], next_cursor: int, *, announce_agent: bool = False
+) -> dict[str, Any]:
+    """Fold events into `state` (in place) and return it; `latest` says what a screen reader announces:
+    the caller's final captions and new suggestions (and the agent's own finals with `announce_agent`:
+    an agent talking does not want to hear their own words read back)."""
     news: list[str] = []
     for ev in events:
         data = ev.get("data") or {}
@@ -39,17 +44,21 @@ def apply_events(state: dict[str, Any], events: Iterable[dict[str, Any]], next_c
                         del captions[i]
                     break
             captions.append(dict(data))
-            if data.get("final", True):
-                who = "Caller" if data.get("speaker") == "caller" else "Agent"
+            caller = data.get("speaker") != "agent"
+            if data.get("final", True) and (caller or announce_agent):
                 said = data.get("translation") or data.get("text") or ""
-                news.append(f"{who}: {said}")
+                news.append(f"{'Caller' if caller else 'Agent'}: {said}")
         elif kind == "suggestion":
             state["suggestions"].append(dict(data))
+            say = (data.get("answer_in_caller_language") or {}).get("say") or data.get("say")
             news.append(
                 "No approved answer for the last question."
                 if data.get("abstained")
                 else f"Suggestion: {data.get('title')}, confidence {data.get('confidence') or 'unknown'}."
+                + (f" Say: {say}" if say else "")
             )
+        elif kind == "alert":
+            state["alerts"].append(dict(data))
         elif kind == "language":
             state["language"] = dict(data)
         elif kind == "sentiment":
@@ -59,8 +68,6 @@ def apply_events(state: dict[str, Any], events: Iterable[dict[str, Any]], next_c
         elif kind == "status":
             state["status"] = data.get("state", state["status"])
             state["lag"] = data.get("lag")
-            if state["status"] in ("ended", "interrupted"):
-                news.append(f"The call has {state['status']}.")
     state["cursor"] = max(state["cursor"], next_cursor)
     if news:
         state["latest"] = " ".join(news[-2:])

@@ -33,7 +33,7 @@ from assistant.service.fake_client import FakeClient
 from assistant.storage import CallRecord, StoredDigest, SuggestionRecord, UtteranceRecord
 
 ARTICLE_FIELDS = ("id", "title", "program", "language", "status", "owner", "effective", "review_by", "questions",
-                  "tags", "translation_of")  # fmt: skip
+                  "tags", "translation_of", "say")  # fmt: skip
 
 
 def _time(value: str) -> dt.datetime:

@@ -119,7 +119,7 @@ def test_a_wrong_password_is_a_one_line_error_and_no_sign_in(fake):
     ("user", "first", "pages"),
     [
         ("demo-agent", "Live call", ["live_call", "calls"]),
-        ("demo-supervisor", "Live call", ["live_call", "calls", "digest"]),
+        ("demo-supervisor", "Floor", ["floor", "live_call", "calls", "digest"]),
         ("demo-knowledge-manager", "Knowledge", ["knowledge"]),
         ("demo-admin", "Administration", ["admin"]),
     ],
@@ -141,7 +141,7 @@ def test_a_person_with_several_roles_sees_each_roles_pages() -> None:
 @pytest.mark.parametrize(
     ("name", "title"),
     [("live_call", "Live call"), ("calls", "Calls"), ("digest", "Daily digest"), ("knowledge", "Knowledge"),
-     ("admin", "Administration")],
+     ("admin", "Administration"), ("floor", "Floor")],
 )  # fmt: skip
 def test_each_page_renders_with_its_heading(backend, name, title):
     at = page(name)
@@ -192,7 +192,8 @@ def test_demo_call_shows_captions_translation_suggestion_and_summary(fake):
     assert "**Answer in Spanish (es)** (approved article)" in body
     assert "**Language:** Spanish (es), detected, 97% sure" in body
     assert "**Caller sentiment:** positive (+0.62)" in body
-    assert "Call summary" in body and "The call has ended." in at.markdown[0].value
+    # the live region's last announcement: the caller's last final (never the agent's own words)
+    assert "Call summary" in body and "Caller: Thank you very much" in at.markdown[0].value
     labels = [d.proto.label for d in at.get("download_button")]
     assert "Download captions (WebVTT)" in labels and "Download captions (text)" in labels
 
@@ -224,6 +225,7 @@ def test_pause_stops_polling(fake):
 def test_open_an_active_call(fake):
     call_id = fake.start_demo_call()
     at = page("live_call")
+    assert f"{call_id} (agent unassigned, queue food-assistance)" in at.selectbox(key="live_pick").options
     at.selectbox(key="live_pick").set_value(call_id).run()
     button(at, "Open selected call").click().run()
     assert at.session_state.live["call_id"] == call_id
@@ -234,7 +236,8 @@ def test_agent_search_hit_and_abstain(fake):
     at = run_demo(page("live_call"), steps=2)
     at.text_input[0].input("apply for food assistance")
     at.button[[b.label for b in at.button].index("Search")].click().run()
-    assert "**Apply for food assistance (SNAP)** - score" in texts(at)
+    assert "**Apply for food assistance (SNAP)** - confidence high (0.75)" in texts(at)
+    assert "**Say:** You can apply online, by phone or in person" in texts(at)
     at.text_input[0].input("zzz qqqq")
     at.button[[b.label for b in at.button].index("Search")].click().run()
     assert "No approved answer for this search" in texts(at)
@@ -266,6 +269,86 @@ def test_changed_outcome_is_restated_in_the_summary(fake):
     calls.query_params["call"] = call_id
     calls.run()
     assert "Outcome: follow-up." in texts(calls) and "Outcome: resolved." not in texts(calls)
+
+
+def test_an_agents_own_call_opens_by_itself_with_queue_and_line_to_say(fake):
+    auth = fake.sign_in("demo-agent", "demo")
+    at = AppTest.from_file(str(PAGES / "live_call.py"), default_timeout=60)
+    at.session_state["_auth"] = auth
+    at.run()
+    assert "Waiting for your next call." in texts(at) and not [
+        s for s in at.selectbox if s.key == "live_pick"
+    ]
+    call_id = fake.start_demo_call()  # routed to the signed-in agent
+    for _ in range(6):
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state.live["call_id"] == call_id
+    body = texts(at)
+    assert "**Queue:** food-assistance" in body and "**Duration:**" in body
+    assert "**Say in Spanish:** Puede solicitarla en línea" in body
+    assert "In English: You can apply online" in body
+
+
+def test_another_agents_call_does_not_open(fake):
+    fake.sign_in("demo-supervisor", "demo")
+    fake.start_demo_call()  # a supervisor's demo call: not routed to demo-agent
+    auth = fake.sign_in("demo-agent", "demo")
+    at = AppTest.from_file(str(PAGES / "live_call.py"), default_timeout=60)
+    at.session_state["_auth"] = auth
+    at.run()
+    at.run()
+    assert at.session_state.live["call_id"] is None and "Waiting for your next call." in texts(at)
+
+
+def test_live_region_announces_caller_finals_and_suggestions_not_the_agent(monkeypatch):
+    state = live.new_state("c1")
+    agent = {"type": "caption", "data": {"speaker": "agent", "text": "Let me check.", "final": True}}
+    live.apply_events(state, [agent], 1)
+    assert state["latest"] == "Waiting for the first caption."
+    caller = {"type": "caption", "data": {"speaker": "caller", "text": "Thanks.", "final": True}}
+    suggestion = {"type": "suggestion", "data": {"abstained": False, "title": "Pay a bill", "confidence": "high",
+                                                 "say": "You can pay online."}}  # fmt: skip
+    live.apply_events(state, [caller, suggestion], 3)
+    assert (
+        state["latest"] == "Caller: Thanks. Suggestion: Pay a bill, confidence high. Say: You can pay online."
+    )
+    live.apply_events(state, [agent], 4, announce_agent=True)
+    assert state["latest"] == "Agent: Let me check."
+
+
+def test_floor_lists_live_calls_with_agent_queue_and_alerts_in_words(fake):
+    fake.sign_in("demo-agent", "demo")
+    call_id = fake.start_demo_call()
+    for _ in range(11):  # the demo call up to the hold (a silence alert)
+        fake.events(call_id)
+    at = page("floor")
+    table = at.table[0].value
+    row = table[table["Call"] == call_id].iloc[0]
+    assert (row["Agent"], row["Queue"], row["Alerts"]) == ("demo-agent", "food-assistance", "Silence or hold")
+    assert row["Last suggestion"] == "Apply for food assistance (SNAP) (high); feedback: none"
+    assert f"**Alert: Silence or hold** - call {call_id}" in texts(at).replace("\\", "")
+    assert "Alert on call" in at.markdown[0].value  # announced in the live region
+
+
+def test_floor_follows_a_call_read_only(fake):
+    call_id = fake.start_demo_call()
+    for _ in range(4):
+        fake.events(call_id)
+    at = page("floor")
+    at.selectbox(key="floor_pick").set_value(call_id).run()
+    button(at, "Follow the call").click().run()
+    body = texts(at)
+    assert (
+        f"**Following call** {call_id} (in progress, read-only)" in body
+        and "**Caller** [00:02]: Hola" in body
+    )
+    assert not [b for b in at.button if b.label in ("Helpful", "Not helpful", "Used")]
+
+
+def test_floor_without_live_calls(backend):
+    at = page("floor")
+    assert "No live calls right now." in texts(at) and "**0 live calls**" in texts(at)
 
 
 def test_partial_captions_are_replaced_by_the_final_text():
@@ -655,6 +738,20 @@ def test_editing_an_article_is_explicit_and_a_draft_until_published(backend):
     at.selectbox(key="kb_pick").set_value("(new article)").run()
     button(at, "Edit in the editor").click().run()
     assert "A new article: saving creates it" in texts(at)
+
+
+def test_the_line_to_say_is_edited_with_the_article_and_kept(backend):
+    at = page("knowledge")
+    at.selectbox(key="kb_pick").set_value("food-snap-apply").run()
+    button(at, "Edit in the editor").click().run()
+    assert at.text_input(key="kb_f_say").value == article("food-snap-apply")["say"]
+    at.text_input(key="kb_f_title").input("Apply for SNAP food benefits")  # another field: say is kept
+    button(at, "Save article").click().run()
+    assert article("food-snap-apply")["pending_draft"]["article"]["say"] == article("food-snap-apply")["say"]
+    at.text_input(key="kb_f_say").input("You can apply online today.")
+    button(at, "Save article").click().run()
+    button(at, "Publish").click().run()
+    assert article("food-snap-apply")["say"] == "You can apply online today."
 
 
 def test_gap_last_seen_is_a_readable_local_time(fake):

@@ -92,6 +92,8 @@ def call_detail(call: Any, status: str | None = None) -> dict[str, Any]:
             {"suggestion_id": f.suggestion_id, "kind": f.kind, "comment": f.comment} for f in call.feedback
         ],
         "summary": dict(call.summary_json or {}),
+        "queue": call.queue,
+        "alerts": [dict(a) for a in call.alerts],
     }
 
 
@@ -144,9 +146,16 @@ def suggestion(
     score: float | None,
     **details: Any,
 ) -> dict[str, Any]:
-    """The data of a suggestion event. `details`: confidence, answer, owner, effective and
-    answer_in_caller_language, when known (a stored call keeps only the article's version)."""
-    unknown = set(details) - {"confidence", "answer", "owner", "effective", "answer_in_caller_language"}
+    """The data of a suggestion event. `details`: confidence, say (the line to read out), answer,
+    owner, effective and answer_in_caller_language, when known (a stored call keeps only the article's version)."""
+    unknown = set(details) - {
+        "confidence",
+        "say",
+        "answer",
+        "owner",
+        "effective",
+        "answer_in_caller_language",
+    }
     if unknown:
         raise TypeError(f"not part of a suggestion: {sorted(unknown)}")
     return {
@@ -157,6 +166,7 @@ def suggestion(
         "title": title,
         "score": score,
         "confidence": details.get("confidence"),
+        "say": details.get("say"),
         "answer": details.get("answer"),
         "owner": details.get("owner"),
         "effective": details.get("effective"),

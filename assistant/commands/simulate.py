@@ -25,18 +25,44 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=("twilio", "raw"), default="twilio", help="media protocol")
     p.add_argument("--calls", type=int, default=1, help="run this many calls at once (load test)")
     p.add_argument("--quiet", action="store_true", help="print only the per-call result line")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="routing sent with the call (repeatable): agent=NAME, queue=NAME, language=CODE "
+        "(Twilio customParameters; the raw format's query string)",
+    )
     p.set_defaults(func=run)
+
+
+def parse_params(items: list[str]) -> dict[str, str]:
+    """`KEY=VALUE` strings to a mapping; InputError names the first malformed one."""
+    params: dict[str, str] = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        key = key.strip()
+        if not eq or not key:
+            raise InputError(f"--param {item!r} is not KEY=VALUE (e.g. --param agent=jane.doe)")
+        if not key.replace("_", "").isalnum() or not key.isascii():
+            raise InputError(f"--param key {key!r} must be letters, digits or '_'")
+        if key in params:
+            raise InputError(f"--param {key} is given twice")
+        if key in ("call_id", "channels", "speaker"):
+            raise InputError(f"--param {key} is set by simulate-call itself")
+        params[key] = value.strip()
+    return params
 
 
 def run(args: argparse.Namespace) -> int:
 
     if args.calls < 1 or args.calls > 64:
         raise InputError(f"--calls must be between 1 and 64, got {args.calls}")
-    results = simulate_many(
-        args.audio,
-        SimOptions(url=args.url, realtime=args.realtime, media_format=args.format, echo=not args.quiet),
-        args.calls,
+    params = parse_params(args.param)
+    options = SimOptions(
+        url=args.url, realtime=args.realtime, media_format=args.format, echo=not args.quiet, params=params
     )
+    results = simulate_many(args.audio, options, args.calls)
     for r in results:
         print(
             f"{r.call_id}: {r.finals} final and {r.partials} partial captions, "

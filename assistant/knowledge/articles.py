@@ -5,6 +5,7 @@ One article per file under the knowledge-base folder (subfolders allowed):
     ---
     id: renew-licence
     title: How to renew a driving licence
+    say: You can renew online in about ten minutes.
     questions: [How do I renew my licence?]
     program: licences
     effective: 2025-01-01
@@ -37,6 +38,7 @@ LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]+)?$")
 FIELD_ORDER = (
     "id",
     "title",
+    "say",
     "questions",
     "program",
     "language",
@@ -67,6 +69,7 @@ class Article:
         tags: free labels.
         status: `published` (searchable), `draft` or `retired`.
         translation_of: id of the article this one translates, or None.
+        say: one short line an agent can read out first (else the body's first sentence is used).
         path: the file, relative to the knowledge-base folder ('' for an unsaved article).
     """
 
@@ -82,6 +85,7 @@ class Article:
     tags: tuple[str, ...] = ()
     status: str = "published"
     translation_of: str | None = None
+    say: str | None = None
     path: str = field(default="", compare=False)
 
     @property
@@ -213,6 +217,9 @@ def article_from_mapping(meta: Any, body: str = "", path: str = "") -> Article:
     review_by = _as_date("review_by", meta.get("review_by"))
     if effective and review_by and review_by < effective:
         raise ArticleError("review_by", f"{review_by} is before effective {effective}")
+    say = _as_text("say", meta.get("say"))
+    if say is not None and (len(say) > SAY_MAX_CHARS or "\n" in say):
+        raise ArticleError("say", f"must be one short line (at most {SAY_MAX_CHARS} characters)")
     return Article(
         id=article_id,
         title=title,
@@ -226,6 +233,7 @@ def article_from_mapping(meta: Any, body: str = "", path: str = "") -> Article:
         tags=_as_list("tags", meta.get("tags")),
         status=status,
         translation_of=translation_of,
+        say=say,
         path=path,
     )
 
@@ -273,6 +281,7 @@ def _to_mapping(article: Article) -> dict[str, Any]:
     values: dict[str, Any] = {
         "id": article.id,
         "title": article.title,
+        "say": article.say,
         "questions": list(article.questions) or None,
         "program": article.program,
         "language": article.language if article.language != "en" else None,
@@ -289,6 +298,26 @@ def _to_mapping(article: Article) -> dict[str, Any]:
 def article_to_mapping(article: Article) -> dict[str, Any]:
     """The article's front-matter fields as its file holds them (`article_from_mapping` reads them back)."""
     return _to_mapping(article)
+
+
+SAY_MAX_CHARS = 200
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s")
+
+
+def say_line(article: Article | None = None, body: str | None = None) -> str | None:
+    """The short line to read out: the article's `say`, else the first sentence of its answer
+    (headings skipped, list markers dropped), cut at `SAY_MAX_CHARS`."""
+    if article is not None and article.say:
+        return article.say
+    text = body if body is not None else (article.body if article is not None else "")
+    for raw in (text or "").splitlines():
+        if raw.lstrip().startswith("#"):
+            continue  # a heading is not a line to say
+        line = re.sub(r"^\s*(?:[-*+]|\d+[.)])\s*", "", raw).strip()
+        if line:
+            first = _SENTENCE_END.split(line, maxsplit=1)[0].strip()
+            return first if len(first) <= SAY_MAX_CHARS else first[: SAY_MAX_CHARS - 3].rstrip() + "..."
+    return None
 
 
 def render_article(article: Article) -> str:

@@ -21,6 +21,7 @@ from assistant.calls.processor import (
     suggestion_record,
 )
 from assistant.errors import InputError
+from assistant.knowledge.articles import say_line
 from assistant.knowledge.search import SearchOptions, search_many
 from assistant.language.translation import MissingLanguagePack, translate
 from assistant.storage import CallRecord, suggestion_id
@@ -63,7 +64,8 @@ def answer_in_language(call: LiveCall, article: Any, language: str) -> dict[str,
         return None
     native = call.catalog.native.get((article.id, language))
     if native is not None:
-        return {"text": native.body, "language": language, "machine_translated": False, "engine": None}
+        return {"text": native.body, "say": say_line(native), "language": language,
+                "machine_translated": False, "engine": None}  # fmt: skip
     try:
         result = translate(
             article.body, language, source=article.language, translator=call.processor._translator
@@ -72,7 +74,17 @@ def answer_in_language(call: LiveCall, article: Any, language: str) -> dict[str,
         return None
     if not result.machine_translated:
         return None
-    return {"text": result.text, "language": language, "machine_translated": True, "engine": result.engine}
+    say = None
+    if article.say:  # the written line, translated on its own; else the translation's first sentence
+        try:
+            said = translate(
+                article.say, language, source=article.language, translator=call.processor._translator
+            )
+            say = said.text if said.machine_translated else None
+        except (MissingLanguagePack, InputError):
+            say = None
+    return {"text": result.text, "say": say or say_line(body=result.text), "language": language,
+            "machine_translated": True, "engine": result.engine}  # fmt: skip
 
 
 def final_steps(call: LiveCall, job: Job, result: Any, text: str) -> None:
@@ -120,9 +132,15 @@ def final_steps(call: LiveCall, job: Job, result: Any, text: str) -> None:
             machine_translated=bool(red_translation),
         ),
     )
+    if speaker != "agent":  # the English text (a translation for other languages), redacted
+        call.raise_alerts(call.watch.caller_final(english, record.sentiment_label))
     if record.sentiment_label is not None:
+        call.caller_label = record.sentiment_label
+        if record.sentiment is not None:
+            call.caller_scores.append(float(record.sentiment))
         call.emit("sentiment", {"label": record.sentiment_label, "score": record.sentiment})
         if states_need(english, call.processor.options.min_need_words):
+            call.latest_need = english
             _suggest(
                 call, len(call.records) - 1, english, translated=red_translation is not None, lang=u_lang
             )
@@ -137,6 +155,7 @@ def _suggest(call: LiveCall, idx: int, english: str, *, translated: bool, lang: 
         [english], SearchOptions(k=opts.k, language=language), index=index, embedder=embedder
     )[0]
     top = found.hits[0] if found.hits else None
+    call.raise_alerts(call.watch.need(english, answered=not found.abstained))
     record = suggestion_record(found, english, idx, call._seen_articles, created_at=datetime.now(UTC))
     if record is None:
         return  # this article was already suggested in this call
@@ -147,6 +166,7 @@ def _suggest(call: LiveCall, idx: int, english: str, *, translated: bool, lang: 
         caller_lang = call.language.decision.language if call.language.decision else lang
         details = {
             "confidence": confidence_word(top.score),
+            "say": say_line(article) if article else say_line(body=top.passage),
             "answer": article.body if article else top.passage,
             "owner": top.owner,
             "effective": top.effective.isoformat() if top.effective else None,
@@ -178,6 +198,8 @@ def live_record(call: LiveCall, status: str = "live") -> Any:
         utterances=tuple(call.records),
         suggestions=tuple(call.suggestions),
         agent_id=call.agent_id,
+        queue=call.queue,
+        alerts=tuple(call.alerts),
     )
 
 
@@ -203,7 +225,14 @@ def finish_call(call: LiveCall, status: str = "complete") -> Any:
             suggestions=suggestions,  # made live, rated by id: not searched again
             llm=False,  # the hub adds it off the model worker
         )
-        record = replace(record, status=status, ended_at=ended, agent_id=call.agent_id)
+        record = replace(
+            record,
+            status=status,
+            ended_at=ended,
+            agent_id=call.agent_id,
+            queue=call.queue,
+            alerts=tuple(call.alerts),
+        )
     else:
         record = replace(live_record(call, status), ended_at=ended)
     if call.outcome:

@@ -129,6 +129,10 @@ class ServiceClient:
     def get_call(self, call_id: str) -> dict[str, Any]:
         return parse(schemas.CallDetail, self._call("GET", f"/calls/{_cid(call_id)}"))
 
+    def floor(self) -> dict[str, Any]:
+        """Every live call the signed-in person may see, with agent, queue, sentiment and alerts."""
+        return parse(schemas.Floor, self._call("GET", "/floor"))
+
     def events(self, call_id: str, cursor: int = 0) -> tuple[list[dict[str, Any]], int]:
         body = parse(
             schemas.Events, self._call("GET", f"/calls/{_cid(call_id)}/events", params={"cursor": cursor})

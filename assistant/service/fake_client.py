@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any
 from assistant.digest.model import check_not_future, from_stored, parse_day
 from assistant.digest.render import check_format, export
 from assistant.errors import InputError
-from assistant.knowledge.articles import article_from_mapping
+from assistant.knowledge.articles import article_from_mapping, say_line
 from assistant.service.client import ServiceUnavailable
 from assistant.service.knowledge import article_json
 from assistant.service.schemas import CLIENT_RETURNS, Events, parse
 from assistant.storage import StoredDigest
 from assistant.text.summary import restate_outcome
+from assistant.vocab import confidence_word
 
 if TYPE_CHECKING:
     from assistant.digest.model import Digest
@@ -37,6 +38,7 @@ _FOOD: dict[str, Any] = {
     "effective": "2026-01-10",
     "review_by": "2027-01-10",
     "questions": ["How do I apply for food stamps?", "Can I get help buying groceries?"],
+    "say": "You can apply online, by phone or in person, and you get a decision within 30 days.",
     "tags": ["snap", "apply"],
     "translation_of": None,
     "body": "You can apply for food assistance online, by phone or in person.\n\n"
@@ -54,6 +56,7 @@ _FOOD_ES: dict[str, Any] = {
     "language": "es",
     "translation_of": "food-snap-apply",
     "questions": ["¿Cómo solicito cupones de alimentos?"],
+    "say": "Puede solicitarla en línea, por teléfono o en persona; la decisión llega en 30 días.",
     "body": "Puede solicitar asistencia alimentaria en línea, por teléfono o en persona.",
     "grade": 6.0,
     "usage": {"suggested": 9, "helpful": 7, "not_helpful": 0, "used": 6, "last_suggested": "2026-03-01"},
@@ -307,6 +310,7 @@ class FakeClient:
         self._released: dict[str, list[dict[str, Any]]] = {}
         self._ids = itertools.count(1)
         self._agent_outcome: dict[str, str] = {}
+        self._routing: dict[str, dict[str, Any]] = {}  # live call id -> agent, queue, start (wall clock)
         self.signed_in: dict[str, Any] | None = None
 
     def _check(self) -> None:
@@ -371,10 +375,23 @@ class FakeClient:
                 "lag": {c["call_id"]: 0.2 for c in live}, "worker_errors": 0,
                 "live_workers": {"assistant-model-worker-0": 0}}  # fmt: skip
 
+    def _visible(self, call_id: str) -> bool:
+        """As the service: an agent (not a supervisor) sees only the calls routed to them. The sample
+        history names no agent and stays visible to everyone (it is demo data)."""
+        who = self.signed_in
+        if (
+            who is None
+            or "supervisor" in who["roles"]
+            or "agent" not in who["roles"]
+            or call_id not in self._routing
+        ):
+            return True
+        return self._routing.get(call_id, {}).get("agent") == who["user"]
+
     def list_calls(self, active: bool | None = None, limit: int = 100) -> list[dict[str, Any]]:
         self._check()
         keys = ("call_id", "started_at", "channel", "language", "duration", "outcome", "status", "reason")
-        rows = [{k: c.get(k) for k in keys} for c in self.calls.values()]
+        rows = [{k: c.get(k) for k in keys} for c in self.calls.values() if self._visible(c["call_id"])]
         if active is not None:
             rows = [r for r in rows if (r["status"] == "live") == active]
         return sorted(rows, key=lambda r: str(r["started_at"]), reverse=True)[:limit]
@@ -386,8 +403,11 @@ class FakeClient:
     def start_demo_call(self, sample: str | None = None) -> str:
         self._check()
         call_id = f"demo-{next(self._ids):03d}"
-        self.calls[call_id] = _call(call_id, "2026-03-03T10:00:00+00:00", "es", "unknown",
+        now = dt.datetime.now(dt.UTC)
+        self.calls[call_id] = _call(call_id, now.isoformat(timespec="seconds"), "es", "unknown",
                                     "applying for food assistance", status="live", duration=None)  # fmt: skip
+        agent = self.signed_in["user"] if self.signed_in else None
+        self._routing[call_id] = {"agent": agent, "queue": "food-assistance", "started": now}
         self._scripts[call_id] = self._demo_script(call_id)
         self._released[call_id] = []
         return call_id
@@ -408,6 +428,9 @@ class FakeClient:
                 )
                 step.append({"type": "sentiment", "data": {"label": "neutral", "score": 0.05}})
                 step.append({"type": "suggestion", "data": self._demo_suggestion(call_id, tr or text)})
+            if i == 4:  # the agent put the caller on hold to look the steps up
+                step.append({"type": "alert", "data": {"kind": "silence", "at": dt.datetime.now(dt.UTC).isoformat(
+                    timespec="seconds"), "detail": "no one has spoken for 31 s (silence or hold)"}})  # fmt: skip
             if i == 5:
                 step.append({"type": "sentiment", "data": {"label": "positive", "score": 0.62}})
             steps.append(step)
@@ -425,10 +448,45 @@ class FakeClient:
         return {
             "suggestion_id": f"{call_id}:0", "utterance": utterance, "abstained": False,
             "article_id": _FOOD["id"], "title": _FOOD["title"], "score": 0.81, "confidence": "high",
-            "answer": _FOOD["body"], "owner": _FOOD["owner"], "effective": _FOOD["effective"],
-            "answer_in_caller_language": {"text": _FOOD_ES["body"], "language": "es",
+            "say": _FOOD["say"], "answer": _FOOD["body"], "owner": _FOOD["owner"], "effective": _FOOD["effective"],
+            "answer_in_caller_language": {"text": _FOOD_ES["body"], "say": _FOOD_ES["say"], "language": "es",
                                           "machine_translated": False, "engine": None},
         }  # fmt: skip
+
+    def floor(self) -> dict[str, Any]:
+        """The live calls (demo calls under way) as the service's floor shows them."""
+        self._check()
+        rows = []
+        for call_id, route in self._routing.items():
+            call = self.calls.get(call_id)
+            if call is None or call["status"] != "live" or not self._visible(call_id):
+                continue
+            released = self._released.get(call_id, [])
+            of = {kind: [e["data"] for e in released if e["type"] == kind] for kind in
+                  ("caption", "sentiment", "language", "alert", "suggestion")}  # fmt: skip
+            scores = [x["score"] for x in of["sentiment"] if x.get("score") is not None]
+            trend = None
+            if len(scores) >= 2:
+                change = scores[-1] - sum(scores[-4:-1]) / len(scores[-4:-1])
+                trend = "improving" if change >= 0.15 else "worsening" if change <= -0.15 else "steady"
+            last = of["suggestion"][-1] if of["suggestion"] else None
+            given = [
+                f["kind"] for f in call["feedback"] if last and f["suggestion_id"] == last["suggestion_id"]
+            ]
+            rows.append({
+                "call_id": call_id, "agent": route["agent"], "queue": route["queue"],
+                "started_at": route["started"].isoformat(timespec="seconds"),
+                "duration": max((c["end"] or 0.0 for c in of["caption"]), default=0.0),
+                "language": of["language"][-1]["language"] if of["language"] else None,
+                "sentiment": of["sentiment"][-1]["label"] if of["sentiment"] else None,
+                "sentiment_trend": trend, "latest_need": last["utterance"] if last else None,
+                "alerts": of["alert"],
+                "last_suggestion": None if last is None else {
+                    "suggestion_id": last["suggestion_id"], "article_id": last["article_id"], "title": last["title"],
+                    "abstained": last["abstained"], "confidence": last["confidence"],
+                    "feedback": given[-1] if given else None},
+            })  # fmt: skip
+        return {"calls": rows}
 
     def events(self, call_id: str, cursor: int = 0) -> tuple[list[dict[str, Any]], int]:
         self._check()
@@ -515,8 +573,10 @@ class FakeClient:
             hay = (a["title"] + " " + " ".join(a["questions"]) + " " + a["body"]).lower()
             overlap = sum(1 for w in words if w in hay)
             if overlap:
-                hits.append({"id": a["id"], "title": a["title"], "score": round(min(0.95, 0.3 + 0.15 * overlap), 2),
-                             "passage": a["body"][:160], "owner": a["owner"], "effective": a["effective"],
+                score = round(min(0.95, 0.3 + 0.15 * overlap), 2)
+                hits.append({"id": a["id"], "title": a["title"], "score": score, "passage": a["body"][:160],
+                             "confidence": confidence_word(score), "answer": a["body"],
+                             "say": a.get("say") or say_line(body=a["body"]), "owner": a["owner"], "effective": a["effective"],
                              "review_by": a["review_by"], "program": a["program"], "language": a["language"]})  # fmt: skip
         hits.sort(key=lambda h: -h["score"])
         hits = hits[:k]

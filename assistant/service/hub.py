@@ -39,6 +39,7 @@ from typing import Any
 from assistant import config, storage
 from assistant.calls.processor import CallProcessor, with_llm_summary
 from assistant.errors import InputError
+from assistant.live.alerts import AlertRules, check_webhook_url, post_alert
 from assistant.live.session import ArticleCatalog, Job, LiveCall, LiveOptions
 from assistant.live.steps import live_record
 from assistant.privacy.gate import safe_id
@@ -131,6 +132,8 @@ def record_from_stored(call: Any, **changes: Any) -> Any:
             "status",
             "error",
             "agent_id",
+            "queue",
+            "alerts",
         )
     }
     return CallRecord(**{**fields, "utterances": utterances, "suggestions": suggestions, **changes})
@@ -148,8 +151,14 @@ class CallHub:
         max_calls: int = 8,
         catalog: ArticleCatalog | None = None,
         workers: int = 2,
+        alert_rules: AlertRules | None = None,
+        webhook_url: str | None = None,
     ) -> None:
+        """`alert_rules` and `webhook_url` (empty: none): from the settings when None."""
         self.processor = processor
+        self.alert_rules = alert_rules or AlertRules.from_config()
+        url = config.get().alert_webhook_url if webhook_url is None else webhook_url
+        self.webhook_url = check_webhook_url(url) if url else ""
         self.db_path = db_path
         self.options = options or LiveOptions()
         self.max_calls = max_calls
@@ -175,6 +184,8 @@ class CallHub:
         self.errors = 0
         # The optional LLM summary (an outside endpoint, up to its own 30 s timeout) runs here.
         self._summaries = ThreadPoolExecutor(max_workers=1, thread_name_prefix="assistant-llm-summary")
+        # Alerts go to the webhook off the event loop and the model worker, one at a time, in order.
+        self._hooks = ThreadPoolExecutor(max_workers=1, thread_name_prefix="assistant-alert-webhook")
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self, *, warm: bool = False) -> None:
@@ -213,6 +224,7 @@ class CallHub:
             thread.join(timeout)
         self._threads = []
         self._summaries.shutdown(wait=True, cancel_futures=True)
+        self._hooks.shutdown(wait=True, cancel_futures=False)
         if self._con is not None:
             self._con.close()
             self._con = None
@@ -246,8 +258,11 @@ class CallHub:
         started_at: datetime | None = None,
         source: str = "live",
         agent: str | None = None,
+        queue: str | None = None,
+        language: str | None = None,
     ) -> LiveCall:
-
+        """A new live call; `agent`, `queue` and `language` come from the telephony platform's
+        routing (the language is the caller's, as the agent would set it)."""
         call_id = safe_id(call_id)  # never kept, logged or shown raw
         with self._lock:
             if call_id in self.calls:
@@ -266,11 +281,22 @@ class CallHub:
                 source=source,
                 on_final=self._store_live,
                 agent_id=agent,
+                queue=queue,
+                alert_rules=self.alert_rules,
+                on_alert=self._alert,
             )
             self.calls[call_id] = call
             self.recent.pop(call_id, None)
         call.emit("status", {"state": "live", "lag": 0.0})
+        if language:
+            call.language.override(language)
+            call.emit("language", {"language": language, "probability": 1.0, "overridden": True})
         return call
+
+    def _alert(self, call: LiveCall, item: dict[str, Any]) -> None:
+        if self.webhook_url:
+            body = {"call_id": call.call_id, "agent": call.agent_id, "queue": call.queue, **item}
+            self._hooks.submit(post_alert, self.webhook_url, body)
 
     def feed(self, call: LiveCall, speaker: str, samples: Any) -> None:
         for job in call.feed(speaker, samples):
@@ -291,6 +317,11 @@ class CallHub:
         call_id = safe_id(call_id)
         with self._lock:
             return self.calls.get(call_id) or self.recent.get(call_id)
+
+    def live_calls(self) -> list[LiveCall]:
+        """The calls streaming now (a copy)."""
+        with self._lock:
+            return list(self.calls.values())
 
     def lags(self) -> dict[str, float]:
         with self._lock:

@@ -43,6 +43,7 @@ def article_json(article: Any, usage: Any = None, pending: Any = None) -> dict[s
         "body": article.body,
         "tags": list(article.tags),
         "translation_of": article.translation_of,
+        "say": article.say,
         "grade": round(flesch_kincaid_grade(article.body), 1)
         if article.language == "en" and article.body
         else None,

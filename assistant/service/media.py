@@ -2,8 +2,10 @@
 
 Twilio's messages: `connected`, `start` (streamSid, callSid, tracks, customParameters), `media`
 (track inbound|outbound, base64 8 kHz mu-law payload), `mark`, `stop`; inbound is the caller,
-outbound the agent. The agent who handles the call is named in the start's
-`customParameters.agent` (raw: `?agent=`); only they and supervisors may read the call. Faults and what happens:
+outbound the agent. Routing rides in the start's `customParameters` (raw: the query string):
+`agent` (who handles the call; only they and supervisors may read it), `queue` (where it was
+routed) and `language` (the caller's language, when the platform knows it: set as if the agent
+had chosen it). A malformed value refuses the call (1008). Faults and what happens:
 
 - before `start`, anything but `connected`/`start` closes the socket (1008, "expected start");
 - malformed JSON, bad base64, an empty or oversize payload, an unknown track: the frame is dropped
@@ -35,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from assistant.errors import InputError, check_text
+from assistant.language.detect import normalize_code
 from assistant.service.hub import CallLimitReached
 from assistant.speech.audio import g711_to_whisper
 
@@ -46,7 +49,7 @@ if TYPE_CHECKING:
 
 TRACKS = {"inbound": "caller", "outbound": "agent", "inbound_track": "caller", "outbound_track": "agent"}
 MAX_BAD_IN_A_ROW = 100
-_AGENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 MAX_MULAW_PAYLOAD = 8000  # one second of 8 kHz mu-law; Twilio sends 160 bytes (20 ms)
 
 
@@ -124,22 +127,45 @@ def decode_mulaw_payload(payload: Any) -> np.ndarray:
     return g711_to_whisper(raw)
 
 
-def agent_from_start(msg: dict[str, Any]) -> str | None:
-    """The agent who handles the call: `customParameters.agent` of Twilio's start (None: not named).
-    Only that agent (besides supervisors) may read the call."""
-    start = msg.get("start")
-    custom = start.get("customParameters") if isinstance(start, dict) else None
-    agent = custom.get("agent") if isinstance(custom, dict) else None
-    return check_agent(agent)
-
-
-def check_agent(agent: Any) -> str | None:
-    """A valid agent name or None; InputError for a malformed one."""
-    if agent is None or agent == "":
+def check_name(value: Any, what: str = "agent") -> str | None:
+    """A valid agent (or queue) name, or None when not given; InputError for a malformed one."""
+    if value is None or value == "":
         return None
-    if not isinstance(agent, str) or not _AGENT.fullmatch(agent):
-        raise InputError("the agent name must be 1-64 letters, digits, '.', '_' or '-'")
-    return agent
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
+        raise InputError(f"the {what} name must be 1-64 letters, digits, '.', '_' or '-'")
+    return value
+
+
+def check_language(language: Any) -> str | None:
+    """A language code (normalised) or None; InputError for anything else."""
+    if language is None or language == "":
+        return None
+    if not isinstance(language, str) or len(language) > 16:
+        raise InputError("the language must be a language code such as en or es")
+    return str(normalize_code(language))
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Who and where a call is for: from Twilio's customParameters or the raw socket's query."""
+
+    agent: str | None = None
+    queue: str | None = None
+    language: str | None = None
+
+    @classmethod
+    def from_params(cls, params: Any) -> Routing:
+        params = params if isinstance(params, dict) else {}
+        return cls(
+            check_name(params.get("agent"), "agent"),
+            check_name(params.get("queue"), "queue"),
+            check_language(params.get("language")),
+        )
+
+
+def routing_from_start(msg: dict[str, Any]) -> Routing:
+    start = msg.get("start")
+    return Routing.from_params(start.get("customParameters") if isinstance(start, dict) else None)
 
 
 def call_id_from_start(msg: dict[str, Any]) -> str:
@@ -218,7 +244,10 @@ async def twilio_stream(ws: WebSocket, hub: CallHub, limits: Limits) -> None:
                     raise Closed(1008, f"expected start before {event!r}")
                 try:
                     call_id = call_id_from_start(msg)
-                    call = hub.open_call(call_id, agent=agent_from_start(msg))
+                    route = routing_from_start(msg)
+                    call = hub.open_call(
+                        call_id, agent=route.agent, queue=route.queue, language=route.language
+                    )
                     pacer = Pacer(limits.realtime_slack)
                 except InputError as exc:
                     raise Closed(1013 if isinstance(exc, CallLimitReached) else 1008, str(exc)) from None
@@ -270,7 +299,8 @@ async def raw_stream(
         await safe_close(ws, 1008, "channels must be 1 or 2 and speaker caller or agent")
         return
     try:
-        call = hub.open_call(call_id[:128], agent=check_agent(params.get("agent")))
+        route = Routing.from_params(params)
+        call = hub.open_call(call_id[:128], agent=route.agent, queue=route.queue, language=route.language)
     except InputError as exc:
         await safe_close(ws, 1013 if isinstance(exc, CallLimitReached) else 1008, str(exc)[:120])
         return

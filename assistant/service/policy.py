@@ -52,6 +52,7 @@ POLICY: Mapping[tuple[str, str], frozenset[str]] = {
     ("POST", "/demo-calls"): CALL_WORKERS,
     # calls (agents: their own only)
     ("GET", "/calls"): CALL_READERS,
+    ("GET", "/floor"): CALL_READERS,  # agents: their own live calls only
     ("GET", "/calls/{call_id:path}/events"): CALL_READERS,
     ("GET", "/calls/{call_id:path}"): CALL_READERS,
     ("POST", "/calls/{call_id:path}/feedback"): CALL_WORKERS,

@@ -14,8 +14,10 @@ from assistant.calls import views
 from assistant.errors import InputError
 from assistant.identity.audit import record as audit
 from assistant.identity.retention import delete_one_call
+from assistant.knowledge.articles import say_line
 from assistant.knowledge.search import SearchOptions, search_many
 from assistant.language.detect import normalize_code
+from assistant.live.floor import floor as floor_view
 from assistant.privacy.gate import safe_id
 from assistant.service import schemas
 from assistant.service.access import current
@@ -23,6 +25,7 @@ from assistant.service.hub import CallHub, record_from_stored, stored_status
 from assistant.service.knowledge import add_knowledge_routes
 from assistant.service.policy import visible_to
 from assistant.text.summary import with_outcome
+from assistant.vocab import confidence_word
 
 
 class SearchBody(BaseModel):
@@ -106,6 +109,8 @@ def stored_events(call: Any) -> list[dict[str, Any]]:
                 effective=s.article_version,
             ),
         )
+    for item in call.alerts:
+        emit("alert", dict(item))
     if call.summary_json:
         emit("summary", dict(call.summary_json))
     state = {"complete": "ended"}.get(stored_status(call), stored_status(call))
@@ -223,6 +228,12 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
             response.headers["X-Next-Cursor"] = next_cursor
         return out
 
+    @app.get("/floor", response_model=schemas.Floor)
+    def floor() -> dict[str, Any]:
+        """Every live call the asker may see (agents: their own), oldest first, with its alerts."""
+        asker = current()
+        return floor_view([c for c in hub.live_calls() if visible_to(asker, c.agent_id)])
+
     @app.get("/calls/{call_id:path}/events", response_model=schemas.Events)
     def events(call_id: str, cursor: int = 0) -> dict[str, Any]:
         call_id = safe_id(call_id)  # a raw id with personal data finds its opaque one
@@ -256,9 +267,12 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
     @app.post("/calls/{call_id:path}/feedback", response_model=schemas.FeedbackSaved)
     def feedback(call_id: str, body: FeedbackBody) -> dict[str, Any]:
         call_id = safe_id(call_id)  # a raw id with personal data finds its opaque one
-        if live_call(call_id, recent=True) is None:
+        live = live_call(call_id, recent=True)
+        if live is None:
             stored(call_id)  # 404 unless the asker may see the call
         fb = storage.add_feedback(hub.cursor(), call_id, body.suggestion_id, body.kind, body.comment)
+        if live is not None:
+            live.feedback[fb.suggestion_id] = fb.kind  # the floor shows it
         return {
             "feedback_id": fb.feedback_id,
             "call_id": call_id,
@@ -304,6 +318,7 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
         result = search_many(
             [body.text], SearchOptions(k=body.k, program=body.program), index=index, embedder=embedder
         )[0]
+        catalog = hub.catalog.by_id if hub.catalog is not None else {}
         return {
             "query": result.query,
             "abstained": result.abstained,
@@ -314,6 +329,11 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
                     "title": h.title,
                     "score": h.score,
                     "passage": h.passage,
+                    "confidence": confidence_word(h.score),
+                    "say": say_line(catalog[h.article_id])
+                    if h.article_id in catalog
+                    else say_line(body=h.passage),
+                    "answer": catalog[h.article_id].body if h.article_id in catalog else None,
                     "owner": h.owner,
                     "effective": views.iso_time(h.effective),
                     "review_by": views.iso_time(h.review_by),

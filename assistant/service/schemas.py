@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from assistant.vocab import ArticleStatus, Confidence, FeedbackKind, Speaker
+from assistant.vocab import AlertKind, ArticleStatus, Confidence, FeedbackKind, SentimentTrend, Speaker
 
 
 class Schema(BaseModel):
@@ -88,6 +88,14 @@ class FeedbackItem(Schema):
     comment: str | None
 
 
+class Alert(Schema):
+    """An alert a live call raised (`assistant/live/alerts.py`); `detail` is redacted text."""
+
+    kind: AlertKind
+    at: str
+    detail: str
+
+
 class CallDetail(CallRow):
     """One call with its transcript: `GET /calls/{id}`, `assistant calls show --json`."""
 
@@ -95,6 +103,8 @@ class CallDetail(CallRow):
     suggestions: list[CallSuggestion]
     feedback: list[FeedbackItem]
     summary: dict[str, Any]
+    queue: str | None = None
+    alerts: list[Alert] = []
 
 
 class FeedbackSaved(Schema):
@@ -141,9 +151,13 @@ class NativeAnswer(Schema):
     language: str
     machine_translated: bool
     engine: str | None
+    say: str | None = None
 
 
 class Suggestion(Schema):
+    """A suggestion event: `say` is the short line to read out (the article's, else the answer's
+    first sentence), then the whole `answer`."""
+
     suggestion_id: str | None
     utterance: str | None
     abstained: bool
@@ -151,6 +165,7 @@ class Suggestion(Schema):
     title: str | None
     score: float | None
     confidence: Confidence | None
+    say: str | None = None
     answer: str | None
     owner: str | None
     effective: str | None
@@ -211,10 +226,47 @@ class StatusEvent(_Event):
     data: Status
 
 
+class AlertEvent(_Event):
+    type: Literal["alert"]
+    data: Alert
+
+
 Event = Annotated[
-    CaptionEvent | SuggestionEvent | LanguageEvent | SentimentEvent | SummaryEvent | StatusEvent,
+    CaptionEvent | SuggestionEvent | LanguageEvent | SentimentEvent | SummaryEvent | StatusEvent | AlertEvent,
     Field(discriminator="type"),
 ]
+
+
+# -- the floor (GET /floor) --------------------------------------------------------------------
+class FloorSuggestion(Schema):
+    suggestion_id: str
+    article_id: str | None
+    title: str | None
+    abstained: bool
+    confidence: Confidence | None
+    feedback: FeedbackKind | None
+
+
+class FloorCall(Schema):
+    """One live call on the supervisor floor."""
+
+    call_id: str
+    agent: str | None
+    queue: str | None
+    started_at: str | None
+    duration: float
+    language: str | None
+    sentiment: str | None
+    sentiment_trend: SentimentTrend | None
+    latest_need: str | None
+    alerts: list[Alert]
+    last_suggestion: FloorSuggestion | None = None
+
+
+class Floor(Schema):
+    """`GET /floor`, `assistant floor --json`: every live call the asker may see (agents: their own)."""
+
+    calls: list[FloorCall]
 
 
 class Events(Schema):
@@ -224,10 +276,16 @@ class Events(Schema):
 
 # -- knowledge ---------------------------------------------------------------------------------
 class SearchHit(Schema):
+    """`passage` is what matched; `say` and `answer` are the article's line to read out and its
+    whole answer, `confidence` the word for `score`."""
+
     id: str
     title: str
     score: float
     passage: str | None
+    confidence: Confidence | None = None
+    say: str | None = None
+    answer: str | None = None
     owner: str | None
     effective: str | None
     review_by: str | None
@@ -280,6 +338,7 @@ class Article(Schema):
     grade: float | None
     pending_draft: PendingDraft | None
     usage: ArticleUsage
+    say: str | None = None
 
 
 class IndexReport(Schema):
@@ -470,6 +529,7 @@ CLIENT_RETURNS: dict[str, Any] = {
     "health": Health,
     "list_calls": list[CallRow],
     "get_call": CallDetail,
+    "floor": Floor,
     "feedback": FeedbackSaved,
     "set_outcome": OutcomeSet,
     "set_language": LanguageSet,

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import numpy as np
 
@@ -40,6 +40,8 @@ class SimOptions:
         loop_to: repeat the recording until it is this many seconds long (load tests).
         token: bearer token (default: the api_token setting).
         poll: seconds between event polls.
+        params: routing sent with the call (agent, queue, language ...): Twilio's
+            `customParameters`, or the raw socket's query string.
     """
 
     url: str | None = None
@@ -49,6 +51,7 @@ class SimOptions:
     loop_to: float | None = None
     token: str | None = None
     poll: float = 0.1
+    params: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -141,7 +144,12 @@ def simulate(
     watcher = threading.Thread(target=watch, daemon=True)
     speakers = list(frames)
     length = len(frames[speakers[0]])
-    target = url + (f"?call_id={call_id}&channels=2" if raw else "")
+    query = {
+        "call_id": call_id,
+        "channels": "2",
+        **{k: v for k, v in options.params.items() if k != "call_id"},
+    }
+    target = url + (f"?{urlencode(query)}" if raw else "")
     ws = _connect(target, url, headers)
     with ws, _lost_service(url, call_id):
         if not raw:
@@ -156,6 +164,7 @@ def simulate(
                             "callSid": call_id,
                             "tracks": ["inbound", "outbound"],
                             "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+                            "customParameters": dict(options.params),
                         },
                     }
                 )

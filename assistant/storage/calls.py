@@ -35,7 +35,7 @@ from assistant.vocab import CHANNELS, FEEDBACK_KINDS, OUTCOMES, SPEAKERS, STATUS
 _CALL_COLUMNS = (
     "call_id, started_at, ended_at, channel, source, language, language_probability, duration, outcome, "
     "reason, summary_text, summary_json, sentiment_start, sentiment_end, sentiment_overall, "
-    "agent_talk_share, status, error, processed_at, agent_id"
+    "agent_talk_share, status, error, processed_at, agent_id, queue, alerts"
 )
 _UTTERANCE_SELECT = (
     'SELECT u.call_id, u.idx, u.speaker, u.start_s AS start, u.end_s AS "end", u.text, u.language, '
@@ -138,6 +138,8 @@ def _gated(call: CallRecord) -> CallRecord:
         summary_json=gate_json(call.summary_json) if call.summary_json is not None else None,
         error=gate_message(call.error) if call.error is not None else None,
         agent_id=safe_id(call.agent_id) if call.agent_id else call.agent_id,
+        queue=safe_id(call.queue) if call.queue else call.queue,
+        alerts=tuple(gate_json(dict(a)) for a in call.alerts),
         utterances=tuple(
             replace(u, text=ensure_gated(u.text) or "", translation=ensure_gated(u.translation))
             for u in call.utterances
@@ -148,7 +150,7 @@ def _gated(call: CallRecord) -> CallRecord:
 
 def _insert_call(con: Connection, call: CallRecord, saved_at: datetime | None) -> None:
     con.execute(
-        f"INSERT INTO calls ({_CALL_COLUMNS}) VALUES ({', '.join(['?'] * 20)})",
+        f"INSERT INTO calls ({_CALL_COLUMNS}) VALUES ({', '.join(['?'] * 22)})",
         [
             call.call_id,
             to_db(call.started_at),
@@ -170,6 +172,8 @@ def _insert_call(con: Connection, call: CallRecord, saved_at: datetime | None) -
             call.error,
             saved_at,
             call.agent_id,
+            call.queue,
+            dumps_json(list(call.alerts)) if call.alerts else None,
         ],
     )
 
@@ -283,6 +287,7 @@ def call_from_row(row: dict[str, Any], **children: Any) -> StoredCall:
     row["ended_at"] = from_db(row["ended_at"])
     row["processed_at"] = from_db(row["processed_at"])
     row["summary_json"] = loads_json(row["summary_json"])
+    row["alerts"] = tuple(loads_json(row["alerts"]) or ())
     return StoredCall(**row, **children)
 
 

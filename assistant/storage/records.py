@@ -80,6 +80,8 @@ class CallRecord:
         agent_id: who handled the call, if known.
         utterances: in order; an utterance's index is its position.
         suggestions: in order; suggestion ids are "<call_id>:<position>".
+        queue: where the telephony platform routed a live call, if known.
+        alerts: what the call raised live, each `{"kind", "at", "detail"}` (redacted text).
     """
 
     call_id: str
@@ -103,6 +105,8 @@ class CallRecord:
     agent_id: str | None = None
     utterances: tuple[UtteranceRecord, ...] = ()
     suggestions: tuple[SuggestionRecord, ...] = ()
+    queue: str | None = None
+    alerts: tuple[Mapping[str, Any], ...] = ()
 
 
 # ---------------------------------------------------------------- stored rows (returned)
@@ -182,6 +186,8 @@ class StoredCall:
     utterances: tuple[StoredUtterance, ...] = ()
     suggestions: tuple[StoredSuggestion, ...] = ()
     feedback: tuple[Feedback, ...] = ()
+    queue: str | None = None
+    alerts: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)

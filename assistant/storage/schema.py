@@ -209,6 +209,11 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     ),
     (4, "users, sessions, api_keys, audit_log: who may do what, and who did", _sql(_SCHEMA_4)),
     (5, "article_drafts, article_history: the article workflow", _sql(_SCHEMA_5)),
+    (
+        6,
+        "calls.queue, calls.alerts: where a live call was routed, and the alerts it raised (JSON)",
+        _sql("ALTER TABLE calls ADD COLUMN queue VARCHAR; ALTER TABLE calls ADD COLUMN alerts VARCHAR;"),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -16,6 +16,7 @@ from console import components as ui
 NEW = "(new article)"
 LABELS = {
     "id": "Article id (a-z, 0-9, dashes)", "title": "Title", "program": "Program", "language": "Language code",
+    "say": "Line to say (one short line agents read out first; optional)",
     "owner": "Owner", "effective": "Effective date (YYYY-MM-DD)", "review_by": "Review by (YYYY-MM-DD)",
     "translation_of": "Translation of (article id, optional)", "questions": "Caller questions (one a line)",
     "tags": "Tags (comma-separated)", "status": "Status", "body": "Answer (Markdown)",
@@ -195,7 +196,7 @@ def problem(field: str) -> None:
 
 left, right = st.columns(2)
 with left:
-    for f in ("id", "title", "program", "language", "owner"):
+    for f in ("id", "title", "say", "program", "language", "owner"):
         st.text_input(LABELS[f], key=form.PREFIX + f)
         problem(f)
 with right:

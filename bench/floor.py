@@ -1,0 +1,161 @@
+"""Benchmark: end of a caller's sentence to the `escalation` alert on `GET /floor`.
+
+No recording in the repo has a caller asking for a supervisor, so the caller's words are scripted
+while everything else is real: the service app (uvicorn on a local port, its own temporary
+database and home), real-time Twilio streams of the sample recordings with `assistant.service.sim`,
+and the bundled Whisper `base` decoding every final (its cost is paid as usual); only the text of
+each caller final is replaced, after decoding, by "I want to speak to a supervisor, please." (an
+English caller) or "Quiero hablar con un supervisor, por favor." with Whisper's own translation
+pass replaced by the English (a Spanish caller: the rule reads the translation). A poller reads
+`GET /floor` every 50 ms; the figure is the wall time the alert first shows there minus the wall
+time the first caller turn's speech ended (its scripted end in samples/calls.json after the stream's
+first frame). Polling adds up to 0.05 s.
+
+Run: .venv/bin/python bench/floor.py [--repeat 2] [--samples call-en-payment-pii.wav,call-es-food.wav]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+ENGLISH = "I want to speak to a supervisor, please."
+SPANISH = "Quiero hablar con un supervisor, por favor."
+
+
+class ScriptedCaller:
+    """The real transcriber; a caller's final text is replaced after the real decode."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.timings: list[tuple[str, str, float, float]] = []  # speaker, task, audio s, decode s
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def transcribe(self, audio: Any, options: Any, speaker: str = "unknown") -> Any:
+        from assistant.speech.transcription import Transcript
+
+        began = time.monotonic()
+        out = self.inner.transcribe(audio, options, speaker=speaker)
+        self.timings.append((speaker, options.task, len(audio) / 16000, time.monotonic() - began))
+        if speaker != "caller" or not out.segments:
+            return out
+        english = options.task == "translate" or out.info.language == "en"
+        return Transcript((replace(out.segments[0], text=ENGLISH if english else SPANISH),), out.info)
+
+
+def first_caller_end(sample: str) -> float:
+    meta = next(c for c in json.loads((REPO / "samples" / "calls.json").read_text()) if c["file"] == sample)
+    return next(t["end"] for t in meta["turns"] if t["speaker"] == "caller")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument(
+        "--samples",
+        default="call-en-payment-pii.wav,call-en-benefits.wav,call-es-food.wav,call-es-license.wav",
+    )
+    parser.add_argument("--port", type=int, default=8947)
+    parser.add_argument("--tail", type=float, default=3.0, help="seconds streamed after the caller's turn")
+    parser.add_argument("--trace", action="store_true", help="print each call's captions and alerts")
+    args = parser.parse_args()
+    home = tempfile.mkdtemp(prefix="bench-floor-")
+    os.environ["ASSISTANT_HOME"] = home
+    os.environ.setdefault("ASSISTANT_MODEL_CACHE", str(Path.home() / ".local/share/contact-assistant/models"))
+
+    import httpx
+    import uvicorn
+
+    from assistant import config
+    from assistant.calls.processor import CallOptions, CallProcessor
+    from assistant.identity.keys import write_local_key
+    from assistant.live.session import ArticleCatalog, LiveOptions
+    from assistant.service.app import ServiceOptions, create_app
+    from assistant.service.sim import SimOptions, load_frames, simulate
+    from assistant.speech.transcription import load_transcriber
+
+    config.reset()
+    scripted = ScriptedCaller(load_transcriber())
+    processor = CallProcessor(CallOptions.from_config(), transcriber=scripted)
+    opts = ServiceOptions(db=f"{home}/floor.duckdb", live=LiveOptions.from_config(), warm=True)
+    app = create_app(processor=processor, options=opts, catalog=ArticleCatalog.load())
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=args.port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.1)
+    key = write_local_key(app.state.hub.cursor(), home).read_text().strip()
+    http = httpx.Client(base_url=f"http://127.0.0.1:{args.port}", headers={"Authorization": f"Bearer {key}"})
+    sim = SimOptions(
+        url=f"ws://127.0.0.1:{args.port}/media", echo=False, token=key, params={"agent": "bench"}
+    )
+
+    figures: dict[str, list[float]] = {}
+    try:
+        for sample in args.samples.split(","):
+            end = first_caller_end(sample)
+            frames = load_frames(str(REPO / "samples" / sample))
+            cut = int((end + args.tail) * 8000)  # the first caller turn and a few seconds after it
+            frames = {k: v[:cut] for k, v in frames.items()}
+            for rep in range(args.repeat):
+                call_id = f"floor-{Path(sample).stem}-{rep}"
+                seen: dict[str, float] = {}
+                stop = threading.Event()
+
+                def poll(
+                    call_id: str = call_id, seen: dict[str, float] = seen, stop: threading.Event = stop
+                ) -> None:
+                    while not stop.is_set():
+                        for row in http.get("/floor").json()["calls"]:
+                            if row["call_id"] == call_id and any(
+                                a["kind"] == "escalation" for a in row["alerts"]
+                            ):
+                                seen.setdefault("at", time.monotonic())
+                        time.sleep(0.05)
+
+                poller = threading.Thread(target=poll, daemon=True)
+                poller.start()
+                result = simulate(str(REPO / "samples" / sample), sim, call_id=call_id, frames=frames)
+                stop.set()
+                poller.join(5)
+                if args.trace:
+                    for who, task, secs, took in scripted.timings:
+                        print(f"  decode {who} {task} of {secs:.1f} s audio: {took:.2f} s")
+                    scripted.timings.clear()
+                    for at, e in result.events:
+                        if e["type"] in ("caption", "alert", "language") and e["data"].get("final", True):
+                            print(
+                                f"  +{at - result.t0:5.2f}s {e['type']}: {json.dumps(e['data'], ensure_ascii=False)[:160]}"
+                            )
+                if "at" not in seen:
+                    print(f"{sample} #{rep}: no escalation alert seen on the floor")
+                    continue
+                latency = seen["at"] - (result.t0 + end)
+                figures.setdefault(sample, []).append(latency)
+                print(f"{sample} #{rep}: end of sentence -> alert on /floor {latency:.2f} s")
+    finally:
+        server.should_exit = True
+    every = [x for xs in figures.values() for x in xs]
+    if every:
+        print(
+            f"\nescalation alert on the floor after the end of the sentence: median {statistics.median(every):.2f} s, "
+            f"max {max(every):.2f} s over {len(every)} calls "
+            + ", ".join(f"{k}: {', '.join(f'{x:.2f}' for x in v)}" for k, v in figures.items())
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
