@@ -39,23 +39,24 @@ def alert_line(call: dict, a: dict) -> str:
 
 
 def table_rows(calls: list[dict]) -> list[dict]:
+    # Cells are Markdown: a lone "-" would show as a list bullet, so empty cells say so in words.
     out = []
     for c in calls:
         last = c.get("last_suggestion")
         if last is None:
-            suggestion = "-"
+            suggestion = "none yet"
         elif last["abstained"]:
             suggestion = "no approved answer"
         else:
             suggestion = f"{last['title']} ({last['confidence']})"
         if last is not None:
             suggestion += f"; feedback: {(last['feedback'] or 'none').replace('_', ' ')}"
-        senti = c["sentiment"] or "-"
+        senti = c["sentiment"] or "not yet known"
         out.append({
-            "Call": c["call_id"], "Agent": c["agent"] or "unassigned", "Queue": c["queue"] or "-",
+            "Call": c["call_id"], "Agent": c["agent"] or "unassigned", "Queue": c["queue"] or "none",
             "Duration": ui.clock(c["duration"]), "Language": ui.language_name(c["language"]),
             "Caller sentiment": f"{senti}, {c['sentiment_trend']}" if c["sentiment_trend"] else senti,
-            "Latest need": c["latest_need"] or "-", "Last suggestion": suggestion,
+            "Latest need": c["latest_need"] or "none yet", "Last suggestion": suggestion,
             "Alerts": ", ".join(ALERT_WORDS.get(a["kind"], a["kind"]).split(":")[0] for a in c["alerts"]) or "none",
         })  # fmt: skip
     return out
