@@ -165,14 +165,19 @@ def open_page(pg: Page, url: str, path: str, user: str | None = None, password: 
 
 
 def settle(pg: Page) -> None:
-    """Wait until Streamlit has finished the current run: connected, no script running, and no element
-    left stale (faded) from an earlier run. A fixed pause here was a guess that a loaded machine beats."""
+    """Wait until Streamlit has finished the current run and the browser has drawn it: connected, no
+    script running, no element left stale (faded) from an earlier run, and no element still a skeleton.
+    Streamlit loads each widget's code (buttons, select boxes, tables) on first use and shows a
+    skeleton until it has; a test that types or clicks before then finds text fields but no buttons,
+    and keys pressed without a pause keep React from swapping the skeletons out. A fixed pause here
+    was a guess that a loaded machine beats."""
     pg.wait_for_function(
         """() => {
             const app = document.querySelector('[data-testid="stApp"]');
             return app !== null && app.dataset.testConnectionState === "CONNECTED"
                 && app.dataset.testScriptState === "notRunning"
-                && document.querySelector('[data-stale="true"]') === null;
+                && document.querySelector('[data-stale="true"]') === null
+                && document.querySelector('[data-testid="stSkeleton"]') === null;
         }"""
     )
 
@@ -619,6 +624,7 @@ def test_single_sign_on_through_the_local_provider(browser, sso_console):
         state = json.loads((home / "service.json").read_text())
         lines = httpx.get(f"{state['url']}/audit", headers={"Authorization": f"Bearer {key}"}).json()
         assert ("sam", "sign_in") in {(x["user"], x["action"]) for x in lines}
+        settle(pg)  # the reloaded page drawn whole, its Sign out button no longer a skeleton
         pg.get_by_role("button", name="Sign out").click()  # also at the provider (st.logout)
         pg.get_by_role("heading", name="End Session").wait_for()
         pg.get_by_role("button", name="End session").click()
