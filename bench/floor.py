@@ -11,7 +11,15 @@ pass replaced by the English (a Spanish caller: the rule reads the translation).
 time the first caller turn's speech ended (its scripted end in samples/calls.json after the stream's
 first frame). Polling adds up to 0.05 s.
 
+With --speech the caller's words are spoken, not scripted: a call whose caller channel is synthetic
+speech of the sentence (flite's `slt` voice for English; espeak-ng's `es+klatt` at 145 words a minute
+for Spanish, the one synthetic Spanish voice on Debian that Whisper base hears as "supervisor" -
+espeak-ng's other Spanish voices come out as "superbipo" and the like). Nothing is replaced: the
+alert comes from what Whisper heard (for Spanish, from its translation). The figure is the alert's
+wall time minus the end of the speech (the last sample above 1% of full scale).
+
 Run: .venv/bin/python bench/floor.py [--repeat 2] [--samples call-en-payment-pii.wav,call-es-food.wav]
+     .venv/bin/python bench/floor.py --speech   (needs the Debian packages flite and espeak-ng)
 """
 
 from __future__ import annotations
@@ -28,6 +36,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 ENGLISH = "I want to speak to a supervisor, please."
@@ -39,7 +49,8 @@ class ScriptedCaller:
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
-        self.timings: list[tuple[str, str, float, float]] = []  # speaker, task, audio s, decode s
+        self.timings: list[tuple[str, str, float, float, float]] = []  # speaker, task, audio s, decode s, start
+        self.substitute = True
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -49,8 +60,8 @@ class ScriptedCaller:
 
         began = time.monotonic()
         out = self.inner.transcribe(audio, options, speaker=speaker)
-        self.timings.append((speaker, options.task, len(audio) / 16000, time.monotonic() - began))
-        if speaker != "caller" or not out.segments:
+        self.timings.append((speaker, options.task, len(audio) / 16000, time.monotonic() - began, began))
+        if not self.substitute or speaker != "caller" or not out.segments:
             return out
         english = options.task == "translate" or out.info.language == "en"
         return Transcript((replace(out.segments[0], text=ENGLISH if english else SPANISH),), out.info)
@@ -59,6 +70,38 @@ class ScriptedCaller:
 def first_caller_end(sample: str) -> float:
     meta = next(c for c in json.loads((REPO / "samples" / "calls.json").read_text()) if c["file"] == sample)
     return next(t["end"] for t in meta["turns"] if t["speaker"] == "caller")
+
+
+SPOKEN = {  # language: (synthesizer command with {out} and {text}, sentence)
+    "en": (["flite", "-voice", "slt", "-t", "{text}", "-o", "{out}"], ENGLISH),
+    "es": (["espeak-ng", "-v", "es+klatt", "-s", "145", "-w", "{out}", "{text}"], SPANISH),
+}
+LEAD = 1.5  # seconds of silence before the caller speaks
+
+
+def spoken_call(language: str, folder: Path, tail: float) -> tuple[Path, float]:
+    """A stereo call (agent silent on the left, the caller on the right) in which the caller says the
+    escalation sentence once; (its path, the second the speech ends)."""
+    import shutil
+    import subprocess
+
+    from assistant.speech.audio import SAMPLE_RATE, decode_file, write_wav
+
+    command, text = SPOKEN[language]
+    if shutil.which(command[0]) is None:
+        raise SystemExit(f"error: --speech needs {command[0]} (apt-get install {command[0]})")
+    raw = folder / f"{language}-raw.wav"
+    subprocess.run([a.format(out=raw, text=text) for a in command], check=True, capture_output=True)
+    voice = decode_file(str(raw))
+    voice = voice if voice.ndim == 1 else voice.mean(axis=0)
+    loud = (abs(voice) > 0.01).nonzero()[0]
+    voice = voice[: loud[-1] + 1]
+    lead = int(LEAD * SAMPLE_RATE)
+    caller = np.concatenate([np.zeros(lead, np.float32), voice.astype(np.float32),
+                             np.zeros(int(tail * SAMPLE_RATE), np.float32)])  # fmt: skip
+    path = folder / f"spoken-supervisor-{language}.wav"
+    write_wav(path, [np.zeros_like(caller), caller])
+    return path, (lead + len(voice)) / SAMPLE_RATE
 
 
 def main() -> int:
@@ -71,6 +114,9 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=8947)
     parser.add_argument("--tail", type=float, default=3.0, help="seconds streamed after the caller's turn")
     parser.add_argument("--trace", action="store_true", help="print each call's captions and alerts")
+    parser.add_argument(
+        "--speech", action="store_true", help="spoken sentences (English, Spanish) instead of scripted text"
+    )
     args = parser.parse_args()
     home = tempfile.mkdtemp(prefix="bench-floor-")
     os.environ["ASSISTANT_HOME"] = home
@@ -89,6 +135,7 @@ def main() -> int:
 
     config.reset()
     scripted = ScriptedCaller(load_transcriber())
+    scripted.substitute = not args.speech
     processor = CallProcessor(CallOptions.from_config(), transcriber=scripted)
     opts = ServiceOptions(db=f"{home}/floor.duckdb", live=LiveOptions.from_config(), warm=True)
     app = create_app(processor=processor, options=opts, catalog=ArticleCatalog.load())
@@ -104,9 +151,15 @@ def main() -> int:
 
     figures: dict[str, list[float]] = {}
     try:
-        for sample in args.samples.split(","):
-            end = first_caller_end(sample)
-            frames = load_frames(str(REPO / "samples" / sample))
+        if args.speech:
+            calls = [spoken_call(language, Path(home), args.tail) for language in SPOKEN]
+        else:
+            calls = [
+                (REPO / "samples" / sample, first_caller_end(sample)) for sample in args.samples.split(",")
+            ]
+        for path, end in calls:
+            sample = path.name
+            frames = load_frames(str(path))
             cut = int((end + args.tail) * 8000)  # the first caller turn and a few seconds after it
             frames = {k: v[:cut] for k, v in frames.items()}
             for rep in range(args.repeat):
@@ -127,12 +180,12 @@ def main() -> int:
 
                 poller = threading.Thread(target=poll, daemon=True)
                 poller.start()
-                result = simulate(str(REPO / "samples" / sample), sim, call_id=call_id, frames=frames)
+                result = simulate(str(path), sim, call_id=call_id, frames=frames)
                 stop.set()
                 poller.join(5)
                 if args.trace:
-                    for who, task, secs, took in scripted.timings:
-                        print(f"  decode {who} {task} of {secs:.1f} s audio: {took:.2f} s")
+                    for who, task, secs, took, began in scripted.timings:
+                        print(f"  +{began - result.t0:5.2f}s decode {who} {task} of {secs:.1f} s audio: {took:.2f} s")
                     scripted.timings.clear()
                     for at, e in result.events:
                         if e["type"] in ("caption", "alert", "language") and e["data"].get("final", True):
