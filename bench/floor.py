@@ -49,7 +49,9 @@ class ScriptedCaller:
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
-        self.timings: list[tuple[str, str, float, float, float]] = []  # speaker, task, audio s, decode s, start
+        self.timings: list[
+            tuple[str, str, float, float, float]
+        ] = []  # speaker, task, audio s, decode s, start
         self.substitute = True
 
     def __getattr__(self, name: str) -> Any:
@@ -185,7 +187,9 @@ def main() -> int:
                 poller.join(5)
                 if args.trace:
                     for who, task, secs, took, began in scripted.timings:
-                        print(f"  +{began - result.t0:5.2f}s decode {who} {task} of {secs:.1f} s audio: {took:.2f} s")
+                        print(
+                            f"  +{began - result.t0:5.2f}s decode {who} {task} of {secs:.1f} s audio: {took:.2f} s"
+                        )
                     scripted.timings.clear()
                     for at, e in result.events:
                         if e["type"] in ("caption", "alert", "language") and e["data"].get("final", True):
