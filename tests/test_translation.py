@@ -177,6 +177,22 @@ def test_missing_pack_and_fallback_to_original() -> None:
     assert kept == Translation(SPANISH, "es", "es", "none", False)
 
 
+def test_no_pack_is_known_without_importing_argos(tmp_path: Path) -> None:
+    """The first caller in a language without a pack must not wait for argos to import (1.4-3.2 s
+    here) only to learn there is no pack; a fresh interpreter shows whether it was imported."""
+    script = (
+        "import sys\n"
+        "from assistant.language.translation import MissingLanguagePack, translate\n"
+        "try:\n"
+        "    translate('Quiero hablar con un supervisor.', 'en', 'es')\n"
+        "except MissingLanguagePack as exc:\n"
+        "    print(exc.source, exc.target, 'argostranslate' in sys.modules)\n"
+    )
+    env = {**os.environ, "ASSISTANT_HOME": str(tmp_path), "ASSISTANT_LANGUAGE_PACKS": str(tmp_path / "packs")}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["es", "en", "False"], out.stderr
+
+
 @pytest.mark.models
 def test_changing_packs_dir_forgets_loaded_routes(
     packs: dict[str, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path

@@ -223,6 +223,12 @@ class ArgosTranslator:
             found = self._routes.get(key)
             if found is not None:
                 return found
+            packs = installed_packs(self.root)
+            if not any(s == source and t == target for s, t, _ in reachable_pairs(packs)):
+                # No pack path at all: say so from the packs' metadata. Importing argos to learn
+                # the same took 1.4-3.2 s the first time, and the first caller in a language
+                # without a pack waited that long for the caption and any escalation alert.
+                raise MissingLanguagePack(source, target, [p.pair for p in packs])
             configure_argos(self.root)
             from argostranslate import translate as argos_translate
 
