@@ -50,10 +50,13 @@ def stored_with(h, call_id: str, n: int):  # noqa: ANN001, ANN201
 
 
 def check_call_stored(c: TestClient, call_id: str) -> dict:
+    """A call these tests sent in one burst, far faster than real time. Whether a partial runs before
+    its utterance has ended then depends on how the worker thread is scheduled (under load in CI the
+    caller had none: the whole burst was read first), so partials are checked where audio comes at
+    a live pace: test_sample_call_end_to_end_with_real_models here and tests/test_live.py."""
     events = all_events(c, call_id)
     captions = [e["data"] for e in events if e["type"] == "caption"]
     for speaker in ("agent", "caller"):
-        assert any(x["speaker"] == speaker and not x["final"] for x in captions), speaker
         assert any(x["speaker"] == speaker and x["final"] for x in captions), speaker
     assert any(e["type"] == "suggestion" and e["data"]["article_id"] == "pt-pay-bill" for e in events)
     assert events[-1]["type"] == "status" and events[-1]["data"]["state"] == "ended"
