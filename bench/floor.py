@@ -47,12 +47,11 @@ SPANISH = "Quiero hablar con un supervisor, por favor."
 class ScriptedCaller:
     """The real transcriber; a caller's final text is replaced after the real decode."""
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: Any, *, substitute: bool = True) -> None:
         self.inner = inner
-        self.timings: list[
-            tuple[str, str, float, float, float]
-        ] = []  # speaker, task, audio s, decode s, start
-        self.substitute = True
+        self.substitute = substitute  # False (--speech): pass the decoded text through
+        # (speaker, task, audio seconds, decode seconds, start on the monotonic clock)
+        self.timings: list[tuple[str, str, float, float, float]] = []
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -136,8 +135,7 @@ def main() -> int:
     from assistant.speech.transcription import load_transcriber
 
     config.reset()
-    scripted = ScriptedCaller(load_transcriber())
-    scripted.substitute = not args.speech
+    scripted = ScriptedCaller(load_transcriber(), substitute=not args.speech)
     processor = CallProcessor(CallOptions.from_config(), transcriber=scripted)
     opts = ServiceOptions(db=f"{home}/floor.duckdb", live=LiveOptions.from_config(), warm=True)
     app = create_app(processor=processor, options=opts, catalog=ArticleCatalog.load())

@@ -241,7 +241,7 @@ class ArgosTranslator:
             src, tgt = languages.get(source), languages.get(target)
             found = src.get_translation(tgt) if src is not None and tgt is not None else None
             if found is None:
-                raise MissingLanguagePack(source, target, [p.pair for p in installed_packs(self.root)])
+                raise MissingLanguagePack(source, target, [p.pair for p in packs])
             _use_local_sentencizer(found)
             self._routes[key] = found
             return found
