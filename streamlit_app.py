@@ -12,7 +12,7 @@ from pathlib import Path
 import streamlit as st
 
 from assistant.errors import AssistantError
-from console import ServiceUnavailable, pages_for, sign_in_sso, sign_out, signed_in
+from console import ServiceUnavailable, pages_for, sign_in_sso, signed_in
 from console.components import keyboard_helpers
 
 PAGES = Path(__file__).resolve().parent / "console" / "pages"
@@ -51,20 +51,19 @@ if auth is None:
 else:
     allowed = pages_for(auth["roles"])
     # No page icons: the browser would fetch each page's icon (its favicon) from the internet.
-    page = st.navigation(
-        [
-            st.Page(PAGES / f"{name}.py", title=TITLES[name][0], default=n == 0,
-                    **({"url_path": TITLES[name][1]} if TITLES[name][1] else {}))
-            for n, name in enumerate(allowed)
-        ]
-        or [st.Page(PAGES / "sign_in.py", title="Sign in", default=True)]
-    )  # fmt: skip
+    pages = [
+        st.Page(PAGES / f"{name}.py", title=TITLES[name][0], default=n == 0,
+                **({"url_path": TITLES[name][1]} if TITLES[name][1] else {}))
+        for n, name in enumerate(allowed)
+    ] or [st.Page(PAGES / "sign_in.py", title="Sign in", default=True)]  # fmt: skip
+    leave = st.Page(PAGES / "sign_out.py", title="Sign out", url_path="sign-out")
+    page = st.navigation([*pages, leave], position="hidden")
     with st.sidebar:
+        if len(pages) > 1:
+            for p in pages:
+                st.page_link(p)
         st.write(f"Signed in as **{auth['user']}** ({', '.join(auth['roles'])})")
-        if st.button("Sign out", icon=":material/logout:"):
-            sign_out()
-            st.session_state["_signed_out"] = True
-            st.rerun()
+        st.page_link(leave, label="Sign out")  # no icon: its name would be read out before the label
 # The browser tab names the page first (WCAG 2.4.2), then the product.
 st.set_page_config(page_title=f"{page.title} - Contact Assistant", page_icon=str(FAVICON), layout="wide")
 page.run()

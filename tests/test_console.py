@@ -129,7 +129,8 @@ def test_each_role_sees_its_pages(fake, user, first, pages):
     assert [t.value for t in at.title] == [first]
     assert console.pages_for(fake.DEMO_USERS[user]) == pages
     assert f"Signed in as **{user}**" in " ".join(m.value for m in at.sidebar.markdown)
-    button(at, "Sign out").click().run()
+    assert [link.label for link in at.sidebar.get("page_link")][-1] == "Sign out"
+    at.switch_page("console/pages/sign_out.py").run()
     assert [t.value for t in at.title] == ["Sign in"] and "You are signed out." in texts(at)
 
 
@@ -588,7 +589,7 @@ def test_digest_topics_link_to_their_calls(fake):
     at = app_signed_in("demo-supervisor")
     at.switch_page(str(PAGES / "digest.py")).run()
     assert not at.exception, [e.value for e in at.exception]
-    links = at.get("page_link")
+    links = at.main.get("page_link")
     assert [(link.proto.label, link.proto.query_string) for link in links] == [
         ("Open call call\\-mar02\\-0915\\-a1", "call=call-mar02-0915-a1"),
         ("Open call call\\-mar02\\-1140\\-b7", "call=call-mar02-1140-b7"),

@@ -182,6 +182,12 @@ def settle(pg: Page) -> None:
     )
 
 
+def sidebar_links(pg: Page) -> list[str]:
+    """The page links the sidebar shows, in order (the menu, then Sign out)."""
+    links = pg.locator('[data-testid="stSidebar"] [data-testid="stPageLink-NavLink"]')
+    return [links.nth(i).inner_text().strip() for i in range(links.count())]
+
+
 def settle_after(pg: Page, action) -> None:
     """Do `action` (a widget change), then wait for the rerun it causes to finish. `settle` alone can
     return before that rerun starts, and the rerun then replaces elements a test already holds."""
@@ -537,12 +543,12 @@ def test_each_role_sees_only_its_pages_and_signs_out(page, console_url, user, me
     sign_in(page, console_url, user)
     page.get_by_role("heading", name=FIRST_PAGE[user], level=1).wait_for()
     settle(page)
-    links = page.locator('[data-testid="stSidebarNav"] a')
-    shown = [links.nth(i).inner_text().strip() for i in range(links.count())]
-    assert shown == (menu if len(menu) > 1 else []), shown  # one page: Streamlit shows no menu
+    shown = sidebar_links(page)
+    assert shown == [*(menu if len(menu) > 1 else []), "Sign out"], shown  # one page: no menu
     page.get_by_text(f"Signed in as {user}").wait_for()
-    settle_after(page, page.get_by_role("button", name="Sign out").click)
+    settle_after(page, page.get_by_role("link", name="Sign out").click)
     page.get_by_role("heading", name="Sign in", level=1).wait_for()
+    page.get_by_text("You are signed out.").wait_for()
 
 
 def test_a_wrong_password_is_refused_on_the_sign_in_page(page, console_url):
@@ -612,10 +618,7 @@ def test_single_sign_on_through_the_local_provider(browser, sso_console):
         pg.get_by_role("button", name="sam", exact=True).click()
         pg.get_by_role("heading", name="Floor", level=1).wait_for()
         pg.get_by_text("Signed in as sam").wait_for()
-        links = pg.locator('[data-testid="stSidebarNav"] a')
-        assert [links.nth(i).inner_text().strip() for i in range(links.count())] == [
-            "Floor", "Live call", "Calls", "Daily digest",
-        ]  # fmt: skip
+        assert sidebar_links(pg) == ["Floor", "Live call", "Calls", "Daily digest", "Sign out"]
         pg.reload()
         pg.get_by_text("Signed in as sam").wait_for()
         import httpx
@@ -624,8 +627,8 @@ def test_single_sign_on_through_the_local_provider(browser, sso_console):
         state = json.loads((home / "service.json").read_text())
         lines = httpx.get(f"{state['url']}/audit", headers={"Authorization": f"Bearer {key}"}).json()
         assert ("sam", "sign_in") in {(x["user"], x["action"]) for x in lines}
-        settle(pg)  # the reloaded page drawn whole, its Sign out button no longer a skeleton
-        pg.get_by_role("button", name="Sign out").click()  # also at the provider (st.logout)
+        settle(pg)  # the reloaded page drawn whole
+        pg.get_by_role("link", name="Sign out").click()  # also at the provider (st.logout)
         pg.get_by_role("heading", name="End Session").wait_for()
         pg.get_by_role("button", name="End session").click()
         pg.get_by_role("heading", name="Sign in", level=1).wait_for()

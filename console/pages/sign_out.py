@@ -1,0 +1,16 @@
+"""Sign out: a page the sidebar links to, not a button.
+
+Following a link is a navigation the browser makes itself, and it drops the Live call and Floor pages'
+refresh timers; with a button, a refresh asked for just after the click could run after the sign-in page
+and leave the main area blank.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from console import sign_out
+
+sign_out()
+st.session_state["_signed_out"] = True
+st.rerun()
