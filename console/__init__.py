@@ -131,8 +131,10 @@ def _signed_in_as(auth: dict[str, Any]) -> None:
         st.session_state[CLIENT_KEY] = ServiceClient(token=auth["token"])
 
 
-def sign_out() -> None:
-    """End this browser session's sign-in (and the service's session)."""
+def sign_out() -> bool:
+    """End this browser session's sign-in (and the service's session). True when the browser is
+    sent on to the single sign-on provider to sign out there too (st.logout): the page must then
+    not rerun, or the rerun can drop that redirect."""
     # Signing out here must work even when the service is down or the session already expired.
     with contextlib.suppress(Exception):
         get_client().sign_out()
@@ -142,6 +144,8 @@ def sign_out() -> None:
         old.close()
     if sso_configured() and st.user.is_logged_in:
         st.logout()  # also at the console: a reload must not sign the person in again
+        return True
+    return False
 
 
 def pages_for(roles: list[str] | tuple[str, ...]) -> list[str]:

@@ -618,6 +618,7 @@ def test_single_sign_on_through_the_local_provider(browser, sso_console):
         pg.get_by_role("button", name="sam", exact=True).click()
         pg.get_by_role("heading", name="Floor", level=1).wait_for()
         pg.get_by_text("Signed in as sam").wait_for()
+        settle(pg)  # page links are drawn once their code has loaded
         assert sidebar_links(pg) == ["Floor", "Live call", "Calls", "Daily digest", "Sign out"]
         pg.reload()
         pg.get_by_text("Signed in as sam").wait_for()

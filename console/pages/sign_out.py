@@ -11,6 +11,8 @@ import streamlit as st
 
 from console import sign_out
 
-sign_out()
 st.session_state["_signed_out"] = True
+if sign_out():
+    st.write("Signing you out at your single sign-on provider...")
+    st.stop()  # the browser goes there now; a rerun could drop the redirect
 st.rerun()
