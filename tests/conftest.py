@@ -15,6 +15,15 @@ EVAL_DIR = Path(os.environ.get("ASSISTANT_EVAL_DIR") or REPO.parent / "shared" /
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> object:
+    """Keep each phase's report on the test item (`item.rep_call`), so a fixture can tell in its
+    teardown whether the test failed (the browser tests then save what the page showed)."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh ASSISTANT_HOME per test; the rebuilt Whisper cache is shared across the session."""

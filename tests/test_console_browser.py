@@ -121,12 +121,36 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, console_url):
+def page(browser, console_url, request):
     context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     pg = context.new_page()
     pg.set_default_timeout(30_000)
+    watch_runs(pg)
     yield pg
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        show_failure(pg, request.node.name)
     context.close()
+
+
+def show_failure(pg: Page, name: str) -> None:
+    """After a failed test: print what the page showed (the report shows it) and save a screenshot."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+    try:
+        state = pg.evaluate(
+            """() => { const app = document.querySelector('[data-testid="stApp"]');
+            return {url: location.href, script: app && app.dataset.testScriptState,
+                    connection: app && app.dataset.testConnectionState,
+                    stale: document.querySelectorAll('[data-stale="true"]').length,
+                    skeletons: document.querySelectorAll('[data-testid="stSkeleton"]').length,
+                    focused: document.activeElement && document.activeElement.outerHTML.slice(0, 200),
+                    scrollY: window.scrollY,
+                    text: document.body.innerText.slice(0, 3000)}; }"""
+        )
+        print(f"page at failure: {json.dumps(state, indent=1)}")
+        pg.screenshot(path=str(ARTIFACTS / f"failed-{safe}.png"), full_page=True)
+    except Exception as exc:  # the page may be gone; the test's own error is what matters
+        print(f"page at failure: not readable ({exc})")
 
 
 # Who opens each page: a demo account whose role shows it (the fake's passwords are all "demo").
@@ -159,9 +183,7 @@ def open_page(pg: Page, url: str, path: str, user: str | None = None, password: 
     pg.get_by_role("heading", name=FIRST_PAGE[user], level=1).wait_for()
     settle(pg)
     if PAGES[path] != FIRST_PAGE[user]:
-        settle_after(pg, pg.get_by_role("link", name=PAGES[path], exact=True).click)
-        pg.get_by_role("heading", name=PAGES[path], level=1).wait_for()
-        settle(pg)
+        go_to(pg, PAGES[path])
 
 
 def settle(pg: Page) -> None:
@@ -188,20 +210,48 @@ def sidebar_links(pg: Page) -> list[str]:
     return [links.nth(i).inner_text().strip() for i in range(links.count())]
 
 
-def settle_after(pg: Page, action) -> None:
-    """Do `action` (a widget change), then wait for the rerun it causes to finish. `settle` alone can
-    return before that rerun starts, and the rerun then replaces elements a test already holds."""
-    pg.evaluate(
-        """() => {
-            window.__rerunSeen = false;
-            const app = document.querySelector('[data-testid="stApp"]');
-            new MutationObserver(() => {
-                if (app.dataset.testScriptState === "running") window.__rerunSeen = true;
-            }).observe(app, {attributes: true, attributeFilter: ["data-test-script-state"]});
-        }"""
-    )
+def go_to(pg: Page, link: str, heading: str | None = None) -> None:
+    """Follow the sidebar link `link` and wait until its page (level-1 heading `heading`, by default
+    the link's own text) is drawn and settled. The heading exists only once the new page has run."""
+    pg.get_by_role("link", name=link, exact=True).click()
+    pg.get_by_role("heading", name=heading or link, level=1).wait_for()
+    settle(pg)
+
+
+# Full script runs a page has finished, counted from the websocket (fragment runs are not counted).
+_RUNS: dict[int, list[int]] = {}
+
+
+def watch_runs(pg: Page) -> None:
+    """Count the full script runs the server finishes for `pg`, as `settle_after` needs."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    count = _RUNS.setdefault(id(pg), [0])
+    done = ForwardMsg.ScriptFinishedStatus.FINISHED_SUCCESSFULLY
+
+    def on_frame(frame) -> None:
+        if isinstance(frame, bytes):
+            msg = ForwardMsg.FromString(frame)
+            if msg.WhichOneof("type") == "script_finished" and msg.script_finished == done:
+                count[0] += 1
+
+    pg.on("websocket", lambda ws: ws.on("framereceived", on_frame))
+
+
+def settle_after(pg: Page, action, timeout_s: float = 30) -> None:
+    """Do `action` (a widget change), then wait for the full rerun it causes to finish and be drawn.
+    `settle` alone can return before that rerun starts, and the rerun then replaces elements a test
+    already holds. The rerun is seen on the websocket: the page's own run state can go from running to
+    not running within one React render when the browser is slow, so watching it can miss the run."""
+    count = _RUNS[id(pg)]
+    before = count[0]
     action()
-    pg.wait_for_function("() => window.__rerunSeen === true")
+    deadline = time.monotonic() + timeout_s
+    while count[0] == before:
+        assert time.monotonic() < deadline, f"no rerun finished within {timeout_s} s of the action"
+        pg.wait_for_timeout(50)  # Playwright delivers websocket events while it waits
+    # The frame has reached the browser; let its script handle it and draw before checking the page.
+    pg.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
     settle(pg)
 
 
@@ -319,8 +369,7 @@ def test_floor_shows_a_live_call_with_its_agent_and_alert_in_words_and_passes_ax
     page.get_by_role("button", name="Start demo call").click()
     page.get_by_text(re.compile(r"I will send you the steps")).first.wait_for()
     settle(page)
-    settle_after(page, page.get_by_role("link", name="Floor", exact=True).click)
-    page.get_by_role("heading", name="Floor", level=1).wait_for()
+    go_to(page, "Floor")
     table = page.locator('[data-testid="stTable"]')
     table.get_by_text("demo-supervisor").first.wait_for()
     assert "food-assistance" in table.inner_text()
@@ -512,7 +561,7 @@ def test_a_topic_opens_its_call(page, console_url):
     open_page(page, console_url, "digest")
     page.get_by_text("Calls by topic").wait_for()
     page.get_by_text("Lost or stolen EBT card: 1 call").click()
-    page.get_by_role("link", name="Open call call-mar02-1140-b7").click()
+    page.get_by_role("link", name="Open call call-mar02-1140-b7", exact=True).click()
     page.get_by_role("heading", name="Call call-mar02-1140-b7").wait_for()
     wait_in_view(page, "#opened-call")
 
@@ -546,8 +595,7 @@ def test_each_role_sees_only_its_pages_and_signs_out(page, console_url, user, me
     shown = sidebar_links(page)
     assert shown == [*(menu if len(menu) > 1 else []), "Sign out"], shown  # one page: no menu
     page.get_by_text(f"Signed in as {user}").wait_for()
-    settle_after(page, page.get_by_role("link", name="Sign out").click)
-    page.get_by_role("heading", name="Sign in", level=1).wait_for()
+    go_to(page, "Sign out", "Sign in")
     page.get_by_text("You are signed out.").wait_for()
 
 
