@@ -85,13 +85,28 @@ def bring_into_view(selector: str, request: int) -> None:
     """Scroll the element matching the CSS `selector` into view and move keyboard focus to it.
 
     Draw it right after that element, once per `request` (a counter the caller increases): the
-    script runs when its element first appears, so an unchanged request does nothing on reruns."""
+    script runs when its element first appears, so an unchanged request does nothing on reruns.
+    It waits until the page has no loading placeholder left (Streamlit draws a table or chart as a
+    short skeleton until its code has loaded), then keeps the element in view and focused for two
+    seconds in case the page above it still grows, unless the person scrolls, clicks or types first."""
     script = (
-        f"<script>/* request {int(request)} */(() => {{ let tries = 0; const go = () => {{"
-        f" const el = document.querySelector({json.dumps(selector)});"
-        " if (!el) { if (tries++ < 50) setTimeout(go, 100); return; }"
-        " if (!el.matches('input, textarea, button, select, a[href], [tabindex]')) el.setAttribute('tabindex', '-1');"
-        " el.scrollIntoView({block: 'start'}); el.focus({preventScroll: true}); };"
+        f"<script>/* request {int(request)} */(() => {{"
+        f" const sel = {json.dumps(selector)}; const t0 = performance.now(); let moved = false;"
+        " const events = ['wheel', 'keydown', 'mousedown', 'touchstart'];"
+        " const stop = () => { moved = true; }; events.forEach(e => document.addEventListener(e, stop, true));"
+        " const done = () => events.forEach(e => document.removeEventListener(e, stop, true));"
+        " let placed = 0;"
+        " const go = () => {"
+        "  if (moved) return done(); const el = document.querySelector(sel);"
+        "  const loading = document.querySelector('[data-testid=\"stSkeleton\"]') !== null;"
+        "  if (!el || (loading && performance.now() - t0 < 8000)) {"
+        "   if (performance.now() - t0 < 10000) setTimeout(go, 100); else done(); return; }"
+        "  if (!el.matches('input, textarea, button, select, a[href], [tabindex]')) el.setAttribute('tabindex', '-1');"
+        "  const top = el.getBoundingClientRect().top;"
+        "  if (document.activeElement !== el || top < 0 || top >= window.innerHeight) {"
+        "   el.scrollIntoView({block: 'start'}); el.focus({preventScroll: true}); }"
+        "  if (!placed) placed = performance.now();"
+        "  if (performance.now() - placed < 2000) setTimeout(go, 150); else done(); };"
         " setTimeout(go, 50); })();</script>"
     )
     st.html(script, unsafe_allow_javascript=True)
