@@ -15,6 +15,11 @@ events the service returns (polled every 0.1 s, so figures include up to 0.1 s o
   jobs each live model worker ran.
 
 Run: .venv/bin/python bench/live.py [--calls 1,8] [--seconds 180] [--port 8731] [--workers N]
+     [--spread SECONDS]
+
+By default the N calls start 50 ms apart and so end their turns together: every final of a turn
+arrives at once, the worst case. `--spread S` starts them evenly over S seconds instead (a floor
+where calls began at different times); compare the two in separate runs.
 """
 
 from __future__ import annotations
@@ -126,6 +131,12 @@ def main() -> int:
     parser.add_argument("--sample", default=str(SAMPLE))
     parser.add_argument("--trace", action="store_true", help="print every caption's arrival time")
     parser.add_argument("--workers", type=int, help="live model workers (default: the live_workers setting)")
+    parser.add_argument(
+        "--spread",
+        type=float,
+        default=0.0,
+        help="start the calls evenly over this many seconds (default: 50 ms apart, all in step)",
+    )
     args = parser.parse_args()
 
     from assistant.identity.keys import read_local_key
@@ -172,7 +183,7 @@ def main() -> int:
             opts = SimOptions(
                 url=f"ws://127.0.0.1:{args.port}/media", realtime=True, echo=False, loop_to=args.seconds
             )
-            results = simulate_many(str(sample), opts, n)
+            results = simulate_many(str(sample), opts, n, spread=args.spread)
             cpu1, rss = proc_stats(server.pid)
             wall = time.monotonic() - wall0
             served = {k: v - served0.get(k, 0) for k, v in health().get("live_workers", {}).items()}
@@ -208,7 +219,12 @@ def main() -> int:
     print(
         f"\nsample {sample.name} looped to {args.seconds:.0f} s; machine: {os.cpu_count()} cores; "
         f"load average at end {os.getloadavg()[0]:.1f}; live workers "
-        f"{env.get('ASSISTANT_LIVE_WORKERS', 'default')}, threads {env.get('ASSISTANT_THREADS', 'default')}"
+        f"{env.get('ASSISTANT_LIVE_WORKERS', 'default')}, threads {env.get('ASSISTANT_THREADS', 'default')}; "
+        + (
+            f"calls started over {args.spread:.0f} s"
+            if args.spread > 0
+            else "calls started 50 ms apart (in step)"
+        )
     )
     head = (
         "calls",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -530,3 +531,19 @@ def test_openapi_command_gives_every_json_response_a_schema_without_starting_any
     assert len(schema["paths"]) >= 15 and not missing, missing
     assert schema["components"]["schemas"]["CallRow"]["properties"]["reason"]
     assert not (home / "assistant.duckdb").exists(), "no database opened"
+
+
+def test_simulated_calls_start_in_step_or_spread_over_the_given_seconds(monkeypatch) -> None:  # noqa: ANN001
+    """`simulate_many` (the load benchmark's driver) starts calls 50 ms apart by default, or evenly over
+    `spread` seconds, and returns every call's result."""
+    from assistant.service import sim
+
+    pauses: list[float] = []
+    monkeypatch.setattr(sim, "load_frames", lambda path, loop_to=None: {"caller": []})
+    monkeypatch.setattr(sim, "simulate", lambda path, options, frames=None: f"result of {path}")
+    monkeypatch.setattr(sim, "time", SimpleNamespace(sleep=pauses.append))  # this module's clock only
+    assert sim.simulate_many("a.wav", sim.SimOptions(), 3) == ["result of a.wav"] * 3
+    assert pauses == [0.05] * 3
+    pauses.clear()
+    assert len(sim.simulate_many("a.wav", sim.SimOptions(), 4, spread=1.2)) == 4
+    assert pauses == [pytest.approx(0.3)] * 4

@@ -266,8 +266,10 @@ def _lost_service(url: str, call_id: str) -> Iterator[None]:
         raise ServiceUnavailable(f"the connection to {url} broke during call {call_id}: {exc}") from None
 
 
-def simulate_many(path: str, options: SimOptions, n: int) -> list[SimResult]:
-    """N calls at once, each in its own thread (the recording is decoded once)."""
+def simulate_many(path: str, options: SimOptions, n: int, spread: float = 0.0) -> list[SimResult]:
+    """N calls at once, each in its own thread (the recording is decoded once). The calls start
+    50 ms apart, so they speak and pause in step (the worst case for the service); `spread` > 0
+    starts them evenly over that many seconds instead, as calls on a real floor begin."""
     frames = load_frames(path, options.loop_to)
     results: list[SimResult | None] = [None] * n
     errors: list[BaseException] = []
@@ -279,9 +281,10 @@ def simulate_many(path: str, options: SimOptions, n: int) -> list[SimResult]:
             errors.append(exc)
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    gap = spread / n if spread > 0 else 0.05
     for t in threads:
         t.start()
-        time.sleep(0.05)
+        time.sleep(gap)
     for t in threads:
         t.join()
     if errors:
