@@ -46,4 +46,4 @@ else
 fi
 echo "==> preparing bundled models"
 "$VENV/bin/assistant" models prepare
-echo "Set-up done. Run the tests with: make test"
+echo "Set-up done. Run the tests with: make check; run the product with: .venv/bin/assistant up"
