@@ -138,9 +138,19 @@ def test_short_window_detects_language_and_translates(base):
     spanish = base.transcribe(clip, TranscriptionOptions(beam_size=1, vad=False, short_context=True))
     assert spanish.info.language == "es"
     assert "renovar" in normalise(text_of(spanish))
+    # Greedy only, as live finals decode: this synthetic voice fails Whisper's log-probability check,
+    # and the sampled fallback is not reproducible (CTranslate2 seeds each thread's generator once,
+    # on first use), so its text changed between runs ("renew", "renovate").
     english = base.transcribe(
         clip,
-        TranscriptionOptions(beam_size=1, vad=False, language="es", task="translate", short_context=True),
+        TranscriptionOptions(
+            beam_size=1,
+            vad=False,
+            language="es",
+            task="translate",
+            short_context=True,
+            temperature_fallback=False,
+        ),
     )
     assert "renew" in normalise(text_of(english)) and "license" in normalise(text_of(english))
 

@@ -253,8 +253,10 @@ class FasterWhisperTranscriber:
             import ctranslate2
             from faster_whisper.transcribe import restore_speech_timestamps
 
-            # Whisper's temperature fallback samples: a fixed seed per decode gives the same text for
-            # the same audio in any process (a Ray actor, a retried worker, a re-run), not a new draw.
+            # Whisper's temperature fallback samples. The seed only fixes the first draws of each
+            # CTranslate2 thread (it seeds a thread's generator once, on first use), so a process's
+            # first sampled decodes repeat run to run and later ones may not: the same clip decoded
+            # three times in one process gave "after two days", "after 2 days", "after 2 days".
             ctranslate2.set_random_seed(0)
             raw, info = self._model.transcribe(
                 speech,
