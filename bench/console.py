@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -93,6 +94,7 @@ def main() -> int:
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(30)
+        shutil.rmtree(home, ignore_errors=True)
 
     print(f"demo sample {SAMPLE}; times from the click on 'Start demo call'")
     print("turn | speaker | speech starts s | first caption s | caption after speech start s")

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -140,7 +141,8 @@ def main() -> int:
     opts = ServiceOptions(db=f"{home}/floor.duckdb", live=LiveOptions.from_config(), warm=True)
     app = create_app(processor=processor, options=opts, catalog=ArticleCatalog.load())
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=args.port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
+    serving = threading.Thread(target=server.run, daemon=True)
+    serving.start()
     while not server.started:
         time.sleep(0.1)
     key = write_local_key(app.state.hub.cursor(), home).read_text().strip()
@@ -202,6 +204,8 @@ def main() -> int:
                 print(f"{sample} #{rep}: end of sentence -> alert on /floor {latency:.2f} s")
     finally:
         server.should_exit = True
+        serving.join(30)
+        shutil.rmtree(home, ignore_errors=True)
     every = [x for xs in figures.values() for x in xs]
     if every:
         print(

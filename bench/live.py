@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -216,6 +217,7 @@ def main() -> int:
     finally:
         server.terminate()
         server.wait(30)
+        shutil.rmtree(tmp, ignore_errors=True)
     print(
         f"\nsample {sample.name} looped to {args.seconds:.0f} s; machine: {os.cpu_count()} cores; "
         f"load average at end {os.getloadavg()[0]:.1f}; live workers "

@@ -230,8 +230,12 @@ class _FakeProcessor:
         return _Record(call_id, str(path), Path(path).read_bytes())
 
 
-def test_urls_are_listed_and_read_through_fsspec():
+def test_urls_are_listed_and_read_through_fsspec(monkeypatch, tmp_path):
+    import tempfile
+
     import fsspec
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the local copies go
 
     fs = fsspec.filesystem("memory")
     fs.pipe("/calls/a.wav", b"audio-a")
@@ -252,5 +256,6 @@ def test_urls_are_listed_and_read_through_fsspec():
 
     status, message = worker.process("x", "memory:///calls/missing.wav", None)
     assert status == "error" and "memory:///calls/missing.wav" in message
+    assert list(tmp_path.iterdir()) == []  # neither the read copy nor the failed one is left behind
     status, message = worker.process("y", "/no/such/dir/y.wav", None)
     assert status == "error" and "/no/such/dir/y.wav" in message and "shared file system" in message

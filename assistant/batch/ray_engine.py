@@ -155,6 +155,7 @@ class _fetched:
                 while block := src.read(1 << 20):
                     out.write(block)
         except (OSError, ValueError, ImportError) as exc:
+            self.__exit__()  # __exit__ is not called when __enter__ raises: drop the partial copy here
             raise InputError(f"{self.url}: cannot read ({type(exc).__name__}: {exc})") from None
         return self.tmp, modified
 
