@@ -130,6 +130,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Service: model workers decoding live calls at once (one Whisper, as many CTranslate2 replicas).",
         "int",
     ),
+    Setting(
+        "live_batch",
+        4,
+        "Service: finals of up to this many calls decoded together in one Whisper batch (1: one by one).",
+        "int",
+    ),
     Setting("max_frame_bytes", 65536, "Service: largest media WebSocket message accepted.", "int"),
     Setting("max_frames_per_second", 2000, "Service: media messages per second per connection.", "int"),
     Setting("max_body_bytes", 1_000_000, "Service: largest HTTP request body accepted (413 above).", "int"),

@@ -179,6 +179,7 @@ def main() -> int:
         for n in counts:
             load0 = os.getloadavg()[0]
             served0 = health().get("live_workers", {})
+            stages0 = health().get("live_stages", {})
             cpu0, _ = proc_stats(server.pid)
             wall0 = time.monotonic()
             opts = SimOptions(
@@ -187,7 +188,15 @@ def main() -> int:
             results = simulate_many(str(sample), opts, n, spread=args.spread)
             cpu1, rss = proc_stats(server.pid)
             wall = time.monotonic() - wall0
-            served = {k: v - served0.get(k, 0) for k, v in health().get("live_workers", {}).items()}
+            after = health()
+            served = {k: v - served0.get(k, 0) for k, v in after.get("live_workers", {}).items()}
+            stages = {
+                k: (
+                    v["jobs"] - stages0.get(k, {}).get("jobs", 0),
+                    v["seconds"] - stages0.get(k, {}).get("seconds", 0.0),
+                )
+                for k, v in after.get("live_stages", {}).items()
+            }
             m: dict[str, list] = {"finals": [], "suggestions": [], "first_partial": [], "final_at": []}
             for r in results:
                 for key, values in measure(r, turns, args.trace).items():
@@ -211,6 +220,8 @@ def main() -> int:
                     "rss_mb": rss / 2**20,
                     "load": f"{load0:.1f}->{os.getloadavg()[0]:.1f}",
                     "workers": "/".join(str(v) for _, v in sorted(served.items())) or "-",
+                    "stages": stages,
+                    "wall": wall,
                 }
             )
             print(f"done N={n}: {rows[-1]}", flush=True)
@@ -260,6 +271,17 @@ def main() -> int:
                 ]
             )
         )
+    print("\nwhere the model workers' time went (wall seconds inside each stage, summed over workers):")
+    print("calls | stage | jobs | mean s | total s | share of the run's worker time")
+    for r in rows:
+        busy = sum(t for _, t in r["stages"].values())
+        for stage, (jobs, total) in sorted(r["stages"].items(), key=lambda kv: -kv[1][1]):
+            if jobs:
+                print(
+                    f"{r['calls']} | {stage} | {jobs} | {total / jobs:.3f} | {total:.1f} | "
+                    f"{total / busy if busy else 0:.0%}"
+                )
+        print(f"{r['calls']} | all | - | - | {busy:.1f} | over {r['wall']:.0f} s of wall time")
     return 0
 
 

@@ -266,7 +266,15 @@ def test_raw_mode_bad_input(client: TestClient) -> None:
 def test_health_and_openapi(client: TestClient) -> None:
     health = client.get("/health").json()
     assert health["status"] == "ok" and health["database"]["ok"] and health["active_calls"] == 0
-    assert health["lag"] == {}
+    assert health["lag"] == {} and health["live_stages"] == {}
+    run_call(client, twilio_messages())
+    assert hub(client).drain(30)
+    stages = client.get("/health").json()["live_stages"]
+    # one call with speech: its finals were decoded, went through the steps and were stored; it ended once
+    assert stages["end"]["jobs"] == 1
+    assert stages["final_decode"]["jobs"] >= stages["final_steps"]["jobs"] >= 1
+    assert stages["store"]["jobs"] == stages["final_steps"]["jobs"]
+    assert all(v["seconds"] >= 0 for v in stages.values())
     paths = client.get("/openapi.json").json()["paths"]
     for path in (
         "/calls",

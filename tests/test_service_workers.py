@@ -6,17 +6,18 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from fakes import fake_processor
+from fakes import SCRIPT, FakeIndex, FakeTranscriber, ZeroEmbedder, fake_processor, tone
 
 from assistant import config
-from assistant.calls.processor import CallProcessor
+from assistant.calls.processor import CallOptions, CallProcessor
 from assistant.errors import ModelNotAvailable
-from assistant.live.session import ArticleCatalog, Job
+from assistant.live.session import ArticleCatalog, Job, LiveCall
 from assistant.service.hub import CallHub, yield_to_io
 from assistant.speech import transcription
 
@@ -63,7 +64,7 @@ class RecordingHub(CallHub):
         self.order: dict[str, list[int]] = {}
         self.threads: set[str] = set()
 
-    def _run(self, job: Job) -> None:
+    def _run(self, job: Job, decoded: object = None) -> None:
         cid = job.call.call_id
         with self.lock:
             self.running[cid] = self.running.get(cid, 0) + 1
@@ -187,3 +188,84 @@ def test_warm_start_loads_the_engines_on_a_worker_and_reports_a_failure(tmp_path
     with pytest.raises(ModelNotAvailable):
         broken.start(warm=True)
     broken.close()
+
+
+# -- finals of several calls in one batch ---------------------------------------------------------
+
+
+def audio(seconds: float) -> np.ndarray:
+    return np.zeros(int(seconds * 16000), np.float32)
+
+
+def test_a_worker_takes_queued_finals_of_other_calls_as_one_batch(tmp_path: Path) -> None:
+    h = CallHub(fake_processor(), str(tmp_path / "b.duckdb"), workers=2, batch=4)
+    a, b, c, d, e, f = (call(x) for x in "ABCDEF")
+    h._submit(Job("final", a, "caller", audio(3.0), start=0.0))  # type: ignore[arg-type]
+    h._submit(Job("final", a, "caller", audio(3.0), start=1.0))  # type: ignore[arg-type]  # A's next final
+    h._submit(Job("partial", d, "caller"))  # type: ignore[arg-type]
+    h._submit(Job("final", b, "agent", audio(2.0)))  # type: ignore[arg-type]
+    h._submit(Job("final", e, "caller", audio(9.0)))  # type: ignore[arg-type]  # 3x longer than A's
+    h._submit(Job("final", c, "caller", audio(4.0)))  # type: ignore[arg-type]
+    h._submit(Job("final", f, "caller", audio(2.5)))  # type: ignore[arg-type]
+
+    first = h.next_jobs(4)
+    # A's first final, then other calls' finals in fair order: not A's second (a call's finals
+    # run in order, one at a time), not E's (too long to share A's window), not D's partial
+    assert [(j.call.call_id, j.kind) for j in first if j] == [
+        ("A", "final"),
+        ("B", "final"),
+        ("C", "final"),
+        ("F", "final"),
+    ]
+    second = h.next_jobs(4)  # the other worker: E's final; A's second waits for A's first
+    assert [(j.call.call_id, j.start) for j in second if j] == [("E", 0.0)]
+    for job in first + second:
+        h.done(job)
+    third = h.next_jobs(4)
+    assert [(j.call.call_id, j.start) for j in third if j] == [("A", 1.0)]
+    h.done(third[0])
+    assert [(j.call.call_id, j.kind) for j in h.next_jobs(4) if j] == [("D", "partial")]
+
+
+def test_batch_of_one_leaves_every_job_alone(tmp_path: Path) -> None:
+    h = CallHub(fake_processor(), str(tmp_path / "b1.duckdb"), workers=1, batch=1)
+    for name in "AB":
+        h._submit(Job("final", call(name), "caller", audio(2.0)))  # type: ignore[arg-type]
+    assert [j.call.call_id for j in h.next_jobs(h.batch) if j] == ["A"]
+
+
+class BatchingTranscriber(FakeTranscriber):
+    """The fake transcriber with a batch entry point that records each batch's size."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[int] = []
+
+    def transcribe_many(self, clips, options, speakers):  # noqa: ANN001, ANN201
+        self.batches.append(len(clips))
+        return [
+            self.transcribe(c, o, s)
+            for c, o, s in zip(reversed(clips), reversed(options), reversed(speakers), strict=True)
+        ][::-1]
+
+
+def test_a_batch_decode_gives_each_call_its_own_final(tmp_path: Path) -> None:
+    engine = BatchingTranscriber()
+    processor = CallProcessor(CallOptions(), transcriber=engine, embedder=ZeroEmbedder(), index=FakeIndex())
+    calls = [LiveCall(f"call-{n}", processor, ArticleCatalog()) for n in range(3)]
+    freqs = (400, 800, 600)  # each call says a different scripted sentence
+    jobs = [
+        Job("final", c, SCRIPT[f][0], tone(f, SCRIPT[f][2]), start=0.0, end=SCRIPT[f][2])
+        for c, f in zip(calls, freqs, strict=True)
+    ]
+    for c in calls:
+        c.pending_finals.append(time.monotonic())  # as when the call cut the final (`LiveCall.feed`)
+    decoded = LiveCall.decode_finals(jobs)
+    assert engine.batches == [3] and len(decoded) == 3
+    for job, transcript in zip(jobs, decoded, strict=True):
+        job.call.run_final(job, transcript)
+    heard = [[r.text for r in c.records] for c in calls]
+    assert heard[0] == [SCRIPT[400][1]]
+    assert heard[1] == ["It is [CARD]."]  # the card number call is redacted like any final
+    assert heard[2] == [SCRIPT[600][1]]
+    assert calls[0].clock.snapshot()["final_decode"]["jobs"] == 3

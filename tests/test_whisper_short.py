@@ -202,3 +202,46 @@ def test_each_tracks_language_is_identified_on_its_speech(base):
         for track in audio.load_tracks(SAMPLES / name):
             assert base.detect_language(track.samples)[0] == expected, (name, track.speaker)
     assert base.detect_language(audio.decode_file(EVAL_DIR / "jfk.flac")[0])[0] == "en"
+
+
+@pytest.mark.models
+def test_a_batch_of_clips_hears_what_each_clip_hears_alone(base):
+    """Finals of several live calls are decoded as one batch (`decode_many`): each clip padded to
+    the longest of its batch, the language found per clip. Batches as the service forms them
+    (lengths within 2x), over the English sample turns plus Spanish ones, language not given.
+    English: the words each clip gets alone. Spanish, which `base` hears less well: the extra
+    padding changes a few words, and they are no further from what was said."""
+    model = base._model
+    opts = TranscriptionOptions(beam_size=1, vad=False, short_context=True)
+    clips = [
+        ({**turn, "language": name[5:7]}, clip)
+        for name in ("call-en-benefits.wav", "call-en-payment-pii.wav", "call-es-food.wav")
+        for turn, clip in turns(name)
+        if not any(ch.isdigit() for ch in turn["text"])  # digit strings: their spelling varies
+    ]
+    batches: list[list[tuple[dict, np.ndarray]]] = []
+    for item in sorted(clips, key=lambda tc: len(tc[1])):
+        if batches and len(batches[-1]) < 4 and len(item[1]) <= 2 * len(batches[-1][0][1]):
+            batches[-1].append(item)
+        else:
+            batches.append([item])
+    assert sum(len(b) > 1 for b in batches) >= 3
+    english, right = [], 0
+    said = {"alone": 0.0, "batch": 0.0}  # word errors against the script, summed
+    for batch in batches:
+        together = whisper_short.decode_many(model, [c for _, c in batch], [opts] * len(batch))
+        for (turn, clip), got in zip(batch, together, strict=True):
+            alone = whisper_short.decode(model, clip, opts)
+            assert got.language == alone.language  # found per clip, as alone
+            right += got.language == turn["language"]
+            if turn["language"] == "en":
+                english.append(wer(alone.text, got.text))
+            said["alone"] += wer(turn["text"], alone.text)
+            said["batch"] += wer(turn["text"], got.text)
+    assert len(english) >= 12 and right >= len(clips) - 2  # a very short turn may be misheard
+    assert max(english) <= 0.1 and sum(english) / len(english) <= 0.02
+    assert said["batch"] <= said["alone"] + 0.02 * len(clips)
+    # copies of one clip (calls in step): the very text the clip gets alone
+    _, clip = clips[0]
+    alone = whisper_short.decode(model, clip, opts)
+    assert [d.text for d in whisper_short.decode_many(model, [clip] * 3, [opts] * 3)] == [alone.text] * 3

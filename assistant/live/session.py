@@ -37,9 +37,31 @@ from assistant.live.alerts import AlertRules, AlertWatch
 from assistant.live.steps import final_steps, finish_call
 from assistant.privacy.gate import CaptureWindow, safe_id
 from assistant.speech.audio import SAMPLE_RATE
-from assistant.speech.transcription import TranscriptionOptions, load_transcriber
+from assistant.speech.transcription import TranscriptionOptions, load_transcriber, transcribe_many
 
 FRAME = SAMPLE_RATE // 50  # 20 ms, the telephony frame
+
+
+class StageClock:
+    """Where the live model work's time goes: jobs and seconds per stage (`/health`, bench/live.py).
+
+    Stages: `partial` (decode of a growing utterance), `partial_skipped`, `final_decode`,
+    `final_steps` (language, translation, redaction, sentiment, search, events), `store` and `end`
+    (the summary and the stored call)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._totals: dict[str, list[float]] = {}
+
+    def add(self, stage: str, seconds: float, jobs: int = 1) -> None:
+        with self._lock:
+            total = self._totals.setdefault(stage, [0, 0.0])
+            total[0] += jobs
+            total[1] += seconds
+
+    def snapshot(self) -> dict[str, dict[str, float]]:
+        with self._lock:
+            return {k: {"jobs": int(n), "seconds": round(t, 3)} for k, (n, t) in sorted(self._totals.items())}
 
 
 @dataclass
@@ -254,6 +276,7 @@ class LiveCall:
         queue: str | None = None,
         alert_rules: AlertRules | None = None,
         on_alert: Callable[[LiveCall, dict[str, Any]], None] | None = None,
+        clock: StageClock | None = None,
     ) -> None:
 
         if not call_id or not str(call_id).strip():
@@ -268,6 +291,7 @@ class LiveCall:
         self.queue = queue  # where the telephony platform routed it (customParameters.queue)
         self.on_final = on_final
         self.on_alert = on_alert
+        self.clock = clock or StageClock()
         self.watch = AlertWatch(alert_rules or AlertRules())
         self.alerts: list[dict[str, Any]] = []
         self.caller_scores: list[float] = []  # caller sentiment per final, for the floor's trend
@@ -371,48 +395,70 @@ class LiveCall:
             return lang.decision.language if lang.decision else None
         return None
 
-    def _transcribe(
-        self, audio: np.ndarray, speaker: str, beam: int, task: str = "transcribe", partial: bool = False
-    ) -> Any:
-        """Decode one utterance. Speech translation (`task="translate"`) keeps the short window's text
-        even when Whisper is unsure of it, like a partial: on the Spanish samples the 30 s pass took
-        3.3-7.7 s instead of 0.4-1.0 s and its English was no better (bench/floor.py), and a final
-        waiting for it holds up the caller's caption and any escalation alert."""
+    def decode_options(
+        self, speaker: str, beam: int, task: str = "transcribe", partial: bool = False
+    ) -> TranscriptionOptions:
+        """How one utterance of `speaker` is decoded. Speech translation (`task="translate"`) keeps
+        the short window's text even when Whisper is unsure of it, like a partial: on the Spanish
+        samples the 30 s pass took 3.3-7.7 s instead of 0.4-1.0 s and its English was no better
+        (bench/floor.py), and a final waiting for it holds up the caller's caption and any
+        escalation alert."""
         hint = self._lang_hint(speaker)
         opts = TranscriptionOptions.from_config(language=hint, beam_size=beam, vad=False, task=task)
         # A partial the short window cannot decode cleanly (a digit string looping) is skipped,
         # never re-decoded the slow way: the final will be. A final that is re-decoded gets one
         # greedy 30 s pass, not Whisper's sampling fallback (up to 5 more passes, 9-14 s here).
-        opts = replace(
+        return replace(
             opts,
             short_context=self.options.short_context,
             short_fallback=not partial and task != "translate",
             temperature_fallback=False,
         )
-        engine = self.processor.transcriber
-        if partial and self.options.partial_model and hint == "en":  # English-only models hear English only
-            engine = load_transcriber(model=self.options.partial_model)
-        return engine.transcribe(audio, opts, speaker=speaker)
+
+    def _transcribe(self, audio: np.ndarray, speaker: str, beam: int, task: str = "transcribe") -> Any:
+        """Decode one utterance of a final, or its speech translation (`decode_options`)."""
+        opts = self.decode_options(speaker, beam, task)
+        return self.processor.transcriber.transcribe(audio, opts, speaker=speaker)
 
     def _context(self) -> str:
         return " ".join(u.text for u in self.raw[-2:])
 
-    def run_partial(self, job: Job) -> None:
-        """Decode the current utterance of a track, greedy, and emit a redacted partial caption."""
+    def _partial_engine(self, speaker: str) -> tuple[Any, str]:
+        """The Whisper for a partial of `speaker`, and its name for the stage clock."""
+        if (
+            self.options.partial_model and self._lang_hint(speaker) == "en"
+        ):  # English-only models hear English
+            return load_transcriber(
+                model=self.options.partial_model
+            ), f"partial ({self.options.partial_model})"
+        return self.processor.transcriber, "partial"
+
+    def _partial_audio(self, job: Job) -> tuple[np.ndarray, float] | None:
+        """The growing utterance to decode for a partial and its start, or None: no partial now."""
         track = self.tracks[job.speaker]
         track.partial_pending = False
         if not track.speaking or self.state != "live":
-            return
+            return None
         if self.lag > self.options.max_partial_lag:
             self.partials_skipped += 1  # finals first: the machine is behind
+            self.clock.add("partial_skipped", 0.0)
+            return None
+        return track.current_audio(), track._utt_start / SAMPLE_RATE
+
+    def run_partial(self, job: Job) -> None:
+        """Decode the current utterance of a track, greedy, and emit a redacted partial caption."""
+        found = self._partial_audio(job)
+        if found is None:
             return
-        audio = track.current_audio()
-        start = track._utt_start / SAMPLE_RATE
-        result = self._transcribe(audio, job.speaker, beam=1, partial=True)
+        audio, start = found
+        engine, stage = self._partial_engine(job.speaker)
+        began = time.perf_counter()
+        result = engine.transcribe(audio, self.decode_options(job.speaker, 1, partial=True), job.speaker)
+        self.clock.add(stage, time.perf_counter() - began)
         text = " ".join(s.text for s in result.segments).strip()
         self.partials_done += 1
         if text:
-            track.partial_shown = True
+            self.tracks[job.speaker].partial_shown = True
             self.emit(
                 "caption",
                 views.caption(
@@ -427,17 +473,25 @@ class LiveCall:
                 ),
             )
 
-    def run_final(self, job: Job) -> None:
-        """Transcribe an utterance and run it through language, translation, redaction, search."""
+    def run_final(self, job: Job, decoded: Any = None) -> None:
+        """Transcribe an utterance and run it through language, translation, redaction, search.
+        `decoded`: its transcript, when it was decoded in a batch with other calls' finals
+        (`decode_finals`)."""
 
         text = ""
         try:
             if job.audio is None:
                 return
-            result = self._transcribe(job.audio, job.speaker, beam=self.options.beam_size)
+            result = decoded
+            if result is None:
+                began = time.perf_counter()
+                result = self._transcribe(job.audio, job.speaker, beam=self.options.beam_size)
+                self.clock.add("final_decode", time.perf_counter() - began)
             text = " ".join(s.text for s in result.segments).strip()
+            decoded = time.perf_counter()
             if text:
                 final_steps(self, job, result, text)
+                self.clock.add("final_steps", time.perf_counter() - decoded)
         finally:
             with self._lock:
                 if self.pending_finals:
@@ -450,6 +504,21 @@ class LiveCall:
             )
             if self.on_final is not None:
                 self.on_final(self)
+
+    @staticmethod
+    def decode_finals(jobs: list[Job]) -> list[Any]:
+        """The transcripts of finals of several calls (one job each, all with the same processor),
+        decoded as one batch: on 2 cores, 4 finals together took about 0.75x the time of 4 alone
+        (`bench/live.py` shows the stage times)."""
+        calls = [job.call for job in jobs]
+        opts = [
+            c.decode_options(j.speaker, beam=c.options.beam_size) for c, j in zip(calls, jobs, strict=True)
+        ]
+        clips = [j.audio if j.audio is not None else np.zeros(0, np.float32) for j in jobs]
+        began = time.perf_counter()
+        out = transcribe_many(calls[0].processor.transcriber, clips, opts, [j.speaker for j in jobs])
+        calls[0].clock.add("final_decode", time.perf_counter() - began, jobs=len(jobs))
+        return out
 
     def finish(self, status: str = "complete") -> Any:
         """The whole call through `process_utterances` (summary included), with the live

@@ -46,6 +46,7 @@ class ServiceOptions:
             read scopes ('' or None: none). People sign in; machines use API keys.
         max_calls: concurrent live calls.
         workers: model workers for live calls (`service_hub.CallHub`).
+        batch: finals of up to this many calls decoded together by one worker.
         limits: media frame size and rate limits.
         live: endpointing and decoding of live calls.
         warm: load Whisper, the embedder and the index at start-up instead of on first use.
@@ -63,6 +64,7 @@ class ServiceOptions:
     api_token: str | None = None
     max_calls: int = 8
     workers: int = 2
+    batch: int = 1
     limits: Limits = field(default_factory=Limits)
     live: LiveOptions = field(default_factory=LiveOptions)
     warm: bool = False
@@ -82,6 +84,7 @@ class ServiceOptions:
             api_token=cfg.api_token or None,
             max_calls=cfg.max_calls,
             workers=cfg.live_workers,
+            batch=cfg.live_batch,
             limits=Limits(
                 cfg.max_frame_bytes,
                 cfg.max_frames_per_second,
@@ -129,6 +132,7 @@ def create_app(
         max_calls=opts.max_calls,
         catalog=catalog,
         workers=opts.workers,
+        batch=opts.batch,
     )
 
     @contextlib.asynccontextmanager

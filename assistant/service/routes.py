@@ -189,6 +189,7 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
             "lag": hub.lags(),
             "worker_errors": hub.errors,
             "live_workers": dict(hub.served),  # jobs each model worker has run
+            "live_stages": hub.clock.snapshot(),  # jobs and seconds per stage of the live work
         }
         # A database that cannot serve the calls is an outage (503), not a degraded service.
         return JSONResponse(body, status_code=200 if db_error is None else 503)

@@ -33,6 +33,13 @@ class DatabaseHealth(Schema):
     error: str | None
 
 
+class StageTime(Schema):
+    """Live model work of one stage since the service started."""
+
+    jobs: int
+    seconds: float
+
+
 class Health(Schema):
     status: Literal["ok", "degraded"]
     models: ModelsHealth
@@ -41,6 +48,7 @@ class Health(Schema):
     lag: dict[str, float]
     worker_errors: int
     live_workers: dict[str, int]
+    live_stages: dict[str, StageTime]
 
 
 class BriefHealth(Schema):

@@ -224,6 +224,49 @@ class FasterWhisperTranscriber:
     def transcribe(
         self, audio: np.ndarray, options: TranscriptionOptions, speaker: str = "unknown"
     ) -> Transcript:
+        return self._transcribe(audio, options, speaker)
+
+    def transcribe_many(
+        self, clips: list[np.ndarray], options: list[TranscriptionOptions], speakers: list[str]
+    ) -> list[Transcript]:
+        """Several clips (the finals of several live calls), their short windows decoded as one
+        batch (`whisper_short.decode_many`); a clip the batch cannot take, or whose text the
+        guard refuses, is decoded on its own as `transcribe` would."""
+        if not (len(clips) == len(options) == len(speakers)):
+            raise ValueError("transcribe_many needs one options and one speaker per clip")
+        fitting = [i for i, (c, o) in enumerate(zip(clips, options, strict=True)) if self._short_fits(c, o)]
+        decoded: dict[int, whisper_short.ShortDecode] = {}
+        if len(fitting) > 1:
+            with self._lock:
+                outs = whisper_short.decode_many(
+                    self._model,
+                    [clips[i] for i in fitting],
+                    [self._short_options(options[i]) for i in fitting],
+                )
+            decoded = dict(zip(fitting, outs, strict=True))
+        return [
+            self._transcribe(clip, opts, who, decoded.get(i))
+            for i, (clip, opts, who) in enumerate(zip(clips, options, speakers, strict=True))
+        ]
+
+    def _short_fits(self, audio: np.ndarray, options: TranscriptionOptions) -> bool:
+        return (
+            options.short_context
+            and whisper_short.fits(audio, options)
+            and (self.multilingual or options.task != "translate")
+        )
+
+    def _short_options(self, options: TranscriptionOptions) -> TranscriptionOptions:
+        return options if self.multilingual else replace(options, language=options.language or "en")
+
+    def _transcribe(
+        self,
+        audio: np.ndarray,
+        options: TranscriptionOptions,
+        speaker: str,
+        decoded: whisper_short.ShortDecode | None = None,
+    ) -> Transcript:
+        """`transcribe`; `decoded`: the clip's short window already decoded (in a batch)."""
         language = options.language
         probability: float | None = None
         if not self.multilingual:
@@ -235,7 +278,7 @@ class FasterWhisperTranscriber:
         unsure: Segment | None = None
         if options.short_context and whisper_short.fits(audio, options):
             short, heard, reason, unsure = self._transcribe_short(
-                audio, replace(options, language=language), speaker
+                audio, replace(options, language=language), speaker, decoded
             )
             if short is not None:
                 return short
@@ -301,12 +344,19 @@ class FasterWhisperTranscriber:
         return Transcript(kept, TranscriptionInfo(info.language, probability, duration))
 
     def _transcribe_short(
-        self, audio: np.ndarray, options: TranscriptionOptions, speaker: str
+        self,
+        audio: np.ndarray,
+        options: TranscriptionOptions,
+        speaker: str,
+        decoded: whisper_short.ShortDecode | None = None,
     ) -> tuple[Transcript | None, TranscriptionInfo, str | None, Segment | None]:
         """The short-window transcript (None: refused, decode the normal way), what it heard, why
         it was refused (loop or unsure), and for an unsure one its segment (the last resort)."""
-        with self._lock:
-            out = whisper_short.decode(self._model, audio, options)
+        if decoded is not None:
+            out = decoded
+        else:
+            with self._lock:
+                out = whisper_short.decode(self._model, audio, options)
         duration = len(audio) / SAMPLE_RATE
         info = TranscriptionInfo(out.language, out.language_probability, duration)
         seg = Segment(
@@ -470,6 +520,16 @@ def load_transcriber(engine: str | None = None, model: str | None = None) -> Tra
             else:
                 _cache[key] = OpenAIWhisperTranscriber(model, threads=cfg.threads)
         return _cache[key]
+
+
+def transcribe_many(
+    engine: Transcriber, clips: list[np.ndarray], options: list[TranscriptionOptions], speakers: list[str]
+) -> list[Transcript]:
+    """Clips decoded as one batch where the engine can (faster-whisper), else one by one."""
+    batched = getattr(engine, "transcribe_many", None)
+    if batched is not None and len(clips) > 1:
+        return list(batched(clips, options, speakers))
+    return [engine.transcribe(c, o, speaker=w) for c, o, w in zip(clips, options, speakers, strict=True)]
 
 
 TURN_PAUSE_SECONDS = 2.0  # a pause this long ends an utterance even when nobody else speaks

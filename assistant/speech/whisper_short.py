@@ -117,14 +117,24 @@ class ShortDecode:
     compression_ratio: float
 
 
-def encode(model: Any, audio: np.ndarray) -> Any:
-    """The encoder output of `audio` plus `PAD_SECONDS` of silence (a CTranslate2 StorageView)."""
+def encode(model: Any, audio: np.ndarray | list[np.ndarray]) -> Any:
+    """The encoder output of `audio` plus `PAD_SECONDS` of silence (a CTranslate2 StorageView).
+
+    A list of clips is encoded as one batch: each is padded with silence to the longest first, so
+    all share one window (Whisper's log-mel floor is set per clip by its loudest frame, so the
+    extra silence leaves the speech's features as they were)."""
     import ctranslate2
 
-    clip = np.concatenate([audio.astype(np.float32), np.zeros(int(PAD_SECONDS * SAMPLE_RATE), np.float32)])
-    features = model.feature_extractor(clip)
-    frames = min(features.shape[-1] - features.shape[-1] % 2, 3000)
-    window = np.ascontiguousarray(features[np.newaxis, :, :frames], dtype=np.float32)
+    clips = [audio] if isinstance(audio, np.ndarray) else list(audio)
+    longest = max(len(c) for c in clips) + int(PAD_SECONDS * SAMPLE_RATE)
+    batch = []
+    for clip in clips:
+        padded = np.zeros(longest, np.float32)
+        padded[: len(clip)] = clip
+        features = model.feature_extractor(padded)
+        frames = min(features.shape[-1] - features.shape[-1] % 2, 3000)
+        batch.append(features[:, :frames])
+    window = np.ascontiguousarray(np.stack(batch), dtype=np.float32)
     return model.model.encode(ctranslate2.StorageView.from_array(window), to_cpu=False)
 
 
@@ -145,34 +155,96 @@ def detect(model: Any, speech: np.ndarray, spec: str) -> tuple[str, float]:
 
 def decode(model: Any, audio: np.ndarray, options: TranscriptionOptions) -> ShortDecode:
     """Decode `audio` (16 kHz float32) with a faster-whisper `WhisperModel`."""
+    return decode_many(model, [audio], [options])[0]
+
+
+def decode_many(
+    model: Any, clips: list[np.ndarray], options: list[TranscriptionOptions]
+) -> list[ShortDecode]:
+    """Decode several clips (16 kHz float32, each with its own options) in one batch: one encoder
+    pass over all, one language detection for those without a language, and one `generate` per
+    group of clips whose prompts have the same length and beam (CTranslate2 needs both equal
+    within a batch). Several calls' finals decoded together cost much less than one by one: the
+    matrix products of a batch use the cores that one clip's single-token decoder steps leave idle
+    (`bench/live.py`)."""
     from faster_whisper.tokenizer import Tokenizer
 
-    encoded = encode(model, audio)
-    language, probability = options.language, 1.0
+    if len(clips) != len(options) or not clips:
+        raise ValueError("decode_many needs one options per clip, and at least one clip")
+    encoded = encode(model, clips)
     multilingual = bool(model.model.is_multilingual)
-    if not multilingual:
-        language = "en"
-    elif language is None:
-        language, probability = pick_language(model.model.detect_language(encoded)[0], options.languages)
+    heard: list[tuple[str, float] | None] = [None] * len(clips)
+    if multilingual and any(o.language is None for o in options):
+        found = model.model.detect_language(encoded)
+        heard = [pick_language(found[i], o.languages) for i, o in enumerate(options)]
+    languages: list[tuple[str, float]] = []
+    prompts: list[list[int]] = []
+    tokenizers = []
+    for i, opts in enumerate(options):
+        if not multilingual:
+            language, probability = "en", 1.0
+        elif opts.language is None:
+            language, probability = heard[i] or ("en", 0.0)
+        else:
+            language, probability = opts.language, 1.0
+        tokenizer = Tokenizer(model.hf_tokenizer, multilingual, task=opts.task, language=language)
+        prompt = list(tokenizer.sot_sequence)  # with timestamps: they show where speech ends
+        if opts.initial_prompt:
+            prompt = [
+                tokenizer.sot_prev,
+                *tokenizer.encode(" " + opts.initial_prompt.strip())[-100:],
+                *prompt,
+            ]
+        languages.append((language, probability))
+        prompts.append(prompt)
+        tokenizers.append(tokenizer)
+    budgets = [int(10 + TOKENS_PER_SECOND * len(clip) / SAMPLE_RATE) for clip in clips]
 
-    tokenizer = Tokenizer(model.hf_tokenizer, multilingual, task=options.task, language=language)
-    prompt = list(tokenizer.sot_sequence)  # with timestamps: they show where speech ends
-    if options.initial_prompt:
-        prompt = [tokenizer.sot_prev, *tokenizer.encode(" " + options.initial_prompt.strip())[-100:], *prompt]
-    duration = len(audio) / SAMPLE_RATE
-    budget = int(10 + TOKENS_PER_SECOND * duration)
-    result = model.model.generate(
-        encoded,
-        [prompt],
-        beam_size=options.beam_size,
-        # CTranslate2 4.8 stops a prompted Whisper decode at about max_length / 2 new tokens
-        # (measured): ask for twice the budget so a runaway reaches it and is caught below.
-        max_length=2 * (len(prompt) + budget),
-        return_scores=True,
-        return_no_speech_prob=True,
-        suppress_blank=True,
-        suppress_tokens=[-1],
-    )[0]
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, opts in enumerate(options):
+        groups.setdefault((len(prompts[i]), opts.beam_size), []).append(i)
+    results: list[Any] = [None] * len(clips)
+    for (_, beam), members in groups.items():
+        # the encoder output of just this group's clips (the whole batch when there is one group)
+        features = encoded if len(members) == len(clips) else _select(encoded, members)
+        out = model.model.generate(
+            features,
+            [prompts[i] for i in members],
+            beam_size=beam,
+            # CTranslate2 4.8 stops a prompted Whisper decode at about max_length / 2 new tokens
+            # (measured): ask for twice the budget so a runaway reaches it and is caught below.
+            max_length=2 * max(len(prompts[i]) + budgets[i] for i in members),
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=[-1],
+        )
+        for i, result in zip(members, out, strict=True):
+            results[i] = result
+    return [
+        _judge(results[i], tokenizers[i], options[i], len(clips[i]) / SAMPLE_RATE, budgets[i], *languages[i])
+        for i in range(len(clips))
+    ]
+
+
+def _select(encoded: Any, members: list[int]) -> Any:
+    """Rows `members` of a batch's encoder output, as a new StorageView."""
+    import ctranslate2
+
+    rows = np.asarray(encoded)  # CPU storage: a view, no copy
+    return ctranslate2.StorageView.from_array(np.ascontiguousarray(rows[members]))
+
+
+def _judge(
+    result: Any,
+    tokenizer: Any,
+    options: TranscriptionOptions,
+    duration: float,
+    budget: int,
+    language: str,
+    probability: float,
+) -> ShortDecode:
+    """One clip's text and the quality guard's verdict on it."""
     sequence = result.sequences_ids[0]
     tokens = [t for t in sequence if t < tokenizer.eot]
     kept = spoken_tokens(sequence, tokenizer.eot, tokenizer.timestamp_begin, duration)
