@@ -373,7 +373,8 @@ class FakeClient:
         return {"status": "ok", "models": {"transcriber": "fake", "embedder": "fake", "index": "loaded"},
                 "database": {"path": ":memory:", "ok": True, "error": None}, "active_calls": len(live),
                 "lag": {c["call_id"]: 0.2 for c in live}, "worker_errors": 0,
-                "live_workers": {"assistant-model-worker-0": 0}}  # fmt: skip
+                "live_workers": {"assistant-model-worker-0": 0},
+                "live_stages": {"final_decode": {"jobs": 0, "seconds": 0.0}}}  # fmt: skip
 
     def _visible(self, call_id: str) -> bool:
         """As the service: an agent (not a supervisor) sees only the calls routed to them. The sample
