@@ -488,10 +488,10 @@ class LiveCall:
                 result = self._transcribe(job.audio, job.speaker, beam=self.options.beam_size)
                 self.clock.add("final_decode", time.perf_counter() - began)
             text = " ".join(s.text for s in result.segments).strip()
-            decoded = time.perf_counter()
+            steps_began = time.perf_counter()
             if text:
                 final_steps(self, job, result, text)
-                self.clock.add("final_steps", time.perf_counter() - decoded)
+                self.clock.add("final_steps", time.perf_counter() - steps_began)
         finally:
             with self._lock:
                 if self.pending_finals:
