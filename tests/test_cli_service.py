@@ -76,6 +76,13 @@ def test_cli_goes_through_the_running_service(isolated_home: Path, tmp_path: Pat
         assert len(json.loads(rest.stdout)) == 1
 
         admin = {"Authorization": f"Bearer {(isolated_home / 'admin.key').read_text().strip()}"}
+        # The media socket takes no per-message deflate, though a client offers it (as this
+        # one does by default): 50 small audio frames a second per track barely compress.
+        from websockets.sync.client import connect
+
+        with connect(f"ws://127.0.0.1:{PORT}/media", additional_headers=admin) as media:
+            assert media.response.status_code == 101
+            assert "Sec-WebSocket-Extensions" not in media.response.headers
         shown = httpx.get(f"http://127.0.0.1:{PORT}/calls/k0", headers=admin).json()
         sid = shown["suggestions"][0]["suggestion_id"]
         fed = cli("feedback", "k0", sid, "--helpful", "--comment", "good one")

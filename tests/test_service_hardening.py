@@ -256,7 +256,7 @@ def test_a_call_far_ahead_of_real_time_is_held_back(tmp_path: Path, monkeypatch)
     async def record(delay: float) -> None:  # the wait itself is not what this test is about
         waits.append(delay)
 
-    monkeypatch.setattr(service_media, "asyncio", SimpleNamespace(wait_for=asyncio.wait_for, sleep=record))
+    monkeypatch.setattr(service_media, "asyncio", SimpleNamespace(timeout=asyncio.timeout, sleep=record))
     monkeypatch.setattr(service_media, "time", SimpleNamespace(monotonic=lambda: 1000.0))  # a frozen clock
     import base64
 

@@ -58,6 +58,14 @@ def run(args: argparse.Namespace) -> int:
         flush=True,
     )
     uvicorn.run(
-        app, host=host, port=port, log_level="warning", ws_max_size=options.limits.max_frame_bytes * 2
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        ws_max_size=options.limits.max_frame_bytes * 2,
+        # No per-message deflate: a media socket carries 50 small audio frames a second per
+        # track, which barely compress, and inflating each one cost the event loop time that
+        # every call shares (bench/live.py at 8 calls).
+        ws_per_message_deflate=False,
     )
     return 0

@@ -39,7 +39,7 @@ import numpy as np
 from assistant.errors import InputError, check_text
 from assistant.language.detect import normalize_code
 from assistant.service.hub import CallLimitReached
-from assistant.speech.audio import g711_to_whisper
+from assistant.speech.audio import Upsampler, g711_to_whisper
 
 if TYPE_CHECKING:
     from fastapi import WebSocket
@@ -113,8 +113,9 @@ class RateGate:
         self.tokens -= 1.0
 
 
-def decode_mulaw_payload(payload: Any) -> np.ndarray:
-    """A base64 mu-law payload to 16 kHz float32; InputError when it is not one."""
+def decode_mulaw_payload(payload: Any, upsampler: Upsampler | None = None) -> np.ndarray:
+    """A base64 mu-law payload to 16 kHz float32; InputError when it is not one. Frames of one
+    track go through that track's `upsampler`, so they join up as one signal."""
 
     if not isinstance(payload, str) or not payload:
         raise InputError("media payload missing")
@@ -124,7 +125,7 @@ def decode_mulaw_payload(payload: Any) -> np.ndarray:
         raise InputError("media payload is not base64") from None
     if not 0 < len(raw) <= MAX_MULAW_PAYLOAD:
         raise InputError(f"media payload of {len(raw)} bytes is not a mu-law frame (1..{MAX_MULAW_PAYLOAD})")
-    return g711_to_whisper(raw)
+    return upsampler(raw) if upsampler is not None else g711_to_whisper(raw)
 
 
 def check_name(value: Any, what: str = "agent") -> str | None:
@@ -193,7 +194,10 @@ async def _receive(
     for longer than the start (before `start`) or idle timeout is closed."""
     timeout = limits.idle_timeout if started else limits.start_timeout
     try:
-        msg = await asyncio.wait_for(ws.receive(), timeout)
+        # asyncio.timeout, not wait_for: wait_for wraps every receive in a new task, and this runs
+        # for every 20 ms frame of every call on the one event loop
+        async with asyncio.timeout(timeout):
+            msg = await ws.receive()
     except TimeoutError:
         if started:
             raise Closed(1008, f"no message for {timeout or 0:g} s (idle timeout)") from None
@@ -222,6 +226,7 @@ async def twilio_stream(ws: WebSocket, hub: CallHub, limits: Limits) -> None:
     pacer = Pacer(limits.realtime_slack)
     bad = 0
     stopped = False
+    upsamplers: dict[str, Upsampler] = {}  # per track: its frames are one continuous signal
     try:
         while True:
             text, _data = await _receive(ws, limits, gate, started=call is not None)
@@ -259,7 +264,9 @@ async def twilio_stream(ws: WebSocket, hub: CallHub, limits: Limits) -> None:
                 try:
                     if speaker is None:
                         raise InputError(f"unknown track {media.get('track')!r}")
-                    samples = decode_mulaw_payload(media.get("payload"))
+                    if speaker not in upsamplers:
+                        upsamplers[speaker] = Upsampler()
+                    samples = decode_mulaw_payload(media.get("payload"), upsamplers[speaker])
                 except InputError:
                     bad = _reject(call, bad)
                     continue

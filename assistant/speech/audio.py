@@ -197,8 +197,40 @@ def encode_mulaw(samples: np.ndarray) -> bytes:
 
 
 def g711_to_whisper(payload: bytes, codec: str = "mulaw") -> np.ndarray:
-    """Raw 8 kHz G.711 frames straight to 16 kHz float32."""
+    """Raw 8 kHz G.711 bytes of a whole clip straight to 16 kHz float32 (a stream: `Upsampler`)."""
     return resample(decode_g711(payload, codec), 8000, SAMPLE_RATE)
+
+
+class Upsampler:
+    """8 kHz telephony to 16 kHz, one 20 ms frame at a time, as one continuous signal.
+
+    `resample` on each frame alone pads both of its ends with zeros: every 20 ms the signal dips
+    (29.8 dB from resampling the whole track, on the payment sample's caller). This keeps the last
+    input samples between frames and applies `resample`'s low-pass filter in polyphase form (even
+    and odd output samples each a 21-tap filter of the input): the same output as resampling the
+    whole track, delayed by the filter's half length (20 samples, 1.25 ms), and cheaper per frame
+    than `resample` (`bench/live.py` sends 800 frames a second at 8 calls to the service's event
+    loop).
+    """
+
+    def __init__(self, codec: str = "mulaw") -> None:
+        if codec not in ("mulaw", "ulaw", "alaw"):
+            raise InputError(f"unknown G.711 codec {codec!r}: use mulaw or alaw")
+        self.codec = codec
+        fir = 2.0 * _lowpass(2, 1)  # gain 2: half the samples before filtering are inserted zeros
+        taps = (len(fir) + 1) // 2
+        self._phases = [np.pad(fir[p::2], (0, taps - len(fir[p::2]))).astype(np.float32) for p in (0, 1)]
+        self._history = np.zeros(taps - 1, dtype=np.float32)
+
+    def __call__(self, payload: bytes) -> np.ndarray:
+        """The next frame's G.711 bytes to 16 kHz float32 (twice as many samples)."""
+        x = decode_g711(payload, self.codec)
+        data = np.concatenate([self._history, x])
+        out = np.empty(2 * len(x), dtype=np.float32)
+        out[0::2] = np.convolve(data, self._phases[0], mode="valid")
+        out[1::2] = np.convolve(data, self._phases[1], mode="valid")
+        self._history = data[len(x) :]
+        return out
 
 
 def write_wav(path: str | Path, channels: Sequence[np.ndarray], rate: int = SAMPLE_RATE) -> None:
