@@ -17,6 +17,7 @@ endpoints on the sample calls at no cost. Whisper still drops non-speech (`keep_
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
@@ -127,7 +128,9 @@ class Endpointer:
 
     def step(self, frame: np.ndarray) -> str | None:
         """'start' when speech begins (3 speech frames), 'end' after the hangover, else None."""
-        db = 10.0 * float(np.log10(float(np.mean(frame * frame)) + 1e-12))
+        # a dot product, not np.mean(frame * frame): this runs on the event loop for every 20 ms
+        # frame of every track (800 a second at 8 calls), and np.mean cost 4x as much
+        db = 10.0 * math.log10(float(np.dot(frame, frame)) / len(frame) + 1e-12)
         speech = db > max(self.options.floor_db, self.noise_db + self.options.noise_margin_db)
         if not speech:  # the floor follows quiet frames quickly and loud ones not at all
             self.noise_db = 0.9 * self.noise_db + 0.1 * max(db, -90.0)
@@ -183,7 +186,9 @@ class TrackStream:
 
     def feed(self, samples: np.ndarray) -> list[tuple[str, Any]]:
         """Add 16 kHz samples; returns ('partial', None) and ('final', (audio, start, end)) actions."""
-        data = np.concatenate([self._rest, np.asarray(samples, dtype=np.float32)])
+        data = np.asarray(samples, dtype=np.float32)
+        if len(self._rest):
+            data = np.concatenate([self._rest, data])
         n = len(data) // FRAME
         self._rest = data[n * FRAME :]
         actions: list[tuple[str, Any]] = []
