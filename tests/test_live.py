@@ -183,3 +183,19 @@ def test_partial_model_used_for_english_partials_only(monkeypatch) -> None:  # n
     assert call.agent_language.settled and call.language.settled
     assert small.calls and all(beam == 1 for _, _, beam in small.calls)
     assert len(processor.transcriber.calls) >= 4  # every final, and the partials before English was known
+
+
+def test_the_agent_is_heard_in_the_agent_language_until_the_caller_speaks_another(call: LiveCall) -> None:
+    """Whisper's language ID on one short telephone greeting can be wrong (English heard as
+    Finnish), so the agent's speech is decoded in `agent_language` while the caller's language is
+    unknown or the same; once the caller is heard in another language, the agent's is detected."""
+    assert call.decode_options("agent", 1).language == "en"
+    assert call.decode_options("caller", 1).language is None  # the caller's is always detected
+    call.language.add_speech("en", 0.9, 3.0)
+    assert call.decode_options("agent", 1).language == "en"
+    spanish = LiveCall("live-es", fake_processor(), ArticleCatalog(), LiveOptions())
+    spanish.language.add_speech("es", 0.95, 3.0)
+    assert spanish.decode_options("agent", 1).language is None  # a bilingual agent may answer in it
+    spanish.agent_language.override("es")
+    assert spanish.decode_options("agent", 1).language == "es"
+

@@ -395,9 +395,23 @@ class LiveCall:
 
     # -- model work (worker thread) -----------------------------------------------------------
     def _lang_hint(self, speaker: str) -> str | None:
+        """The language `speaker`'s next utterance is decoded in; None: Whisper detects it.
+
+        A track whose language is settled or set by the agent is decoded in it. Until then the
+        agent's speech is taken to be in `agent_language` (the language agents work in) while the
+        caller's language is unknown or the same: Whisper's language ID on one short telephone
+        greeting is a coin toss: the payment sample's "Thank you for calling state services",
+        through mu-law, is Finnish to Whisper (p 0.69-0.86, English 0.21), the live greeting then
+        came out as Finnish words, and with 8 such calls at once (`bench/live.py`) their first
+        finals came 19 s late. Once the caller is heard in another language, a bilingual agent may
+        answer in it, so the agent's speech is detected again."""
         lang = self.language if speaker != "agent" else self.agent_language
         if lang.overridden or lang.settled:
             return lang.decision.language if lang.decision else None
+        if speaker == "agent":
+            home = self.processor.options.agent_language
+            caller = self.language.decision
+            return home if caller is None or caller.language == home else None
         return None
 
     def decode_options(
