@@ -136,6 +136,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Service: finals of up to this many calls decoded together in one Whisper batch (1: one by one).",
         "int",
     ),
+    Setting(
+        "live_batch_wait",
+        0.25,
+        "Service: a worker holding a final waits up to this long (s) for finals other calls are about to cut.",
+        "float",
+    ),
     Setting("max_frame_bytes", 65536, "Service: largest media WebSocket message accepted.", "int"),
     Setting("max_frames_per_second", 2000, "Service: media messages per second per connection.", "int"),
     Setting("max_body_bytes", 1_000_000, "Service: largest HTTP request body accepted (413 above).", "int"),

@@ -199,3 +199,14 @@ def test_the_agent_is_heard_in_the_agent_language_until_the_caller_speaks_anothe
     spanish.agent_language.override("es")
     assert spanish.decode_options("agent", 1).language == "es"
 
+
+def test_a_track_in_its_hangover_says_when_its_final_is_due() -> None:
+    track = TrackStream("caller", LiveOptions(endpoint_silence=0.6))
+    assert track.final_due() is None
+    track.feed(tone(300, 1.0))
+    assert track.final_due() is None  # speaking
+    track.feed(np.zeros(3200, np.float32))  # 0.2 s of silence
+    due = track.final_due()
+    assert due is not None and 0.35 <= due <= 0.45
+    actions = track.feed(np.zeros(8000, np.float32))
+    assert [kind for kind, _ in actions] == ["final"] and track.final_due() is None

@@ -227,6 +227,91 @@ def test_a_worker_takes_queued_finals_of_other_calls_as_one_batch(tmp_path: Path
     assert [(j.call.call_id, j.kind) for j in h.next_jobs(4) if j] == [("D", "partial")]
 
 
+def due_call(call_id: str, due: float | None) -> SimpleNamespace:
+    """A live call whose next final is `due` seconds away (None: none is)."""
+    return SimpleNamespace(call_id=call_id, final_due=lambda: due)
+
+
+def test_a_worker_waits_briefly_for_finals_other_calls_are_about_to_cut(tmp_path: Path) -> None:
+    h = CallHub(fake_processor(), str(tmp_path / "w.duckdb"), workers=2, batch=4, batch_wait=5.0)
+    a, b, c = due_call("A", None), due_call("B", 0.05), due_call("C", None)
+    h.calls.update({"A": a, "B": b, "C": c})  # type: ignore[dict-item]
+    h._submit(Job("final", a, "caller", audio(3.0)))  # type: ignore[arg-type]
+
+    def b_ends() -> None:
+        time.sleep(0.1)
+        h._submit(Job("final", b, "caller", audio(3.0)))  # type: ignore[arg-type]
+        b.final_due = lambda: None  # B's hangover is over: its final is cut and queued
+
+    threading.Thread(target=b_ends).start()
+    taken = h.next_jobs(4)
+    # A's final waited for B's, and not for C (which is not ending an utterance)
+    assert [j.call.call_id for j in taken if j] == ["A", "B"]
+    for job in taken:
+        h.done(job)
+
+    # no other call in a hangover: no wait; a call due later than batch_wait is not waited for
+    h2 = CallHub(fake_processor(), str(tmp_path / "w2.duckdb"), workers=2, batch=4, batch_wait=0.2)
+    d, e = due_call("D", None), due_call("E", 0.5)
+    h2.calls.update({"D": d, "E": e})  # type: ignore[dict-item]
+    h2._submit(Job("final", d, "caller", audio(3.0)))  # type: ignore[arg-type]
+    assert [j.call.call_id for j in h2.next_jobs(4) if j] == ["D"]
+    h2._submit(Job("final", e, "caller", audio(3.0)))  # type: ignore[arg-type]
+    assert [j.call.call_id for j in h2.next_jobs(4) if j] == ["E"]
+
+
+def test_a_gathering_worker_holds_its_call_so_no_other_worker_runs_it(tmp_path: Path) -> None:
+    """While a worker waits to fill a batch, the calls already in it count as running: another
+    worker must not take their next job (a call's jobs run one at a time, in order)."""
+    h = CallHub(fake_processor(), str(tmp_path / "g.duckdb"), workers=2, batch=4, batch_wait=5.0)
+    a, b = due_call("A", None), due_call("B", 0.05)
+    h.calls.update({"A": a, "B": b})  # type: ignore[dict-item]
+    h._submit(Job("final", a, "caller", audio(3.0)))  # type: ignore[arg-type]
+    got: list[list[Job | None]] = []
+    worker = threading.Thread(target=lambda: got.append(h.next_jobs(4)))
+    worker.start()
+    time.sleep(0.1)  # the worker holds A's final and waits for B's
+    h._submit(Job("partial", a, "agent"))  # type: ignore[arg-type]
+    h._submit(Job("final", b, "caller", audio(3.0)))  # type: ignore[arg-type]
+    b.final_due = lambda: None
+    worker.join(10)
+    assert [j.call.call_id for j in got[0] if j] == ["A", "B"]
+    assert h._first_runnable() is None  # A's partial waits for A's final to be done
+    for job in got[0]:
+        h.done(job)
+    assert [(j.call.call_id, j.kind) for j in h.next_jobs(4) if j] == [("A", "partial")]
+
+
+def test_a_partial_gives_way_to_finals_queued_or_about_to_be_cut(tmp_path: Path) -> None:
+    h = CallHub(fake_processor(), str(tmp_path / "p.duckdb"), workers=2, batch=4, batch_wait=0.25)
+    ran: list[str] = []
+
+    def live(call_id: str, due: float | None) -> SimpleNamespace:
+        track = SimpleNamespace(partial_pending=True)
+        return SimpleNamespace(
+            call_id=call_id,
+            final_due=lambda: due,
+            tracks={"caller": track},
+            run_partial=lambda job: ran.append(job.call.call_id),
+        )
+
+    a, b = live("A", None), live("B", None)
+    h.calls.update({"A": a, "B": b})  # type: ignore[dict-item]
+    h._run(Job("partial", a, "caller"))  # type: ignore[arg-type]
+    assert ran == ["A"]  # nothing waiting: the partial runs
+    h._submit(Job("final", b, "caller", audio(2.0)))  # type: ignore[arg-type]
+    h._run(Job("partial", a, "caller"))  # type: ignore[arg-type]
+    assert ran == ["A"] and a.tracks["caller"].partial_pending is False  # dropped, asked again later
+    h.next_jobs(1)  # B's final taken
+    c = live("C", 0.1)  # C's utterance ends in 0.1 s
+    h.calls["C"] = c  # type: ignore[assignment]
+    h._run(Job("partial", a, "caller"))  # type: ignore[arg-type]
+    assert ran == ["A"]
+    c.final_due = lambda: 0.5  # later than batch_wait: no reason to wait
+    h._run(Job("partial", a, "caller"))  # type: ignore[arg-type]
+    assert ran == ["A", "A"]
+
+
 def test_batch_of_one_leaves_every_job_alone(tmp_path: Path) -> None:
     h = CallHub(fake_processor(), str(tmp_path / "b1.duckdb"), workers=1, batch=1)
     for name in "AB":

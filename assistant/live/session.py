@@ -46,7 +46,8 @@ FRAME = SAMPLE_RATE // 50  # 20 ms, the telephony frame
 class StageClock:
     """Where the live model work's time goes: jobs and seconds per stage (`/health`, bench/live.py).
 
-    Stages: `partial` (decode of a growing utterance), `partial_skipped`, `final_decode`,
+    Stages: `partial` (decode of a growing utterance), `partial_skipped` (finals behind),
+    `partial_given_way` (finals queued or about to be cut: `CallHub._finals_first`), `final_decode`,
     `final_steps` (language, translation, redaction, sentiment, search, events), `store` and `end`
     (the summary and the stored call)."""
 
@@ -223,6 +224,14 @@ class TrackStream:
                 actions.append(("partial", None))
         return actions
 
+    def final_due(self) -> float | None:
+        """Seconds of audio until the utterance now in its hangover (speech followed by silence)
+        is cut as a final; None when there is none."""
+        silent = self.endpointer.silent_frames
+        if not self._utt or not self.endpointer.in_speech or silent == 0:
+            return None
+        return max(0.0, self.options.endpoint_silence - silent * FRAME / SAMPLE_RATE)
+
     def flush(self) -> list[tuple[str, Any]]:
         """End the open utterance now (stop or disconnect): nothing heard is lost."""
         return self._final() if self._utt else []
@@ -363,6 +372,12 @@ class LiveCall:
         if self.state == "live":
             self.raise_alerts(self.watch.audio(self.duration, self.quiet_for))
         return jobs
+
+    def final_due(self) -> float | None:
+        """Seconds until one of this call's tracks cuts a final (`TrackStream.final_due`); None
+        when no track is in a hangover. Read by the model workers while the event loop feeds."""
+        due = [d for t in list(self.tracks.values()) if (d := t.final_due()) is not None]
+        return min(due) if due else None
 
     @property
     def quiet_for(self) -> float:

@@ -31,7 +31,7 @@ from assistant.service.hub import CallHub
 from assistant.service.identity_routes import add_identity_routes, retention_loop
 from assistant.service.media import Limits, raw_stream, twilio_stream
 from assistant.service.routes import add_routes
-from assistant.speech.audio import AudioOptions, encode_mulaw, g711_to_whisper, load_tracks, resample
+from assistant.speech.audio import AudioOptions, Upsampler, encode_mulaw, load_tracks, resample
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -47,6 +47,7 @@ class ServiceOptions:
         max_calls: concurrent live calls.
         workers: model workers for live calls (`service_hub.CallHub`).
         batch: finals of up to this many calls decoded together by one worker.
+        batch_wait: seconds a worker holding a final waits for other calls' finals to join it.
         limits: media frame size and rate limits.
         live: endpointing and decoding of live calls.
         warm: load Whisper, the embedder and the index at start-up instead of on first use.
@@ -65,6 +66,7 @@ class ServiceOptions:
     max_calls: int = 8
     workers: int = 2
     batch: int = 1
+    batch_wait: float = 0.0
     limits: Limits = field(default_factory=Limits)
     live: LiveOptions = field(default_factory=LiveOptions)
     warm: bool = False
@@ -85,6 +87,7 @@ class ServiceOptions:
             max_calls=cfg.max_calls,
             workers=cfg.live_workers,
             batch=cfg.live_batch,
+            batch_wait=cfg.live_batch_wait,
             limits=Limits(
                 cfg.max_frame_bytes,
                 cfg.max_frames_per_second,
@@ -133,6 +136,7 @@ def create_app(
         catalog=catalog,
         workers=opts.workers,
         batch=opts.batch,
+        batch_wait=opts.batch_wait,
     )
 
     @contextlib.asynccontextmanager
@@ -259,12 +263,13 @@ def _demo_starter(hub: CallHub) -> Any:
         def play() -> None:
             begin = time.monotonic()
             longest = max(len(f) for f in frames.values())
+            upsamplers = {speaker: Upsampler() for speaker in frames}
             for n, pos in enumerate(range(0, longest, 160)):
                 if call.state != "live":
                     return
                 for speaker, data in frames.items():
                     if pos < len(data):
-                        hub.feed(call, speaker, g711_to_whisper(data[pos : pos + 160]))
+                        hub.feed(call, speaker, upsamplers[speaker](data[pos : pos + 160]))
                 if realtime:
                     time.sleep(max(0.0, begin + (n + 1) * 0.02 - time.monotonic()))
             hub.end_call(call)
