@@ -391,9 +391,7 @@ class CallHub:
             self._take(entry)
             first = entry[3]
             if first is not None and first.kind == "final" and limit > 1:
-                for more in self._more_finals(taken, limit):
-                    self._take(more)
-                    taken.append(more)
+                self._take_more_finals(taken, limit)
                 self._gather(taken, limit)
             return [job for _, _, _, job in taken]
 
@@ -419,22 +417,22 @@ class CallHub:
             return
         deadline = time.monotonic() + self.batch_wait
         while len(taken) < limit:
-            batch = {e[3].call.call_id for e in taken if e[3] is not None}
-            others = [c for c in list(self.calls.values()) if c.call_id not in batch]
-            due = [d for c in others if (d := c.final_due()) is not None and d <= self.batch_wait]
+            due = self._finals_due({e[3].call.call_id for e in taken if e[3] is not None})
             left = deadline - time.monotonic()
             if not due or left <= 0:
                 return
             self._ready.wait(min(left, max(due) + 0.05))
-            for more in self._more_finals(taken, limit):
-                self._take(more)
-                taken.append(more)
+            self._take_more_finals(taken, limit)
 
-    def _more_finals(
-        self, taken: list[tuple[int, int, int, Job | None]], limit: int
-    ) -> list[tuple[int, int, int, Job | None]]:
-        """Queued finals to batch with those `taken`, up to `limit` in all (called with
-        `_ready` held)."""
+    def _finals_due(self, besides: set[str] | frozenset[str] = frozenset()) -> list[float]:
+        """Seconds until each live call not in `besides` cuts a final, for those that will
+        within `batch_wait`."""
+        calls = [c for c in list(self.calls.values()) if c.call_id not in besides]
+        return [d for c in calls if (d := c.final_due()) is not None and d <= self.batch_wait]
+
+    def _take_more_finals(self, taken: list[tuple[int, int, int, Job | None]], limit: int) -> None:
+        """Take queued finals to batch with those `taken`, up to `limit` in all, and add them to
+        `taken` (called with `_ready` held)."""
         jobs = [e[3] for e in taken if e[3] is not None]
         calls = {job.call.call_id for job in jobs}
         sizes = [_size(job) for job in jobs]
@@ -454,7 +452,9 @@ class CallHub:
             found.append(entry)
         for entry in skipped:
             heapq.heappush(self._queue, entry)
-        return found
+        for entry in found:
+            self._take(entry)
+        taken.extend(found)
 
     def _first_runnable(self) -> tuple[int, int, int, Job | None] | None:
         skipped = []
@@ -535,10 +535,7 @@ class CallHub:
         with self._ready:
             if any(entry[0] == PRIORITY["final"] for entry in self._queue):
                 return True
-        if self.batch_wait <= 0:
-            return False
-        due = (call.final_due() for call in list(self.calls.values()))
-        return any(d is not None and d <= self.batch_wait for d in due)
+        return self.batch_wait > 0 and bool(self._finals_due())
 
     def _store_live(self, call: LiveCall) -> None:
 
