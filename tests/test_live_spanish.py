@@ -65,7 +65,7 @@ def test_spanish_sample_through_the_live_path_has_a_final_for_every_caller_turn(
     from assistant.calls.processor import CallProcessor
     from assistant.live.session import LiveOptions
     from assistant.service.hub import CallHub
-    from assistant.speech.audio import AudioOptions, encode_mulaw, g711_to_whisper, load_tracks, resample
+    from assistant.speech.audio import AudioOptions, Upsampler, encode_mulaw, load_tracks, resample
 
     hub = CallHub(CallProcessor(), str(tmp_path / "es.duckdb"), options=LiveOptions.from_config())
     hub.start()
@@ -74,10 +74,11 @@ def test_spanish_sample_through_the_live_path_has_a_final_for_every_caller_turn(
         tracks = load_tracks(path, AudioOptions(agent_channel=config.get().agent_channel))
         frames = {t.speaker: encode_mulaw(resample(t.samples, 16000, 8000)) for t in tracks}
         call = hub.open_call("es-food")
+        upsamplers = {speaker: Upsampler() for speaker in frames}  # as the media socket does
         for pos in range(0, max(len(f) for f in frames.values()), 160):
             for speaker, data in frames.items():
                 if pos < len(data):
-                    hub.feed(call, speaker, g711_to_whisper(data[pos : pos + 160]))
+                    hub.feed(call, speaker, upsamplers[speaker](data[pos : pos + 160]))
         hub.end_call(call)
         assert hub.drain(600)
         events, _ = call.events_since(0)

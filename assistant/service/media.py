@@ -39,7 +39,7 @@ import numpy as np
 from assistant.errors import InputError, check_text
 from assistant.language.detect import normalize_code
 from assistant.service.hub import CallLimitReached
-from assistant.speech.audio import Upsampler, g711_to_whisper
+from assistant.speech.audio import Upsampler
 
 if TYPE_CHECKING:
     from fastapi import WebSocket
@@ -113,7 +113,7 @@ class RateGate:
         self.tokens -= 1.0
 
 
-def decode_mulaw_payload(payload: Any, upsampler: Upsampler | None = None) -> np.ndarray:
+def decode_mulaw_payload(payload: Any, upsampler: Upsampler) -> np.ndarray:
     """A base64 mu-law payload to 16 kHz float32; InputError when it is not one. Frames of one
     track go through that track's `upsampler`, so they join up as one signal."""
 
@@ -125,7 +125,7 @@ def decode_mulaw_payload(payload: Any, upsampler: Upsampler | None = None) -> np
         raise InputError("media payload is not base64") from None
     if not 0 < len(raw) <= MAX_MULAW_PAYLOAD:
         raise InputError(f"media payload of {len(raw)} bytes is not a mu-law frame (1..{MAX_MULAW_PAYLOAD})")
-    return upsampler(raw) if upsampler is not None else g711_to_whisper(raw)
+    return upsampler(raw)
 
 
 def check_name(value: Any, what: str = "agent") -> str | None:

@@ -176,12 +176,17 @@ _MULAW = _mulaw_table()
 _ALAW = _alaw_table()
 
 
-def decode_g711(payload: bytes, codec: str = "mulaw") -> np.ndarray:
-    """Raw G.711 bytes (8 kHz, as in telephony media streams) to float32 samples at 8 kHz."""
+def _g711_table(codec: str) -> np.ndarray:
+    """The 256 float32 samples a G.711 `codec` (mulaw, ulaw or alaw) decodes its bytes to."""
     table = {"mulaw": _MULAW, "ulaw": _MULAW, "alaw": _ALAW}.get(codec)
     if table is None:
         raise InputError(f"unknown G.711 codec {codec!r}: use mulaw or alaw")
-    return table[np.frombuffer(payload, dtype=np.uint8)]
+    return table
+
+
+def decode_g711(payload: bytes, codec: str = "mulaw") -> np.ndarray:
+    """Raw G.711 bytes (8 kHz, as in telephony media streams) to float32 samples at 8 kHz."""
+    return _g711_table(codec)[np.frombuffer(payload, dtype=np.uint8)]
 
 
 def encode_mulaw(samples: np.ndarray) -> bytes:
@@ -214,9 +219,7 @@ class Upsampler:
     """
 
     def __init__(self, codec: str = "mulaw") -> None:
-        if codec not in ("mulaw", "ulaw", "alaw"):
-            raise InputError(f"unknown G.711 codec {codec!r}: use mulaw or alaw")
-        self.codec = codec
+        self._table = _g711_table(codec)
         fir = 2.0 * _lowpass(2, 1)  # gain 2: half the samples before filtering are inserted zeros
         taps = (len(fir) + 1) // 2
         self._phases = [np.pad(fir[p::2], (0, taps - len(fir[p::2]))).astype(np.float32) for p in (0, 1)]
@@ -224,7 +227,7 @@ class Upsampler:
 
     def __call__(self, payload: bytes) -> np.ndarray:
         """The next frame's G.711 bytes to 16 kHz float32 (twice as many samples)."""
-        x = decode_g711(payload, self.codec)
+        x = self._table[np.frombuffer(payload, dtype=np.uint8)]
         data = np.concatenate([self._history, x])
         out = np.empty(2 * len(x), dtype=np.float32)
         out[0::2] = np.convolve(data, self._phases[0], mode="valid")
