@@ -275,6 +275,31 @@ def test_spanish_call_is_translated_by_whisper_and_finds_the_article(processor, 
 
 
 @pytest.mark.models
+def test_batch_speech_translation_never_falls_back_to_the_30_s_window(processor, monkeypatch):
+    """Like a live call's, a batch translation keeps the short window's text when Whisper is
+    unsure of it and gives none when it loops: the espeak Spanish sample has one clip of each, and
+    the 30 s pass spent 2.6 s on them for a YouTube sign-off ("see the link in the description")
+    and a loop the guard then dropped."""
+    model = processor.transcriber._model
+    tasks: list[str] = []
+    real = model.transcribe
+
+    def spy(*args, **kwargs):
+        tasks.append(kwargs.get("task", "transcribe"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(model, "transcribe", spy)
+    record = processor.process_file(REPO / "samples" / "call-es-food.wav")
+    assert record.language == "es"
+    assert tasks and "translate" not in tasks  # the tracks' 30 s transcription only
+    translations = [u.translation for u in record.utterances if u.translation]
+    assert len(translations) >= 3 and all(
+        u.translation_engine == "whisper" for u in record.utterances if u.translation
+    )
+    assert not any("description" in t.lower() or "you can attack" in t.lower() for t in translations)
+
+
+@pytest.mark.models
 def test_optional_llm_summary_gets_redacted_turns(processor, monkeypatch):
     from assistant import config
     from assistant.calls import processor as processor_module

@@ -289,15 +289,20 @@ class CallProcessor:
             # Each utterance's own audio is translated: exact alignment, and Whisper translates a
             # short clip better than a long track full of pauses; and a short clip takes the
             # short encoder window (assistant/speech/whisper_short.py), about 5x cheaper than 30 s.
-            # A clip the short window refuses gets one 30 s pass, not Whisper's sampling fallback:
-            # on unclear speech (the espeak Spanish samples) that ran 5 more passes of 5 samples
-            # each, 25 s for a 5 s clip, and ended on invented text at temperature 1.0.
+            # As in a live call (`LiveCall.decode_options`), the short window's text is kept when
+            # Whisper is unsure of it, and a clip whose translation loops gets none; no 30 s pass.
+            # On call-es-food.wav the 30 s pass turned an unsure but fair "In this case, we have
+            # to make sure..." into "and you can see the link in the link in the description.",
+            # and spent 2.0 s on a looping clip to give text the loop check then dropped: 2.6 of
+            # the file's 7.5 s (bench/calls.py). Whisper's sampling fallback was worse still: 5
+            # more passes, 25 s for a 5 s clip, ending on invented text at temperature 1.0.
             options = replace(
                 topts,
                 task="translate",
                 language=info.language,
                 vad=False,
                 short_context=True,
+                short_fallback=False,
                 temperature_fallback=False,
             )
             for i, u in enumerate(out):
