@@ -108,3 +108,14 @@ def test_cli_goes_through_the_running_service(isolated_home: Path, tmp_path: Pat
     assert not (isolated_home / STATE_FILE).exists()
     # With the service stopped, the CLI opens the file itself again.
     assert len(json.loads(cli("calls", "list", "--json").stdout)) == 3
+
+
+def test_serve_caps_malloc_arenas_unless_the_environment_sets_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    import platform
+
+    from assistant.commands.serve import cap_malloc_arenas
+
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    assert cap_malloc_arenas() is (platform.libc_ver()[0] == "glibc")
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")  # an operator's own setting is left to glibc
+    assert cap_malloc_arenas() is False
