@@ -199,3 +199,26 @@ def test_openai_whisper_engine_loads_a_checkpoint_and_runs(tmp_path):
     assert result.info.language == "en" and abs(result.info.duration - 11.0) < 0.1
     assert all(isinstance(s, Segment) and s.speaker == "caller" for s in result.segments)
     json.dumps(result.to_json())
+
+
+def test_a_start_in_the_pause_before_speech_moves_to_where_the_speech_starts():
+    """Whisper may time a first word a little before the speech; mapped back from the VAD's joined
+    speech, that falls in the pause before it, and the segment is moved to the speech's start."""
+    from assistant.speech.transcription import Segment, Word, snap_to_speech
+
+    rate = audio.SAMPLE_RATE
+    chunks = [
+        {"start": int(28.5 * rate), "end": int(33.46 * rate)},
+        {"start": int(36.94 * rate), "end": int(41.62 * rate)},
+    ]
+    words = (Word(36.58, 37.1, " One", 0.9), Word(37.1, 37.4, " more", 0.9))
+    seg = Segment(start=36.58, end=40.0, speaker="caller", text="One more", words=words)
+    moved = snap_to_speech(seg, chunks)
+    assert moved.start == pytest.approx(36.94) and moved.words[0].start == pytest.approx(36.94)
+    assert moved.words[1] == words[1] and moved.text == seg.text
+    inside = Segment(start=30.0, end=32.0, speaker="caller", text="x")
+    assert snap_to_speech(inside, chunks) == inside
+    short = Segment(start=34.0, end=34.5, speaker="caller", text="x")  # ends before the speech: kept
+    assert snap_to_speech(short, chunks) == short
+    after = Segment(start=45.0, end=46.0, speaker="caller", text="x")
+    assert snap_to_speech(after, chunks) == after

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -15,6 +16,9 @@ from assistant.speech import audio, whisper_short
 from assistant.speech.transcription import TranscriptionOptions, load_transcriber
 
 SAMPLES = REPO / "samples"
+
+
+DIGIT_WORDS = re.compile(r"\b(?:(?:zero|one|two|three|four|five|six|seven|eight|nine)\W+){3}", re.I)
 
 
 def turns(name: str) -> list[tuple[dict, np.ndarray]]:
@@ -217,7 +221,9 @@ def test_a_batch_of_clips_hears_what_each_clip_hears_alone(base):
         ({**turn, "language": name[5:7]}, clip)
         for name in ("call-en-benefits.wav", "call-en-payment-pii.wav", "call-es-food.wav")
         for turn, clip in turns(name)
-        if not any(ch.isdigit() for ch in turn["text"])  # digit strings: their spelling varies
+        # digit strings, written as words in the script: their spelling varies ("41111..." with
+        # one "11" more or less, batched or alone, on an AVX-512 CPU)
+        if not DIGIT_WORDS.search(turn["text"])
     ]
     batches: list[list[tuple[dict, np.ndarray]]] = []
     for item in sorted(clips, key=lambda tc: len(tc[1])):
