@@ -213,12 +213,12 @@ def test_a_start_in_the_pause_before_speech_moves_to_where_the_speech_starts():
     ]
     words = (Word(36.58, 37.1, " One", 0.9), Word(37.1, 37.4, " more", 0.9))
     seg = Segment(start=36.58, end=40.0, speaker="caller", text="One more", words=words)
-    moved = snap_to_speech(seg, chunks)
+    (moved,) = snap_to_speech([seg], chunks)
     assert moved.start == pytest.approx(36.94) and moved.words[0].start == pytest.approx(36.94)
     assert moved.words[1] == words[1] and moved.text == seg.text
     inside = Segment(start=30.0, end=32.0, speaker="caller", text="x")
-    assert snap_to_speech(inside, chunks) == inside
+    assert snap_to_speech([inside], chunks) == [inside]
     short = Segment(start=34.0, end=34.5, speaker="caller", text="x")  # ends before the speech: kept
-    assert snap_to_speech(short, chunks) == short
+    assert snap_to_speech([short], chunks) == [short]
     after = Segment(start=45.0, end=46.0, speaker="caller", text="x")
-    assert snap_to_speech(after, chunks) == after
+    assert snap_to_speech([after], chunks) == [after]

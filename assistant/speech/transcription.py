@@ -8,6 +8,7 @@ or noise are dropped (see `keep_segment`).
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import math
 import os
@@ -186,25 +187,30 @@ def keep_segment(seg: Segment, options: TranscriptionOptions) -> bool:
     return not (_HALLUCINATIONS.search(seg.text) and seg.no_speech_prob > options.no_speech_threshold / 2)
 
 
-def snap_to_speech(seg: Segment, chunks: list[dict[str, int]]) -> Segment:
-    """A segment, and each of its words, whose start falls in a silence between the VAD's speech
-    chunks (sample offsets) moved to where the next chunk starts. Whisper may time a first word a
+def snap_to_speech(segments: list[Segment], chunks: list[dict[str, int]]) -> list[Segment]:
+    """The segments, with each start (a segment's or a word's) that falls in a silence between the
+    VAD's speech chunks (sample offsets) moved to where the next chunk starts. Whisper may time a first word a
     little before the speech: mapped back from the joined speech to the recording, that lands in
     the pause before it. In the payment sample, "One more thing..." (scripted at 37.35 s, its
     chunk from 36.94 s) started at 36.58 s on an AVX-512 CPU."""
 
-    def start(begin: float, end: float) -> float:
-        at = begin * SAMPLE_RATE
-        for chunk in chunks:
-            if at < chunk["start"]:  # in the pause before this chunk
-                moved = chunk["start"] / SAMPLE_RATE
-                return moved if moved < end else begin
-            if at < chunk["end"]:  # inside speech
-                return begin
-        return begin
+    ends = [chunk["end"] for chunk in chunks]  # in order, as the VAD gives them
 
-    words = tuple(replace(w, start=start(w.start, w.end)) for w in seg.words)
-    return replace(seg, start=start(seg.start, seg.end), words=words)
+    def start(begin: float, end: float) -> float:
+        i = bisect.bisect_right(ends, begin * SAMPLE_RATE)  # the first chunk ending after `begin`
+        if i == len(chunks) or chunks[i]["start"] <= begin * SAMPLE_RATE:
+            return begin  # inside speech, or after the last of it
+        moved = chunks[i]["start"] / SAMPLE_RATE  # in the pause before chunk i
+        return moved if moved < end else begin
+
+    return [
+        replace(
+            seg,
+            start=start(seg.start, seg.end),
+            words=tuple(replace(w, start=start(w.start, w.end)) for w in seg.words),
+        )
+        for seg in segments
+    ]
 
 
 class FasterWhisperTranscriber:
@@ -354,7 +360,7 @@ class FasterWhisperTranscriber:
                 for s in raw
             ]
         if chunks:
-            segments = [snap_to_speech(s, chunks) for s in segments]
+            segments = snap_to_speech(segments, chunks)
         kept = tuple(s for s in segments if keep_segment(s, options))
         if not kept and unsure is not None and keep_segment(unsure, options):
             # The 30 s pass found no speech (its padding raises the no-speech probability) where
