@@ -12,13 +12,14 @@ from conftest import EVAL_DIR, REPO
 from wer_util import normalise, wer
 
 from assistant.errors import InputError
+from assistant.privacy.numbers import ONES_ALT
 from assistant.speech import audio, whisper_short
 from assistant.speech.transcription import TranscriptionOptions, load_transcriber
 
 SAMPLES = REPO / "samples"
 
 
-DIGIT_WORDS = re.compile(r"\b(?:(?:zero|one|two|three|four|five|six|seven|eight|nine)\W+){3}", re.I)
+DIGIT_WORDS = re.compile(rf"\b(?:(?:{ONES_ALT})\W+){{3}}", re.IGNORECASE)  # three digits read out
 
 
 def turns(name: str) -> list[tuple[dict, np.ndarray]]:
