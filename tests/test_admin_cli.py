@@ -138,7 +138,7 @@ def test_retention_apply_with_30_days_removes_a_31_day_old_call(capsys, monkeypa
         con.close()
     code, out, _ = run(capsys, "audit", "--json", "--db", db)
     lines = json.loads(out)
-    assert [set(x) for x in lines] == [{"at", "user", "action", "target"}]
+    assert [set(x) for x in lines] == [{"id", "at", "user", "action", "target"}]
     assert lines[0]["user"] == "local-admin" and lines[0]["action"] == "retention.apply"
 
 
@@ -151,9 +151,9 @@ def test_calls_delete_and_audit_filters(capsys, db: str) -> None:  # noqa: ANN00
     code, out, _ = run(
         capsys, "audit", "--json", "--user", "local-admin", "--since", "2020-01-01", "--db", db
     )
-    assert [(x["action"], x["target"]) for x in json.loads(out)] == [
-        ("call.delete", "c1"),
+    assert [(x["action"], x["target"]) for x in json.loads(out)] == [  # newest first
         ("user.add", "ana roles=agent"),
+        ("call.delete", "c1"),
     ]
     code, out, _ = run(capsys, "audit", "--db", db)
     assert "call.delete" in out and "user.add" in out

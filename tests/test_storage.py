@@ -433,8 +433,8 @@ def test_feedback_is_stored_validated_and_kept_across_replacement(con: duckdb.Du
         storage.add_feedback(con, "c1", "c1:0", "great")
     with pytest.raises(InputError, match="no suggestion 'c1:9'"):
         storage.add_feedback(con, "c1", "c1:9", "helpful")
-    with pytest.raises(InputError, match="belongs to call 'c2'"):
-        storage.add_feedback(con, "c1", "c2:0", "helpful")
+    with pytest.raises(InputError, match="no suggestion 'c2:0' is stored for call 'c1'"):
+        storage.add_feedback(con, "c1", "c2:0", "helpful")  # another call's: the same answer as none
     with pytest.raises(InputError, match="cannot be marked used"):
         storage.add_feedback(con, "c1", "c1:1", "used")
 

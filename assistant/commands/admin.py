@@ -67,6 +67,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sr.add_argument("roles", nargs="+", metavar="ROLE")
     sr.add_argument("--db")
     sr.set_defaults(func=run_users_set_role)
+    ul = sub.add_parser("unlock", help="lift an account's sign-in locks (from every address)")
+    ul.add_argument("name")
+    ul.add_argument("--db")
+    ul.set_defaults(func=run_users_unlock)
+    sp = sub.add_parser("set-password", help="give a local account a new password (its sessions end)")
+    sp.add_argument("name")
+    sp.add_argument(
+        "--password-stdin", action="store_true", required=True, help="read the password from standard input"
+    )
+    sp.add_argument("--db")
+    sp.set_defaults(func=run_users_set_password)
 
     k = subparsers.add_parser("keys", help="API keys for machine clients (telephony, batch jobs)")
     ksub = k.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
@@ -86,10 +97,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     kr.add_argument("--db")
     kr.set_defaults(func=run_keys_revoke)
 
-    a = subparsers.add_parser("audit", help="the audit log: who read or changed what, and when")
+    a = subparsers.add_parser(
+        "audit", help="the audit log, newest first: who read or changed what, and when (alerts on top)"
+    )
+    a.add_argument("--limit", type=int, default=100, help="lines per page (default 100)")
+    a.add_argument("--before", type=int, metavar="CURSOR", help="the next page: lines older than this id")
     a.add_argument("--since", help="from this date (YYYY-MM-DD) or ISO time, UTC")
+    a.add_argument("--until", help="before this date (YYYY-MM-DD) or ISO time, UTC")
     a.add_argument("--user", help="only this user's (or key's) lines")
-    a.add_argument("--json", action="store_true", help='a JSON list of {"at", "user", "action", "target"}')
+    a.add_argument("--action", help="only this action (a prefix with '*': 'sign_in*')")
+    a.add_argument(
+        "--json", action="store_true", help='a JSON list of {"id", "at", "user", "action", "target"}'
+    )
     a.add_argument("--db")
     a.set_defaults(func=run_audit)
 
@@ -130,11 +149,7 @@ def run_users_add(args: argparse.Namespace) -> int:
 
 def run_users_list(args: argparse.Namespace) -> int:
     with target(args.db) as (service, con):
-        rows = (
-            service.users()
-            if service is not None
-            else [accounts.user_json(u) for u in accounts.list_users(con)]
-        )
+        rows = service.users() if service is not None else accounts.users_json(con)
     if args.json:
         print(json.dumps(rows, ensure_ascii=False))
         return 0
@@ -163,6 +178,27 @@ def run_users_set_role(args: argparse.Namespace) -> int:
             else list(accounts.set_roles(con, args.name, roles, by=BY))
         )
     print(f"user {args.name} now has roles: {', '.join(found)}")
+    return 0
+
+
+def run_users_unlock(args: argparse.Namespace) -> int:
+    with target(args.db) as (service, con):
+        if service is not None:
+            sources = service.unlock_user(args.name)["sources"]
+        else:
+            sources = accounts.unlock_user(con, args.name, by=BY)
+    print(f"unlocked user {args.name} (failed sign-ins from {sources} address(es) forgotten)")
+    return 0
+
+
+def run_users_set_password(args: argparse.Namespace) -> int:
+    password = _read_password()
+    with target(args.db) as (service, con):
+        if service is not None:
+            service.set_password(args.name, password)
+        else:
+            accounts.set_password(con, args.name, password, by=BY)
+    print(f"set a new password for {args.name}; their sessions have ended")
     return 0
 
 
@@ -209,17 +245,41 @@ def run_keys_revoke(args: argparse.Namespace) -> int:
 
 
 def run_audit(args: argparse.Namespace) -> int:
-    since = audit.parse_since(args.since)  # a bad date is refused before anything is opened
+    # Bad options are refused before anything is opened.
+    found = audit.parse_filter(args.user, args.action, args.since, args.until)
+    if not 1 <= args.limit <= audit.MAX_PAGE:
+        raise InputError(f"--limit must be between 1 and {audit.MAX_PAGE}, got {args.limit}")
+    if args.before is not None and args.before < 1:
+        raise InputError(f"--before must be a line id from a previous page (>= 1), got {args.before}")
     with target(args.db) as (service, con):
         if service is not None:
-            rows = service.audit(args.since, args.user)
+            page = service.audit_page(
+                limit=args.limit,
+                before=args.before,
+                user=args.user,
+                action=args.action,
+                since=args.since,
+                until=args.until,
+            )
         else:
-            rows = [audit.line_json(line) for line in audit.lines(con, since, args.user)]
+            page = {
+                **audit.page_json(audit.page(con, found, args.limit, args.before)),
+                "alerts": [audit.line_json(x) for x in audit.alerts(con).lines],
+            }
+    shown = f"{len(page['lines'])} of {page['total']} line(s), newest first"
+    more = f"; older: --before {page['next_before']}" if page["next_before"] is not None else ""
     if args.json:
-        print(json.dumps(rows, ensure_ascii=False))
+        print(json.dumps(page["lines"], ensure_ascii=False))
+        print(shown + more, file=sys.stderr)
         return 0
-    for r in rows:
-        print(f"{r['at']}  {r['user']:<20} {r['action']:<22} {r['target']}")
+    if page["alerts"] and args.before is None:
+        print(f"ALERTS ({len(page['alerts'])} latest; see docs/service.md, Security):")
+        for r in page["alerts"]:
+            print(f"  {r['at']}  {r['user']:<20} {r['action']:<22} {r['target']}")
+        print()
+    for r in page["lines"]:
+        print(f"{r['id']:>8}  {r['at']}  {r['user']:<20} {r['action']:<22} {r['target']}")
+    print(shown + more)
     return 0
 
 

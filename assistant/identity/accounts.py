@@ -17,14 +17,16 @@ from typing import Any
 
 from assistant import config, storage
 from assistant.errors import AssistantError, InputError
-from assistant.identity.audit import record
+from assistant.identity import throttle
+from assistant.identity.audit import alert_self_grant, record
 from assistant.identity.passwords import check_password, hash_password, new_password, verify_password
 from assistant.identity.roles import ROLES, Principal, check_name, check_roles
 from assistant.storage import Connection, StoredUser
 
-MAX_FAILURES = 5  # wrong passwords in a row that lock an account
+MAX_FAILURES = throttle.MAX_FAILURES
 SESSION_PREFIX = "st_"
 DEMO_SOURCE = "demo"
+OIDC_SOURCE = "oidc"  # an account single sign-on made (`oidc` uses the same name)
 
 
 class SignInRefused(AssistantError):
@@ -71,7 +73,7 @@ def add_user(
     check_name(name)
     found_roles = check_roles(roles)
     if password is not None:
-        check_password(password)
+        check_password(password, name)
     if storage.get_user(con, name) is not None:
         raise InputError(f"user {name!r} already exists (change roles with: assistant users set-role)")
     generated = None
@@ -79,6 +81,7 @@ def add_user(
         generated = password = new_password()
     storage.save_user(con, name, found_roles, hash_password(password), source)
     record(con, by, "user.add", f"{name} roles={','.join(found_roles)}")
+    alert_self_grant(con, by, name, (), found_roles)
     return NewUser(name, found_roles, generated)
 
 
@@ -92,9 +95,10 @@ def remove_user(con: Connection, name: str, *, by: str) -> None:
 def set_roles(con: Connection, name: str, roles: Sequence[str], *, by: str) -> tuple[str, ...]:
     check_name(name)
     found = check_roles(roles)
-    if not storage.set_user_roles(con, name, found):
-        raise InputError(f"no user {name!r} (see: assistant users list)")
+    before = _need_user(con, name).roles
+    storage.set_user_roles(con, name, found)
     record(con, by, "user.set_roles", f"{name} roles={','.join(found)}")
+    alert_self_grant(con, by, name, before, found)
     return found
 
 
@@ -102,50 +106,91 @@ def list_users(con: Connection) -> list[StoredUser]:
     return storage.list_users(con)
 
 
-def user_json(user: StoredUser, at: datetime | None = None) -> dict[str, Any]:
-    """A user as `assistant users list --json` prints it (never the hash)."""
-    at = at or _now()
-    locked = user.locked_until is not None and user.locked_until > at
+def user_json(
+    user: StoredUser, at: datetime | None = None, locks: dict[str, tuple[datetime, int]] | None = None
+) -> dict[str, Any]:
+    """A user as `assistant users list --json` prints it (never the hash). `locked`: some source is
+    locked out of this name now (`locks` from `throttle.locks`); `locked_until`: the latest end."""
+    lock = (locks or {}).get(throttle.name_hash(user.name))
     return {
         "name": user.name,
         "roles": list(user.roles),
         "source": user.source,
-        "locked": locked,
-        "locked_until": user.locked_until.isoformat() if locked and user.locked_until else None,
+        "locked": lock is not None,
+        "locked_until": lock[0].isoformat() if lock is not None else None,
         "created_at": user.created_at.isoformat(),
     }
 
 
-def sign_in(con: Connection, name: str, password: str, *, at: datetime | None = None) -> Session:
-    """Check a name and password and open a session. Five wrong passwords in a row lock the
-    account for `lockout_minutes`; while locked even the right password is refused."""
+def users_json(con: Connection, at: datetime | None = None) -> list[dict[str, Any]]:
+    """Every account as `user_json` gives it."""
+    locks = throttle.locks(con, at or _now())
+    return [user_json(u, at, locks) for u in storage.list_users(con)]
+
+
+def locked_message(until: datetime) -> str:
+    """The one answer for a locked (name, source), whether the name exists or not."""
+    return (
+        f"too many failed sign-ins: this user name is locked for your address until {until:%H:%M} UTC; "
+        "try again then, or ask an admin to unlock it"
+    )
+
+
+def sign_in(
+    con: Connection, name: str, password: str, *, source: str = "local", at: datetime | None = None
+) -> Session:
+    """Check a name and password and open a session. Five wrong passwords for a name from one
+    `source` (the client's address) lock that pair, for `lockout_minutes` and then twice as long
+    each time (`throttle`); a locked pair is refused without checking even the right password.
+    Unknown names get the same answers, after the same work."""
     at = at or _now()
-    cfg = config.get()
-    user = storage.get_user(con, name) if isinstance(name, str) and name else None
-    if user is None:
-        verify_password(password, "")  # the same work as for a real account
-        record(con, "-", "sign_in.failed", f"unknown user {name!r}"[:200])
+    name = name if isinstance(name, str) else ""
+    user = storage.get_user(con, name) if name else None
+    who = user.name if user is not None else "-"
+    what = f"{name} from {source}" if user is not None else f"unknown user {name!r} from {source}"
+    attempt = throttle.reserve(con, name, source, at)
+    if attempt.refused_until is not None:
+        throttle.audit_failure(con, source, who, "sign_in.refused_locked", what[:200], at)
+        raise SignInRefused(locked_message(attempt.refused_until))
+    if attempt.locked_now is not None:
+        until = f"{what} until {attempt.locked_now:%Y-%m-%d %H:%M} UTC"
+        throttle.audit_failure(con, source, who, "account.locked", until[:200], at)
+    if user is None or not verify_password(password, user.password_hash):
+        throttle.audit_failure(con, source, who, "sign_in.failed", what[:200], at)
         raise SignInRefused("wrong user name or password")
-    if user.locked_until is not None and user.locked_until > at:
-        record(con, user.name, "sign_in.refused_locked", user.name)
-        raise SignInRefused(
-            f"account {user.name!r} is locked after {MAX_FAILURES} wrong passwords until "
-            f"{user.locked_until.strftime('%H:%M')} UTC; try again later or ask an admin"
-        )
-    if not verify_password(password, user.password_hash):
-        failures = user.failed_attempts + 1
-        if failures >= MAX_FAILURES:
-            until = at + timedelta(minutes=float(cfg.lockout_minutes))
-            storage.record_sign_in_result(con, user.name, 0, until)
-            record(con, user.name, "account.locked", user.name)
-        else:
-            storage.record_sign_in_result(con, user.name, failures, None)
-        record(con, user.name, "sign_in.failed", user.name)
-        raise SignInRefused("wrong user name or password")
-    storage.record_sign_in_result(con, user.name, 0, None)
+    throttle.succeeded(con, user.name, source)
     session = open_session(con, user, at=at)
     record(con, user.name, "sign_in", user.name)
     return session
+
+
+def unlock_user(con: Connection, name: str, *, by: str) -> int:
+    """Lift every sign-in lock of `name`; how many sources it had failures from."""
+    _need_user(con, name)
+    cleared = throttle.unlock(con, name)
+    record(con, by, "user.unlock", f"{name} sources={cleared}")
+    return cleared
+
+
+def set_password(con: Connection, name: str, password: str, *, by: str) -> None:
+    """Give a local account a new password (checked as `add_user`'s); its sessions end and its
+    sign-in locks are lifted."""
+    user = _need_user(con, name)
+    if user.source == OIDC_SOURCE:
+        raise InputError(f"{name!r} signs in with single sign-on; its password is set at the provider")
+    check_password(password, name)
+    storage.set_user_password(con, name, hash_password(password))
+    storage.delete_user_sessions(con, name)
+    throttle.unlock(con, name)
+    record(con, by, "user.set_password", name)
+
+
+def _need_user(con: Connection, name: str) -> StoredUser:
+    check_name(name)
+    user = storage.get_user(con, name)
+    if user is None:
+        raise InputError(f"no user {name!r} (see: assistant users list)")
+    return user
 
 
 def open_session(con: Connection, user: StoredUser, *, at: datetime | None = None) -> Session:

@@ -20,7 +20,7 @@ from typing import Any
 from assistant import config, storage
 from assistant.errors import InputError
 from assistant.identity.accounts import token_hash
-from assistant.identity.audit import record
+from assistant.identity.audit import alert, record
 from assistant.identity.roles import LOCAL_SCOPE, Principal, check_name, check_scopes, local_principal
 from assistant.storage import Connection, StoredKey
 
@@ -48,6 +48,8 @@ def create_key(con: Connection, scopes: Sequence[str], name: str | None = None, 
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     storage.save_key(con, name, token_hash(key), found, by)
     record(con, by, "key.create", f"{name} scopes={','.join(found)}")
+    if "read" in found:  # a read key reads every call: allowed, but shown at the audit view's top
+        alert(con, by, "read_key", f"{by} created key {name} with the read scope (reads every call)")
     return NewKey(name, key, found)
 
 

@@ -17,12 +17,10 @@ from typing import Any
 
 from assistant import config, storage
 from assistant.errors import AssistantError, ConfigError
-from assistant.identity.accounts import Session, open_session
+from assistant.identity.accounts import OIDC_SOURCE, Session, open_session
 from assistant.identity.audit import record
 from assistant.identity.roles import ROLES, check_name
 from assistant.storage import Connection
-
-OIDC_SOURCE = "oidc"
 
 
 class TokenRefused(AssistantError):

@@ -2,7 +2,8 @@
 policy table (`policy.POLICY`). A pure ASGI middleware, so sockets and `/docs` are covered too.
 
 - `Host` must name one of the allowed host names (a DNS-rebinding page names its own), and an
-  `Origin`, when a browser sends one, too (a foreign page's request or WebSocket): else 403.
+  `Origin`, when a browser sends one, must be this service: an allowed host name on the port the
+  request reached (a foreign page's request or WebSocket, or a page of another local port): else 403.
 - The bearer token (`Authorization: Bearer ...`; on sockets also `?token=`) is a session token
   (`st_...`, a signed-in person), an API key (`ak_...`), or the legacy `api_token` setting (a key
   with the media, ingest and read scopes). None, or an unknown or expired one: 401.
@@ -58,6 +59,23 @@ def _hostname(value: str) -> str:
         return ""
 
 
+_DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
+
+
+def same_origin(origin: str, host: str, hosts: frozenset[str]) -> bool:
+    """Whether a browser's `Origin` is this service: an allowed host name AND the port the request
+    reached (the `Host` header's; either side without one has its scheme's default). A page served
+    by another program on the same machine (another port) is another site."""
+    try:
+        parts = urlsplit(origin)
+        origin_port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower())
+        host_port = urlsplit("//" + host).port or _DEFAULT_PORTS.get(parts.scheme.lower())
+    except ValueError:
+        return False
+    name = (parts.hostname or "").lower()
+    return bool(name) and name in hosts and origin_port is not None and origin_port == host_port
+
+
 def policy_key(app: Any, scope: Scope) -> tuple[str, str] | None:
     """(method or WS, path template) of the route `scope` reaches; None when no route matches."""
     from starlette.routing import Match
@@ -101,7 +119,7 @@ class AccessGuard:
             await _refuse(scope, send, 403, f"host {host or '(none)'!r} is not one this service answers to")
             return
         origin = headers.get("origin")
-        if origin is not None and _hostname(origin.split("://", 1)[-1]) not in self.hosts:
+        if origin is not None and not same_origin(origin, headers.get("host", ""), self.hosts):
             await _refuse(scope, send, 403, "requests from another site are refused (Origin)")
             return
         key = policy_key(self.fastapi_app, scope)

@@ -250,8 +250,39 @@ class ServiceClient:
         return parse(schemas.KeyRevoked, self._call("DELETE", f"/keys/{quote(name, safe='')}"))
 
     def audit(self, since: str | None = None, user: str | None = None) -> list[dict[str, Any]]:
-        params = {k: v for k, v in (("since", since), ("user", user)) if v}
-        return parse(list[schemas.AuditLine], self._call("GET", "/audit", params=params))
+        """The newest 100 lines matching (newest first); `audit_page` pages and counts."""
+        return self.audit_page(user=user, since=since)["lines"]
+
+    def audit_page(
+        self,
+        *,
+        limit: int = 100,
+        before: int | None = None,
+        user: str | None = None,
+        action: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> dict[str, Any]:
+        """{"total", "next_before", "lines", "alerts"}: lines newest first, older than `before`."""
+        filters = (("before", before), ("user", user), ("action", action), ("since", since), ("until", until))
+        params: dict[str, Any] = {"limit": limit, **{k: v for k, v in filters if v}}
+        response = self._call("GET", "/audit", params=params, raw=True)
+        alerts = self._call("GET", "/audit", params={"limit": 20, "action": "alert.*"})
+        cursor = response.headers.get("x-next-cursor")
+        page = {
+            "total": int(response.headers.get("x-total-count", "0")),
+            "next_before": int(cursor) if cursor else None,
+            "lines": response.json(),
+            "alerts": alerts,
+        }
+        return parse(schemas.AuditPage, page)
+
+    def unlock_user(self, name: str) -> dict[str, Any]:
+        return parse(schemas.UserUnlocked, self._call("POST", f"/users/{quote(name, safe='')}/unlock"))
+
+    def set_password(self, name: str, password: str) -> dict[str, Any]:
+        body = self._call("PUT", f"/users/{quote(name, safe='')}/password", json={"password": password})
+        return parse(schemas.PasswordSet, body)
 
     def apply_retention(self, dry_run: bool = False) -> dict[str, Any]:
         body = self._call("POST", "/retention/apply", json={"dry_run": dry_run}, timeout=600.0)

@@ -357,15 +357,44 @@ class FakeClient:
                  "created_at": "2026-03-01T08:00:00+00:00"} for n, r in self.DEMO_USERS.items()]  # fmt: skip
 
     def audit(self, since: str | None = None, user: str | None = None) -> list[dict[str, Any]]:
+        return self.audit_page(user=user, since=since)["lines"]
+
+    def audit_page(
+        self,
+        *,
+        limit: int = 100,
+        before: int | None = None,
+        user: str | None = None,
+        action: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> dict[str, Any]:
         self._check()
-        lines = [
-            {"at": "2026-03-02T09:15:02+00:00", "user": "demo-agent", "action": "sign_in", "target": "demo-agent"},
-            {"at": "2026-03-02T09:16:40+00:00", "user": "demo-agent", "action": "call.view",
-             "target": "call-20260302-0915-a1"},
-            {"at": "2026-03-02T10:02:11+00:00", "user": "demo-supervisor", "action": "digest.export",
+        lines: list[dict[str, Any]] = [
+            {"id": 3, "at": "2026-03-02T10:02:11+00:00", "user": "demo-supervisor", "action": "digest.export",
              "target": "2026-03-02 csv"},
+            {"id": 2, "at": "2026-03-02T09:16:40+00:00", "user": "demo-agent", "action": "call.view",
+             "target": "call-20260302-0915-a1"},
+            {"id": 1, "at": "2026-03-02T09:15:02+00:00", "user": "demo-agent", "action": "sign_in", "target": "demo-agent"},
         ]  # fmt: skip
-        return [x for x in lines if (not user or x["user"] == user) and (not since or x["at"] >= since)]
+
+        def keep(x: dict[str, Any]) -> bool:
+            return (
+                (not user or x["user"] == user)
+                and (not action or x["action"] == action or (action.endswith("*") and x["action"].startswith(action[:-1])))
+                and (not since or x["at"] >= since)
+                and (not until or x["at"] < until)
+            )  # fmt: skip
+
+        found = [x for x in lines if keep(x)]
+        shown = [x for x in found if before is None or x["id"] < before][:limit]
+        more = bool(shown) and any(x["id"] < shown[-1]["id"] for x in found)
+        return {
+            "total": len(found),
+            "next_before": shown[-1]["id"] if more else None,
+            "lines": shown,
+            "alerts": [],
+        }
 
     def health(self) -> dict[str, Any]:
         self._check()

@@ -4,7 +4,11 @@ A pure ASGI middleware (it must see the body before FastAPI parses it):
 
 - a body larger than `max_body_bytes` (declared or streamed) is refused with 413 and a clear message;
 - a JSON body with a lone UTF-16 surrogate anywhere (`"T\\ud800"` is valid JSON but no valid
-  text) is refused with 422 naming the field, so no route stores, writes or echoes it.
+  text) is refused with 422 naming the field, so no route stores, writes or echoes it;
+- a JSON body nested deeper than `MAX_JSON_DEPTH` is refused with 422 (no route takes more than a
+  few levels; 2,000 levels made the parser raise RecursionError, a 500).
+
+FastAPI parses a body as JSON when its content type says JSON or when it names none, so both are checked.
 """
 
 from __future__ import annotations
@@ -26,6 +30,39 @@ async def _answer(send: Send, status: int, detail: Any) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+MAX_JSON_DEPTH = 32
+
+
+def _depth(value: Any) -> int:
+    """How deep lists and objects nest in `value` (without recursion: the value may be deep)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            if level <= MAX_JSON_DEPTH:
+                stack.extend((x, level + 1) for x in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def _json_problem(body: bytes) -> tuple[str, str] | None:
+    """(field, message) when a JSON body is too deep or holds a lone surrogate, else None."""
+    too_deep = ("(body)", f"JSON nested deeper than {MAX_JSON_DEPTH} levels; send a flatter document")
+    try:
+        parsed = json.loads(body)
+    except RecursionError:
+        return too_deep
+    except ValueError:
+        return None  # FastAPI reports malformed JSON itself
+    if _depth(parsed) > MAX_JSON_DEPTH:
+        return too_deep
+    field = surrogate_path(parsed, "")
+    if field:
+        return field, "contains an invalid character (a lone UTF-16 surrogate); send valid text"
+    return None
 
 
 class RequestGuard:
@@ -64,15 +101,11 @@ class RequestGuard:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        if body and b"json" in headers.get(b"content-type", b""):
-            try:
-                parsed = json.loads(body)
-            except ValueError:
-                parsed = None  # FastAPI reports malformed JSON itself
-            field = surrogate_path(parsed, "") if parsed is not None else None
-            if field:
-                message_text = "contains an invalid character (a lone UTF-16 surrogate); send valid text"
-                await _answer(send, 422, [{"field": field, "message": message_text}])
+        content_type = headers.get(b"content-type", b"")
+        if body and (b"json" in content_type or not content_type):
+            problem = _json_problem(body)
+            if problem:
+                await _answer(send, 422, [{"field": problem[0], "message": problem[1]}])
                 return
         replayed = False
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import HTTPException, Request
+from fastapi import HTTPException, Request, Response
 from pydantic import BaseModel
 
-from assistant.errors import InputError
-from assistant.identity import accounts, audit, keys, oidc, retention
+from assistant.identity import accounts, audit, keys, oidc, retention, throttle
 from assistant.service import schemas
 from assistant.service.access import current
 from assistant.service.hub import CallHub
@@ -46,6 +46,10 @@ class NewKeyBody(BaseModel):
     name: str | None = None
 
 
+class PasswordBody(BaseModel):
+    password: str
+
+
 class RetentionBody(BaseModel):
     dry_run: bool = False
 
@@ -67,10 +71,12 @@ def _who() -> str:
 def add_identity_routes(app: Any, hub: CallHub) -> None:
     # -- signing in ----------------------------------------------------------------------------
     @app.post("/auth/sign-in", response_model=schemas.SessionIssued)
-    def sign_in(body: SignInBody) -> dict[str, Any]:
-        """A name and password for a session token (send it as `Authorization: Bearer TOKEN`)."""
+    def sign_in(body: SignInBody, request: Request) -> dict[str, Any]:
+        """A name and password for a session token (send it as `Authorization: Bearer TOKEN`).
+        Failed attempts are counted per name and client address (`identity.throttle`)."""
+        source = request.client.host if request.client is not None else "unknown"
         try:
-            session = accounts.sign_in(hub.cursor(), body.name, body.password)
+            session = accounts.sign_in(hub.cursor(), body.name, body.password, source=source)
         except accounts.SignInRefused as exc:
             raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
         return session_json(session)
@@ -107,7 +113,7 @@ def add_identity_routes(app: Any, hub: CallHub) -> None:
     # -- users ---------------------------------------------------------------------------------
     @app.get("/users", response_model=list[schemas.User])
     def users() -> list[dict[str, Any]]:
-        return [accounts.user_json(u) for u in accounts.list_users(hub.cursor())]
+        return accounts.users_json(hub.cursor())
 
     @app.post("/users", status_code=201, response_model=schemas.UserAdded)
     def add_user(body: NewUserBody) -> dict[str, Any]:
@@ -123,6 +129,17 @@ def add_identity_routes(app: Any, hub: CallHub) -> None:
     @app.put("/users/{name}/roles", response_model=schemas.UserRoles)
     def set_roles(name: str, body: RolesBody) -> dict[str, Any]:
         return {"name": name, "roles": list(accounts.set_roles(hub.cursor(), name, body.roles, by=_who()))}
+
+    @app.post("/users/{name}/unlock", response_model=schemas.UserUnlocked)
+    def unlock_user(name: str) -> dict[str, Any]:
+        """Lift every sign-in lock of the account (all client addresses)."""
+        return {"name": name, "sources": accounts.unlock_user(hub.cursor(), name, by=_who())}
+
+    @app.put("/users/{name}/password", response_model=schemas.PasswordSet)
+    def set_password(name: str, body: PasswordBody) -> dict[str, Any]:
+        """A new password for a local account; its sessions end and its locks are lifted."""
+        accounts.set_password(hub.cursor(), name, body.password, by=_who())
+        return {"name": name, "password_set": True}
 
     # -- keys ----------------------------------------------------------------------------------
     @app.get("/keys", response_model=list[schemas.ApiKey])
@@ -142,11 +159,24 @@ def add_identity_routes(app: Any, hub: CallHub) -> None:
 
     # -- audit and retention -------------------------------------------------------------------
     @app.get("/audit", response_model=list[schemas.AuditLine])
-    def audit_lines(since: str | None = None, user: str | None = None, limit: int = 10_000) -> list[dict]:
-        if not 1 <= limit <= 100_000:
-            raise InputError(f"limit must be between 1 and 100000, got {limit}")
-        found = audit.lines(hub.cursor(), audit.parse_since(since), user or None, limit)
-        return [audit.line_json(line) for line in found]
+    def audit_lines(
+        response: Response,
+        limit: int = 100,
+        before: int | None = None,
+        user: str | None = None,
+        action: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> list[dict]:
+        """Audit lines newest first, `limit` at a time; `X-Total-Count` says how many match in all,
+        and `X-Next-Cursor`, when older lines exist, is the `before` of the next page."""
+        con = hub.cursor()
+        throttle.flush_audit(con, datetime.now(UTC))
+        found = audit.page(con, audit.parse_filter(user, action, since, until), limit, before)
+        response.headers["X-Total-Count"] = str(found.total)
+        if found.next_before is not None:
+            response.headers["X-Next-Cursor"] = str(found.next_before)
+        return [audit.line_json(line) for line in found.lines]
 
     @app.post("/retention/apply", response_model=schemas.RetentionReport)
     def apply_retention(body: RetentionBody) -> dict[str, Any]:

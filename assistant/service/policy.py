@@ -80,6 +80,8 @@ POLICY: Mapping[tuple[str, str], frozenset[str]] = {
     ("POST", "/users"): ADMINS,
     ("DELETE", "/users/{name}"): ADMINS,
     ("PUT", "/users/{name}/roles"): ADMINS,
+    ("POST", "/users/{name}/unlock"): ADMINS,
+    ("PUT", "/users/{name}/password"): ADMINS,
     ("GET", "/keys"): ADMINS,
     ("POST", "/keys"): ADMINS,
     ("DELETE", "/keys/{name}"): ADMINS,

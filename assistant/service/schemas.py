@@ -469,6 +469,16 @@ class UserRoles(Schema):
     roles: list[str]
 
 
+class UserUnlocked(Schema):
+    name: str
+    sources: int
+
+
+class PasswordSet(Schema):
+    name: str
+    password_set: bool
+
+
 class ApiKey(Schema):
     name: str
     scopes: list[str]
@@ -488,10 +498,21 @@ class KeyRevoked(Schema):
 
 
 class AuditLine(Schema):
+    id: int
     at: str
     user: str
     action: str
     target: str
+
+
+class AuditPage(Schema):
+    """A page of the audit view: lines newest first, how many match in all, the next page's
+    cursor (`before`), and the latest alert lines to show above them."""
+
+    total: int
+    next_before: int | None
+    lines: list[AuditLine]
+    alerts: list[AuditLine]
 
 
 class RetentionReport(Schema):
@@ -556,4 +577,5 @@ CLIENT_RETURNS: dict[str, Any] = {
     "sign_in_oidc": SessionIssued,
     "users": list[User],
     "audit": list[AuditLine],
+    "audit_page": AuditPage,
 }

@@ -425,11 +425,11 @@ def add_feedback(
     found = con.execute(
         "SELECT call_id, article_id, abstained FROM suggestions WHERE suggestion_id = ?", [suggestion_id]
     ).fetchone()
-    if found is None:
-        raise InputError(f"no suggestion {suggestion_id!r} is stored")
-    owner, article_id, abstained = found
-    if owner != call_id:
-        raise InputError(f"suggestion {suggestion_id!r} belongs to call {owner!r}, not {call_id!r}")
+    if found is None or found[0] != call_id:
+        # Another call's suggestion gets the same answer as a missing one: naming its call would
+        # confirm a call id the asker may not see.
+        raise InputError(f"no suggestion {suggestion_id!r} is stored for call {call_id!r}")
+    _, article_id, abstained = found
     if abstained and kind == "used":
         raise InputError(f"suggestion {suggestion_id!r} offered no article, so it cannot be marked used")
     comment = ensure_gated(comment.strip() or None) if comment is not None else None

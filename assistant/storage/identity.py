@@ -51,12 +51,45 @@ class StoredKey:
 
 @dataclass(frozen=True)
 class AuditLine:
-    """One line of the audit log: who did what to which target, when (UTC)."""
+    """One line of the audit log: who did what to which target, when (UTC); `id` orders the lines
+    (a later line has a larger id) and is the cursor of the next page."""
 
     at: datetime
     user: str
     action: str
     target: str
+    id: int = 0
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Which audit lines to show. Attributes: user (exact), action (exact, or a prefix ending in
+    `*`: `sign_in*`), since and until (UTC, `until` excluded)."""
+
+    user: str | None = None
+    action: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    """Lines newest first, how many lines match the filter in all, and the cursor of the next
+    (older) page: pass it as `before` (None: this is the last page)."""
+
+    lines: tuple[AuditLine, ...]
+    total: int
+    next_before: int | None
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """Failed sign-ins for one (user name, source): attempts since the last lock or success, how
+    many locks in a row (each lasts longer), and the current lock."""
+
+    attempts: int
+    locks: int
+    locked_until: datetime | None
 
 
 def _split(text: str | None) -> tuple[str, ...]:
@@ -108,16 +141,6 @@ def set_user_roles(con: Connection, name: str, roles: Sequence[str]) -> bool:
 
 def set_user_password(con: Connection, name: str, password_hash: str) -> None:
     con.execute("UPDATE users SET password_hash = ? WHERE name = ?", [password_hash, name])
-
-
-def record_sign_in_result(
-    con: Connection, name: str, failed_attempts: int, locked_until: datetime | None
-) -> None:
-    """Store the failure count and lock after a sign-in attempt."""
-    con.execute(
-        "UPDATE users SET failed_attempts = ?, locked_until = ? WHERE name = ?",
-        [failed_attempts, to_db(locked_until), name],
-    )
 
 
 def delete_user(con: Connection, name: str) -> bool:
@@ -212,23 +235,52 @@ def add_audit(con: Connection, user: str, action: str, target: str = "", at: dat
     )
 
 
+def _audit_where(f: AuditFilter) -> tuple[str, list[object]]:
+    where: list[str] = []
+    params: list[object] = []
+    if f.since is not None:
+        where.append("logged_at >= ?")
+        params.append(to_db(f.since))
+    if f.until is not None:
+        where.append("logged_at < ?")
+        params.append(to_db(f.until))
+    if f.user is not None:
+        where.append("user_name = ?")
+        params.append(f.user)
+    if f.action is not None:
+        if f.action.endswith("*"):
+            where.append("starts_with(action, ?)")
+            params.append(f.action[:-1])
+        else:
+            where.append("action = ?")
+            params.append(f.action)
+    return (" WHERE " + " AND ".join(where)) if where else "", params
+
+
+def _audit_line(r: dict) -> AuditLine:
+    return AuditLine(from_db(r["logged_at"]), r["user_name"], r["action"], r["target"] or "", int(r["id"]))
+
+
 def list_audit(
     con: Connection, since: datetime | None = None, user: str | None = None, limit: int = 10_000
 ) -> list[AuditLine]:
-    """Audit lines in the order they were written (oldest first)."""
-    where: list[str] = []
-    params: list[object] = []
-    if since is not None:
-        where.append("logged_at >= ?")
-        params.append(to_db(since))
-    if user is not None:
-        where.append("user_name = ?")
-        params.append(user)
-    sql = "SELECT logged_at, user_name, action, target FROM audit_log"
-    sql += (" WHERE " + " AND ".join(where)) if where else ""
-    sql += " ORDER BY id LIMIT ?"
-    found = rows(con, sql, [*params, limit])
-    return [AuditLine(from_db(r["logged_at"]), r["user_name"], r["action"], r["target"] or "") for r in found]
+    """Audit lines in the order they were written (oldest first); the view pages with `audit_page`."""
+    where, params = _audit_where(AuditFilter(user=user, since=since))
+    found = rows(con, f"SELECT * FROM audit_log{where} ORDER BY id LIMIT ?", [*params, limit])
+    return [_audit_line(r) for r in found]
+
+
+def audit_page(con: Connection, f: AuditFilter, limit: int, before: int | None = None) -> AuditPage:
+    """Up to `limit` lines matching `f`, newest first, older than the line `before` when given."""
+    where, params = _audit_where(f)
+    total_row = con.execute(f"SELECT count(*) FROM audit_log{where}", params).fetchone()
+    if before is not None:
+        where += (" AND " if where else " WHERE ") + "id < ?"
+        params = [*params, before]
+    found = rows(con, f"SELECT * FROM audit_log{where} ORDER BY id DESC LIMIT ?", [*params, limit + 1])
+    lines = tuple(_audit_line(r) for r in found[:limit])
+    more = len(found) > limit
+    return AuditPage(lines, int(total_row[0]) if total_row else 0, lines[-1].id if more and lines else None)
 
 
 def delete_audit_before(con: Connection, before: datetime, dry_run: bool = False) -> int:
@@ -237,3 +289,54 @@ def delete_audit_before(con: Connection, before: datetime, dry_run: bool = False
     if not dry_run:
         con.execute("DELETE FROM audit_log WHERE logged_at < ?", [to_db(before)])
     return int(found[0]) if found else 0
+
+
+# ---------------------------------------------------------------- sign-in throttle
+
+
+def get_throttle(con: Connection, name_hash: str, source: str) -> Throttle | None:
+    found = con.execute(
+        "SELECT attempts, locks, locked_until FROM sign_in_throttle WHERE name_hash = ? AND source = ?",
+        [name_hash, source],
+    ).fetchone()
+    return None if found is None else Throttle(int(found[0]), int(found[1]), from_db(found[2]))
+
+
+def save_throttle(con: Connection, name_hash: str, source: str, throttle: Throttle, at: datetime) -> None:
+    con.execute(
+        "INSERT OR REPLACE INTO sign_in_throttle VALUES (?, ?, ?, ?, ?, ?)",
+        [name_hash, source, throttle.attempts, throttle.locks, to_db(throttle.locked_until), to_db(at)],
+    )
+
+
+def clear_throttle(con: Connection, name_hash: str, source: str | None = None) -> int:
+    """Forget the failed sign-ins of a name (from one source, or from all); how many rows went."""
+    where, params = "name_hash = ?", [name_hash]
+    if source is not None:
+        where, params = where + " AND source = ?", [*params, source]
+    found = con.execute(f"SELECT count(*) FROM sign_in_throttle WHERE {where}", params).fetchone()
+    con.execute(f"DELETE FROM sign_in_throttle WHERE {where}", params)
+    con.execute("UPDATE users SET failed_attempts = 0, locked_until = NULL WHERE locked_until IS NOT NULL")
+    return int(found[0]) if found else 0
+
+
+def locks_by_name(con: Connection, at: datetime) -> dict[str, tuple[datetime, int]]:
+    """name hash -> (the latest lock end, how many sources are locked) for the locks still running."""
+    found = con.execute(
+        "SELECT name_hash, max(locked_until), count(*) FROM sign_in_throttle WHERE locked_until > ? "
+        "GROUP BY name_hash",
+        [to_db(at)],
+    ).fetchall()
+    return {h: (from_db(until), int(n)) for h, until, n in found}
+
+
+def prune_throttle(con: Connection, before: datetime) -> None:
+    """Drop the rows of (name, source) pairs not tried since `before` and not locked now."""
+    con.execute(
+        "DELETE FROM sign_in_throttle WHERE last_at < ? AND (locked_until IS NULL OR locked_until < ?)",
+        [to_db(before), to_db(before)],
+    )
+
+
+def delete_user_sessions(con: Connection, name: str) -> None:
+    con.execute("DELETE FROM sessions WHERE user_name = ?", [name])

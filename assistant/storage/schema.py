@@ -214,6 +214,16 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
         "calls.queue, calls.alerts: where a live call was routed, and the alerts it raised (JSON)",
         _sql("ALTER TABLE calls ADD COLUMN queue VARCHAR; ALTER TABLE calls ADD COLUMN alerts VARCHAR;"),
     ),
+    (
+        7,
+        "sign_in_throttle: failed sign-ins per (user name, source), replacing the account-wide lock",
+        _sql(
+            "CREATE TABLE sign_in_throttle (name_hash VARCHAR NOT NULL, source VARCHAR NOT NULL, "
+            "attempts INTEGER NOT NULL, locks INTEGER NOT NULL, locked_until TIMESTAMP, "
+            "last_at TIMESTAMP NOT NULL, PRIMARY KEY (name_hash, source));"
+            "UPDATE users SET failed_attempts = 0, locked_until = NULL;"
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
