@@ -178,7 +178,11 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("session_hours", 8.0, "Sign-in: hours a session lasts before signing in again.", "float"),
     Setting(
-        "lockout_minutes", 15.0, "Sign-in: minutes an account stays locked after 5 wrong passwords.", "float"
+        "lockout_minutes",
+        15.0,
+        "Sign-in: minutes a user name stays locked for one address after 5 wrong passwords from it "
+        "(each further lock of that address lasts twice as long, at most a day).",
+        "float",
     ),
     Setting(
         "retention_transcript_days",

@@ -138,7 +138,7 @@ def test_retention_apply_with_30_days_removes_a_31_day_old_call(capsys, monkeypa
         con.close()
     code, out, _ = run(capsys, "audit", "--json", "--db", db)
     lines = json.loads(out)
-    assert [set(x) for x in lines] == [{"id", "at", "user", "action", "target"}]
+    assert [set(x) for x in lines] == [{"id", "at", "user", "action", "target", "source"}]
     assert lines[0]["user"] == "local-admin" and lines[0]["action"] == "retention.apply"
 
 
@@ -201,6 +201,23 @@ def test_the_cli_acts_as_local_admin_through_the_service(isolated_home: Path) ->
         assert httpx.get(f"{url}/users", headers=headers).status_code == 403
         assert httpx.get(f"{url}/calls", headers={**headers, "Host": "evil.example"}).status_code == 403
         assert httpx.get(f"{url}/openapi.json").status_code == 401
+        for n in range(5):  # a forged X-Forwarded-For per guess is not another address (issue 29)
+            forged = {"X-Forwarded-For": f"10.0.0.{n}"}
+            httpx.post(
+                f"{url}/auth/sign-in", json={"name": "ana", "password": "Wrong-guess-123"}, headers=forged
+            )
+        locked = httpx.post(f"{url}/auth/sign-in", json={"name": "ana", "password": "correct horse battery"})
+        assert locked.status_code == 401 and "locked for your address" in locked.json()["detail"]
+        assert json.loads(cli("users", "list", "--json").stdout)[0]["locked"] is True
+        unlocked = cli("users", "unlock", "ana")
+        assert unlocked.returncode == 0 and "unlocked user ana" in unlocked.stdout, unlocked.stderr
+        weak = cli("users", "set-password", "ana", "--password-stdin", stdin="password1234\n")
+        assert weak.returncode == 2 and "most common" in weak.stderr
+        changed = cli("users", "set-password", "ana", "--password-stdin", stdin="another fine passphrase\n")
+        assert changed.returncode == 0, changed.stderr
+        assert httpx.get(f"{url}/calls", headers=headers).status_code == 401  # her sessions ended
+        again = httpx.post(f"{url}/auth/sign-in", json={"name": "ana", "password": "another fine passphrase"})
+        assert again.status_code == 200
         audit = json.loads(cli("audit", "--json").stdout)
         assert ("local-admin", "user.add") in {(x["user"], x["action"]) for x in audit}
         assert ("ana", "sign_in") in {(x["user"], x["action"]) for x in audit}

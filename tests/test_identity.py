@@ -112,7 +112,8 @@ def test_five_wrong_passwords_lock_the_account(con, monkeypatch) -> None:  # noq
 def test_unknown_user_is_the_same_answer_and_audited(con) -> None:  # noqa: ANN001
     with pytest.raises(accounts.SignInRefused, match="wrong user name or password"):
         accounts.sign_in(con, "nobody", PASSWORD)
-    assert actions(con) == [("-", "sign_in.failed", "unknown user 'nobody' from local")]
+    assert actions(con) == [("-", "sign_in.failed", "unknown user 'nobody'")]
+    assert audit.lines(con)[0].source == "local"  # the client address (the service passes the peer's)
 
 
 def test_sessions_expire(con, monkeypatch) -> None:  # noqa: ANN001
@@ -190,6 +191,7 @@ def test_audit_filters_and_json_shape(con) -> None:  # noqa: ANN001
         "user": "ana",
         "action": "call.view",
         "target": "c1",
+        "source": "",
     }
     with pytest.raises(InputError, match="not a date"):
         audit.parse_since("yesterday")

@@ -278,7 +278,8 @@ def run_audit(args: argparse.Namespace) -> int:
             print(f"  {r['at']}  {r['user']:<20} {r['action']:<22} {r['target']}")
         print()
     for r in page["lines"]:
-        print(f"{r['id']:>8}  {r['at']}  {r['user']:<20} {r['action']:<22} {r['target']}")
+        source = f"  (from {r['source']})" if r.get("source") else ""
+        print(f"{r['id']:>8}  {r['at']}  {r['user']:<20} {r['action']:<22} {r['target']}{source}")
     print(shown + more)
     return 0
 

@@ -88,5 +88,8 @@ def run(args: argparse.Namespace) -> int:
         # track, which barely compress, and inflating each one cost the event loop time that
         # every call shares (bench/live.py at 8 calls).
         ws_per_message_deflate=False,
+        # The client address is the TCP peer: uvicorn would otherwise take X-Forwarded-For from any
+        # local process, and a forged address per request would dodge the sign-in locks.
+        proxy_headers=False,
     )
     return 0

@@ -147,15 +147,16 @@ def sign_in(
     name = name if isinstance(name, str) else ""
     user = storage.get_user(con, name) if name else None
     who = user.name if user is not None else "-"
-    what = f"{name} from {source}" if user is not None else f"unknown user {name!r} from {source}"
+    what = name if user is not None else f"unknown user {name!r}"  # the address is the line's source
     attempt = throttle.reserve(con, name, source, at)
     if attempt.refused_until is not None:
         throttle.audit_failure(con, source, who, "sign_in.refused_locked", what[:200], at)
         raise SignInRefused(locked_message(attempt.refused_until))
     if attempt.locked_now is not None:
-        until = f"{what} until {attempt.locked_now:%Y-%m-%d %H:%M} UTC"
+        until = f"{what} for this address until {attempt.locked_now:%Y-%m-%d %H:%M} UTC"
         throttle.audit_failure(con, source, who, "account.locked", until[:200], at)
-    if user is None or not verify_password(password, user.password_hash):
+    # An unknown name costs the same hash check as a known one ('' is checked against a dummy hash).
+    if not verify_password(password, user.password_hash if user is not None else "") or user is None:
         throttle.audit_failure(con, source, who, "sign_in.failed", what[:200], at)
         raise SignInRefused("wrong user name or password")
     throttle.succeeded(con, user.name, source)

@@ -36,9 +36,9 @@ def alert_self_grant(
         alert(con, by, "self_grant", f"{name} gave themselves call access: roles {','.join(gained)}")
 
 
-def record(con: Connection, user: str, action: str, target: str = "") -> None:
-    """Append a line: `user` did `action` to `target`, now."""
-    storage.add_audit(con, user, action, target)
+def record(con: Connection, user: str, action: str, target: str = "", source: str | None = None) -> None:
+    """Append a line: `user` did `action` to `target`, now (from the client address `source`)."""
+    storage.add_audit(con, user, action, target, source=source)
 
 
 def lines(
@@ -68,13 +68,14 @@ def alerts(con: Connection, limit: int = 20) -> AuditPage:
 
 
 def line_json(line: AuditLine) -> dict[str, object]:
-    """The `assistant audit --json` shape: {"id", "at", "user", "action", "target"}."""
+    """The `assistant audit --json` shape: {"id", "at", "user", "action", "target", "source"}."""
     return {
         "id": line.id,
         "at": line.at.isoformat(),
         "user": line.user,
         "action": line.action,
         "target": line.target,
+        "source": line.source,
     }
 
 

@@ -12,9 +12,10 @@ checks, and no two writes of the same row race (DuckDB would refuse one with a c
 
 Names are kept as SHA-256 hashes: what someone typed as a user name may be anything (a card number).
 
-Audit budget: a source's first `AUDIT_BURST` failure lines in `AUDIT_WINDOW` are written one by one;
-after that one `sign_in.throttled` line says so, and the rest are counted and written as one
-`sign_in.failed.summary` line once the window has passed, so a flood cannot bury the log.
+Audit budget: a source's first `AUDIT_BURST` failure lines in `AUDIT_WINDOW` are written one by one
+(refusals of a locked pair have a budget of their own); after that one `sign_in.throttled` line says
+so, and the rest are counted and written as one `sign_in.failed.summary` line once the window has
+passed, so a flood cannot bury the log. The lines carry the address in their `source` column.
 """
 
 from __future__ import annotations
@@ -104,47 +105,53 @@ class _Window:
     held: int = 0
 
 
-_windows: OrderedDict[str, _Window] = OrderedDict()
+# One window per (source, kind): refusals of a locked pair ("refused") are budgeted apart from the
+# checked failures and locks ("failed"), so a burst of refusals cannot hide the passwords checked.
+_windows: OrderedDict[tuple[str, str], _Window] = OrderedDict()
 _windows_guard = threading.Lock()
 
 
-def _summary(con: Connection, source: str, window: _Window) -> None:
+def _summary(con: Connection, key: tuple[str, str], window: _Window) -> None:
     end = window.start + AUDIT_WINDOW
+    what = "refusals of a locked name" if key[1] == "refused" else "failed sign-ins"
     record(
         con,
         "-",
         "sign_in.failed.summary",
-        f"{window.held} more failed sign-ins from {source} between {window.start:%Y-%m-%d %H:%M} and "
-        f"{end:%H:%M} UTC (counted, not listed one by one)",
+        f"{window.held} more {what} between {window.start:%Y-%m-%d %H:%M} and {end:%H:%M} UTC "
+        "(counted, not listed one by one)",
+        source=key[0],
     )
 
 
 def audit_failure(con: Connection, source: str, user: str, action: str, target: str, at: datetime) -> None:
     """Write a failed sign-in's audit line within the source's budget (see the module's docstring)."""
+    key = (source, "refused" if action == "sign_in.refused_locked" else "failed")
     with _windows_guard:
-        window = _windows.get(source)
+        window = _windows.get(key)
         if window is not None and at - window.start >= AUDIT_WINDOW:
             if window.held:
-                _summary(con, source, window)
+                _summary(con, key, window)
             window = None
         if window is None:
-            window = _windows[source] = _Window(at)
+            window = _windows[key] = _Window(at)
             while len(_windows) > MAX_SOURCES:
-                old_source, old = _windows.popitem(last=False)
+                old_key, old = _windows.popitem(last=False)
                 if old.held:
-                    _summary(con, old_source, old)
-        _windows.move_to_end(source)
+                    _summary(con, old_key, old)
+        _windows.move_to_end(key)
         if window.written < AUDIT_BURST:
             window.written += 1
-            record(con, user, action, target)
+            record(con, user, action, target, source=source)
             return
         if window.held == 0:
             record(
                 con,
                 "-",
                 "sign_in.throttled",
-                f"more than {AUDIT_BURST} failed sign-ins from {source} since {window.start:%H:%M} UTC; "
-                f"until {window.start + AUDIT_WINDOW:%H:%M} UTC they are counted, not listed",
+                f"more than {AUDIT_BURST} {action} lines from this address since {window.start:%H:%M} UTC; "
+                f"until {window.start + AUDIT_WINDOW:%H:%M} UTC the rest are counted, not listed",
+                source=source,
             )
         window.held += 1
 
@@ -152,11 +159,11 @@ def audit_failure(con: Connection, source: str, user: str, action: str, target: 
 def flush_audit(con: Connection, at: datetime) -> None:
     """Write the summary line of every window that has passed (the audit view calls this first)."""
     with _windows_guard:
-        for source, window in list(_windows.items()):
+        for key, window in list(_windows.items()):
             if at - window.start >= AUDIT_WINDOW:
                 if window.held:
-                    _summary(con, source, window)
-                del _windows[source]
+                    _summary(con, key, window)
+                del _windows[key]
 
 
 def reset_audit_budget() -> None:

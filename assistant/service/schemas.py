@@ -503,6 +503,7 @@ class AuditLine(Schema):
     user: str
     action: str
     target: str
+    source: str = ""  # the client address of a sign-in line
 
 
 class AuditPage(Schema):

@@ -7,6 +7,7 @@ audit retention (`delete_audit_before`); nothing updates one.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -52,13 +53,15 @@ class StoredKey:
 @dataclass(frozen=True)
 class AuditLine:
     """One line of the audit log: who did what to which target, when (UTC); `id` orders the lines
-    (a later line has a larger id) and is the cursor of the next page."""
+    (a later line has a larger id) and is the cursor of the next page; `source` is the client
+    address of a sign-in line ('' for others)."""
 
     at: datetime
     user: str
     action: str
     target: str
     id: int = 0
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -227,12 +230,31 @@ def delete_key(con: Connection, name: str) -> bool:
 # ---------------------------------------------------------------- audit
 
 
-def add_audit(con: Connection, user: str, action: str, target: str = "", at: datetime | None = None) -> None:
-    """Append one audit line; the target passes the privacy gate (it may quote what someone typed)."""
+def add_audit(
+    con: Connection,
+    user: str,
+    action: str,
+    target: str = "",
+    at: datetime | None = None,
+    source: str | None = None,
+) -> None:
+    """Append one audit line; the target passes the privacy gate (it may quote what someone typed).
+    `source`, a client address, is kept as it is when it is an IP address (the gate would take
+    198.51.100.9 for an SSN), else it passes the gate too."""
     con.execute(
-        "INSERT INTO audit_log (id, logged_at, user_name, action, target) VALUES (nextval('audit_seq'), ?, ?, ?, ?)",
-        [to_db(at or now()), user, action, str(gate(target or ""))],
+        "INSERT INTO audit_log (id, logged_at, user_name, action, target, source) "
+        "VALUES (nextval('audit_seq'), ?, ?, ?, ?, ?)",
+        [to_db(at or now()), user, action, str(gate(target or "")), _source(source)],
     )
+
+
+def _source(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return str(gate(value[:100]))
 
 
 def _audit_where(f: AuditFilter) -> tuple[str, list[object]]:
@@ -258,7 +280,14 @@ def _audit_where(f: AuditFilter) -> tuple[str, list[object]]:
 
 
 def _audit_line(r: dict) -> AuditLine:
-    return AuditLine(from_db(r["logged_at"]), r["user_name"], r["action"], r["target"] or "", int(r["id"]))
+    return AuditLine(
+        from_db(r["logged_at"]),
+        r["user_name"],
+        r["action"],
+        r["target"] or "",
+        int(r["id"]),
+        r["source"] or "",
+    )
 
 
 def list_audit(

@@ -216,12 +216,14 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
     ),
     (
         7,
-        "sign_in_throttle: failed sign-ins per (user name, source), replacing the account-wide lock",
+        "sign_in_throttle: failed sign-ins per (user name, source), replacing the account-wide lock; "
+        "audit_log.source: the client address of a sign-in line",
         _sql(
             "CREATE TABLE sign_in_throttle (name_hash VARCHAR NOT NULL, source VARCHAR NOT NULL, "
             "attempts INTEGER NOT NULL, locks INTEGER NOT NULL, locked_until TIMESTAMP, "
             "last_at TIMESTAMP NOT NULL, PRIMARY KEY (name_hash, source));"
             "UPDATE users SET failed_attempts = 0, locked_until = NULL;"
+            "ALTER TABLE audit_log ADD COLUMN source VARCHAR;"
         ),
     ),
 )

@@ -29,10 +29,45 @@ st.table(
 )
 
 st.header("Audit log")
-who = st.text_input("Only this user", key="audit_user")
-lines = ui.call("audit", None, who.strip() or None)
-if lines is not None:
-    if not lines:
+PAGE_SIZE = 50
+FILTER_KEYS = ("audit_user", "audit_action", "audit_since", "audit_until")
+cols = st.columns(4)
+who = cols[0].text_input("Only this user", key="audit_user")
+action = cols[1].text_input("Only this action", key="audit_action", help="a prefix with '*': sign_in*")
+since = cols[2].text_input("From (date or time, UTC)", key="audit_since", placeholder="YYYY-MM-DD")
+until = cols[3].text_input("Before (date or time, UTC)", key="audit_until", placeholder="YYYY-MM-DD")
+filters = tuple(st.session_state.get(k, "").strip() for k in FILTER_KEYS)
+if st.session_state.get("audit_filters") != filters:  # new filters start again at the newest line
+    st.session_state["audit_filters"] = filters
+    st.session_state["audit_pages"] = []
+pages: list[int] = st.session_state.setdefault("audit_pages", [])  # cursors of the pages behind us
+found = ui.call(
+    "audit_page",
+    limit=PAGE_SIZE,
+    before=pages[-1] if pages else None,
+    user=who.strip() or None,
+    action=action.strip() or None,
+    since=since.strip() or None,
+    until=until.strip() or None,
+)
+if found is not None:
+    if found["alerts"]:
+        st.warning(
+            f"{len(found['alerts'])} latest alert(s): access to calls given out by an admin to "
+            "themselves, or a read key made (see docs/service.md, Security)",
+            icon=":material/warning:",
+        )
+        st.markdown(
+            "\n".join(
+                f"- {ui.md_escape(ui.readable_time(x['at']))}: {ui.md_escape(x['target'])}"
+                for x in found["alerts"]
+            )
+        )
+    first = len(pages) * PAGE_SIZE + 1 if found["lines"] else 0
+    st.caption(
+        f"Lines {first}-{first + len(found['lines']) - 1 if found['lines'] else 0} of {found['total']}, newest first"
+    )
+    if not found["lines"]:
         st.info("No audit lines match.", icon=":material/info:")
     else:
         st.table(
@@ -42,7 +77,15 @@ if lines is not None:
                     "Who": x["user"],
                     "What": x["action"],
                     "Target": x["target"],
+                    "From": x.get("source") or "",
                 }
-                for x in reversed(lines[-500:])
+                for x in found["lines"]
             ]
         )
+    newer, older = st.columns(2)
+    if newer.button("Newer lines", disabled=not pages, key="audit_newer"):
+        pages.pop()
+        st.rerun()
+    if older.button("Older lines", disabled=found["next_before"] is None, key="audit_older"):
+        pages.append(found["next_before"])
+        st.rerun()
