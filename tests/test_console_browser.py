@@ -800,3 +800,43 @@ def test_routed_calls_reach_their_agent_and_the_floor_on_the_real_service(browse
         agent_ctx.close()
         boss_ctx.close()
     assert [p.returncode for p in calls] == [0, 0, 0], [p.stderr.read() for p in calls if p.stderr]
+
+
+def test_admin_audit_view_pages_newest_first_with_a_total_and_alerts(browser, real_up):
+    """Issue 29 (3, 13): the Administration page's audit view shows the newest lines first, 50 at a
+    time with the total, pages back with "Older lines", and shows the alerts above them (here a
+    read key, which reads every call). On main it showed the oldest 500 of the first 10,000."""
+    import httpx
+
+    url, service, home = real_up
+    accounts = dict(line.split(" ", 1) for line in (home / "demo-accounts.txt").read_text().splitlines())
+    auth = {"Authorization": f"Bearer {(home / 'admin.key').read_text().strip()}"}
+    for n in range(30):  # 60 ordinary lines
+        assert httpx.post(
+            f"{service}/keys", json={"scopes": ["ingest"], "name": f"k{n}"}, headers=auth
+        ).is_success
+        assert httpx.delete(f"{service}/keys/k{n}", headers=auth).is_success
+    assert httpx.post(f"{service}/keys", json={"scopes": ["read"], "name": "reader"}, headers=auth).is_success
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    pg.set_default_timeout(60_000)
+    watch_runs(pg)
+    try:
+        sign_in(pg, url, "demo-admin", accounts["demo-admin"])
+        pg.get_by_role("heading", name="Administration", level=1).wait_for()
+        settle(pg)
+        pg.get_by_text(re.compile(r"latest alert\(s\)")).wait_for()
+        pg.get_by_text(re.compile(r"created key reader with the read scope")).wait_for()
+        caption = pg.get_by_text(re.compile(r"^Lines 1-50 of \d+, newest first$"))
+        total = int(re.search(r"of (\d+)", caption.inner_text()).group(1))
+        assert total >= 62, total
+        tables = pg.locator('[data-testid="stTable"]')
+        first_rows = tables.last.inner_text()
+        assert first_rows.index("sign_in") < first_rows.index("key.create")  # newest first
+        settle_after(pg, lambda: pg.get_by_role("button", name="Older lines").click())
+        pg.get_by_text(f"Lines 51-{min(100, total)} of {total}, newest first").wait_for()
+        assert tables.last.inner_text() != first_rows
+        settle_after(pg, lambda: pg.get_by_role("button", name="Newer lines").click())
+        pg.get_by_text(f"Lines 1-50 of {total}, newest first").wait_for()
+    finally:
+        context.close()
