@@ -25,8 +25,8 @@ class StoredUser:
         roles: the roles held (agent, supervisor, knowledge_manager, admin).
         password_hash: argon2 hash ('' for a single-sign-on account with no local password).
         source: local, oidc or demo (a demo account made by `assistant up`, on localhost only).
-        failed_attempts: wrong passwords since the last successful sign-in.
-        locked_until: no sign-in before this time (None: not locked).
+        failed_attempts, locked_until: the account-wide lock of schemas before 7, no longer set;
+            sign-in locks are per (name, address) in `sign_in_throttle` now.
         created_at: when the account was made.
     """
 
@@ -345,7 +345,6 @@ def clear_throttle(con: Connection, name_hash: str, source: str | None = None) -
         where, params = where + " AND source = ?", [*params, source]
     found = con.execute(f"SELECT count(*) FROM sign_in_throttle WHERE {where}", params).fetchone()
     con.execute(f"DELETE FROM sign_in_throttle WHERE {where}", params)
-    con.execute("UPDATE users SET failed_attempts = 0, locked_until = NULL WHERE locked_until IS NOT NULL")
     return int(found[0]) if found else 0
 
 
