@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
@@ -17,6 +18,8 @@ import assistant.commands as commands_pkg
 from assistant import __version__
 from assistant.errors import AssistantError
 from assistant.privacy.gate import gate
+
+PRIVATE_UMASK = 0o077  # files 0600, folders 0700
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,6 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    # What a command writes (database and its WAL, home folder, exports, logs) holds call text or
+    # password hashes: its user's only, as `assistant serve` does. Restored on return for callers
+    # that run `main` inside a longer-lived process (tests).
+    previous = os.umask(PRIVATE_UMASK)
     try:
         return int(args.func(args) or 0)
     except AssistantError as exc:
@@ -51,6 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    finally:
+        os.umask(previous)
 
 
 if __name__ == "__main__":
