@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from fakes import fake_processor
-from service_util import AuthedClient, make_app
+from service_util import AuthedClient, make_app, wait_healthy
 
 from assistant import storage
 from assistant.cli import main
+from assistant.storage import CallRecord, UtteranceRecord
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -104,3 +107,61 @@ def test_health_is_ok_after_seven_users_added_by_the_cli(tmp_path: Path, isolate
         answer = c.get("/health")
         assert answer.status_code == 200, answer.json()
         assert answer.json()["database"] == {"path": str(db), "ok": True, "error": None}
+
+
+# ---------------------------------------------------------------- item 9: retention through the service
+
+
+def _call(call_id: str, started: datetime, text: str = "I lost my card.") -> CallRecord:
+    utterance = UtteranceRecord("caller", 0.0, 1.0, text)
+    return CallRecord(call_id=call_id, started_at=started, channel="chat", source="t",
+                      outcome="resolved", status="complete", utterances=(utterance,))  # fmt: skip
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_retention_days_of_the_cli_reach_the_running_service(isolated_home: Path) -> None:
+    now = datetime.now(UTC)
+    con = storage.open_db(isolated_home / "assistant.duckdb")
+    for call_id, age in (("old", 40), ("older", 31), ("recent", 29)):
+        storage.save_call(con, _call(call_id, now - timedelta(days=age)))
+    con.close()
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "assistant", "serve", "--port", str(port), "--no-warm"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", server)
+        # The service keeps calls 365 days; this command's environment asks for 30.
+        dry = cli(
+            "retention", "apply", "--dry-run", "--json", env={"ASSISTANT_RETENTION_TRANSCRIPT_DAYS": "30"}
+        )
+        assert dry.returncode == 0, dry.stderr
+        report = json.loads(dry.stdout)
+        assert report["transcript_days"] == 30 and report["audit_days"] == 730  # the service's own
+        assert sorted(report["call_ids"]) == ["old", "older"]
+        # The option wins over the environment.
+        flagged = cli("retention", "apply", "--transcript-days", "35", "--json",
+                      env={"ASSISTANT_RETENTION_TRANSCRIPT_DAYS": "30"})  # fmt: skip
+        assert flagged.returncode == 0, flagged.stderr
+        assert json.loads(flagged.stdout)["call_ids"] == ["old"]
+        listed = json.loads(cli("calls", "list", "--json").stdout)
+        assert sorted(r["call_id"] for r in listed) == ["older", "recent"]
+        for bad, text in (
+            (["--transcript-days", "-1"], "--transcript-days must be a whole number of days >= 0"),
+            (["--audit-days", "x"], "invalid int value"),
+        ):
+            refused = cli("retention", "apply", *bad)
+            assert refused.returncode == 2 and text in refused.stderr, refused.stderr
+        refused = cli("retention", "apply", env={"ASSISTANT_RETENTION_TRANSCRIPT_DAYS": "-3"})
+        assert refused.returncode == 2 and "ASSISTANT_RETENTION_TRANSCRIPT_DAYS" in refused.stderr
+        assert len(json.loads(cli("calls", "list", "--json").stdout)) == 2  # nothing more deleted
+    finally:
+        server.terminate()
+        server.wait(30)

@@ -50,6 +50,24 @@ def _days(value: int, name: str) -> int:
     return value
 
 
+def explicit_days(transcript_days: int | None, audit_days: int | None) -> dict[str, int]:
+    """The retention days a command asks for explicitly, to send to the running service: an
+    option given (`--transcript-days`), else this process's environment variable
+    (`ASSISTANT_RETENTION_TRANSCRIPT_DAYS`). A setting from the config file or the default is not
+    sent: the service has read the same file and its own environment wins over it."""
+    cfg = config.get()
+    out: dict[str, int] = {}
+    for name, given in (("transcript_days", transcript_days), ("audit_days", audit_days)):
+        setting = f"retention_{name}"
+        if given is not None:
+            out[name] = _days(given, f"--{name.replace('_', '-')}")
+            continue
+        value = next(v for v in cfg.values() if v.name == setting)
+        if value.source == f"ASSISTANT_{setting.upper()}":
+            out[name] = _days(value.value, value.source)
+    return out
+
+
 def apply_retention(
     con: Connection,
     *,
