@@ -9,15 +9,19 @@ import os
 import socket
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fakes import fake_processor
+from fakes import FakeEmbedder, fake_processor
+from privacy_scan import text_columns
 from service_util import AuthedClient, make_app, wait_healthy
 
 from assistant import storage
 from assistant.cli import main
+from assistant.digest.build import run_digest
+from assistant.digest.model import DigestOptions
 from assistant.storage import CallRecord, UtteranceRecord
 
 REPO = Path(__file__).resolve().parent.parent
@@ -165,3 +169,114 @@ def test_retention_days_of_the_cli_reach_the_running_service(isolated_home: Path
     finally:
         server.terminate()
         server.wait(30)
+
+
+# ---------------------------------------------------------------- item 2: deletion reaches the digests
+
+VICTIM = "victim-call-7"
+SECRET_WORD = "zebrastadt"  # only the victim's call says it
+
+
+def _fill_day(con, day: date) -> None:  # noqa: ANN001
+    start = datetime(day.year, day.month, day.day, 10, tzinfo=UTC)
+    said = {
+        VICTIM: "I lost my benefits card in Zebrastadt",
+        "other-1": "I lost my benefits card on the bus today, please help me",
+        "other-2": "I lost my benefits card at the shop yesterday, what now",
+    }
+    for n, (call_id, text) in enumerate(said.items()):
+        call = _call(call_id, start + timedelta(minutes=n), text)
+        storage.save_call(con, replace(call, reason=text, summary_text=f"Caller's reason: {text}"))
+
+
+def _digest_of(con, day: date) -> None:  # noqa: ANN001
+    run_digest(con, day, FakeEmbedder(), DigestOptions(min_topic_calls=2), backfill=False)
+    stored = storage.get_digest(con, day)
+    assert stored is not None and VICTIM in json.dumps(stored.payload)  # the digest names the call
+    assert any(SECRET_WORD in q.lower() for t in stored.topics for q in t.quotes)  # and quotes it
+
+
+def _database_with_a_digest(tmp_path: Path, day: date) -> Path:
+    db = tmp_path / "cli.duckdb"
+    con = storage.open_db(db)
+    _fill_day(con, day)
+    _digest_of(con, day)
+    con.close()
+    return db
+
+
+def _found_anywhere(con, needle: str) -> list[str]:  # noqa: ANN001
+    """Every table.column (each text, JSON or nested column of every table) holding `needle`."""
+    return [
+        f"{table}.{column}"
+        for schema, table, column, _ in text_columns(con)
+        if con.execute(
+            f'SELECT count(*) FROM "{schema}"."{table}" WHERE contains(lower(CAST("{column}" AS VARCHAR)), ?)',
+            [needle.lower()],
+        ).fetchone()[0]
+    ]
+
+
+def _nothing_left(con, day: date, *, remaining: list[str]) -> None:  # noqa: ANN001
+    assert _found_anywhere(con, SECRET_WORD) == []
+    # The audit log keeps who deleted which call (accountability); nothing else names it.
+    assert _found_anywhere(con, VICTIM) in ([], ["audit_log.target"])
+    lines = con.execute("SELECT action FROM audit_log WHERE contains(target, ?)", [VICTIM]).fetchall()
+    assert {a for (a,) in lines} <= {"call.delete"}
+    stored = storage.get_digest(con, day)
+    assert stored is not None and stored.total_calls == 3  # the day's counts stay
+    (topic,) = stored.payload["topics"]
+    assert sorted(topic["call_ids"]) == remaining
+    assert len(topic["quotes"]) == len(remaining)  # the quotes of the calls that remain stay
+    assert [list(t.quotes) for t in stored.topics] == [topic["quotes"]]
+
+
+def test_delete_call_through_the_api_leaves_nothing_in_the_digest(
+    tmp_path: Path, isolated_home: Path
+) -> None:
+    day = date.today() - timedelta(days=3)
+    with AuthedClient(make_app(tmp_path)) as c:
+        con = c.app.state.hub.cursor()
+        _fill_day(con, day)
+        _digest_of(con, day)
+        assert c.delete(f"/calls/{VICTIM}").status_code == 200
+        served = c.get(f"/digests/{day}")
+        assert served.status_code == 200 and VICTIM not in served.text
+        assert SECRET_WORD not in served.text.lower() and "benefits card" in served.text
+        exported = c.get(f"/digests/{day}/export", params={"format": "markdown"})
+        assert exported.status_code == 200 and "> I lost my benefits card" in exported.text
+        assert SECRET_WORD not in exported.text.lower()
+        _nothing_left(con, day, remaining=["other-1", "other-2"])
+
+
+def test_calls_delete_on_the_cli_leaves_nothing_in_the_digest(
+    tmp_path: Path, isolated_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    day = date.today() - timedelta(days=3)
+    db = _database_with_a_digest(tmp_path, day)
+    assert main(["calls", "delete", VICTIM, "--db", str(db)]) == 0
+    assert main(["digest", "--date", str(day), "--stored", "--format", "markdown", "--db", str(db)]) == 0
+    exported = capsys.readouterr().out
+    assert "benefits card" in exported and SECRET_WORD not in exported.lower()
+    con = storage.open_db(db)
+    try:
+        _nothing_left(con, day, remaining=["other-1", "other-2"])
+    finally:
+        con.close()
+
+
+def test_retention_apply_leaves_no_quote_or_call_id_in_old_digests(
+    tmp_path: Path, isolated_home: Path
+) -> None:
+    day = date.today() - timedelta(days=40)
+    db = _database_with_a_digest(tmp_path, day)
+    assert main(["retention", "apply", "--transcript-days", "30", "--db", str(db)]) == 0
+    con = storage.open_db(db)
+    try:
+        assert _found_anywhere(con, SECRET_WORD) == []
+        assert _found_anywhere(con, "benefits card") == []  # no quote of any deleted call
+        assert all(_found_anywhere(con, c) == [] for c in (VICTIM, "other-1", "other-2"))
+        stored = storage.get_digest(con, day)
+        assert stored is not None and stored.total_calls == 3 and stored.topics[0].calls == 3
+    finally:
+        con.close()

@@ -1,6 +1,7 @@
 """Retention: calls older than `retention_transcript_days` and audit lines older than
-`retention_audit_days` are deleted (0 keeps them for ever). A call goes from every table
-(`storage.delete_call`); digests of those days keep their aggregated counts, not their quotes."""
+`retention_audit_days` are deleted (0 keeps them for ever). A call goes from every table and
+from the stored digests (`storage.delete_calls`); digests of those days keep their aggregated
+counts, not their quotes or call ids."""
 
 from __future__ import annotations
 
@@ -91,8 +92,7 @@ def apply_retention(
         cutoff = at - timedelta(days=t_days)
         calls = storage.calls_started_before(con, cutoff)
         if not dry_run:
-            for call_id in calls:
-                storage.delete_call(con, call_id)
+            storage.delete_calls(con, calls)  # their ids and quotes leave the digests of later days too
         stripped = storage.strip_digest_quotes(con, cutoff, dry_run=dry_run)
     audit_lines = 0
     if a_days:
