@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from dataclasses import replace
@@ -17,6 +16,7 @@ import pytest
 from fakes import FakeEmbedder, fake_processor
 from privacy_scan import text_columns
 from service_util import AuthedClient, make_app, wait_healthy
+from up_util import free_port
 
 from assistant import storage
 from assistant.cli import main
@@ -122,19 +122,13 @@ def _call(call_id: str, started: datetime, text: str = "I lost my card.") -> Cal
                       outcome="resolved", status="complete", utterances=(utterance,))  # fmt: skip
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_retention_days_of_the_cli_reach_the_running_service(isolated_home: Path) -> None:
     now = datetime.now(UTC)
     con = storage.open_db(isolated_home / "assistant.duckdb")
     for call_id, age in (("old", 40), ("older", 31), ("recent", 29)):
         storage.save_call(con, _call(call_id, now - timedelta(days=age)))
     con.close()
-    port = _free_port()
+    port = free_port()  # below the ephemeral range: no outgoing connection takes it first
     server = subprocess.Popen(
         [sys.executable, "-m", "assistant", "serve", "--port", str(port), "--no-warm"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO,
