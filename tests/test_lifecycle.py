@@ -52,6 +52,19 @@ def test_users_add_makes_a_private_database_and_folder(tmp_path: Path, isolated_
     assert mode(db) == 0o600 and mode(db.parent) == 0o700
 
 
+def test_the_scheduler_jobs_write_private_files(tmp_path: Path, isolated_home: Path) -> None:
+    db = tmp_path / "digest.duckdb"
+    storage.open_db(db).close()
+    db.chmod(0o644)  # made by an older version, or by hand
+    job = subprocess.run(
+        [sys.executable, str(REPO / "pipelines" / "daily_digest.py"), "--date", "2026-03-02", "--db", str(db)],
+        capture_output=True, text=True, timeout=120, umask=0o022, cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    assert job.returncode == 0, job.stderr
+    assert mode(db) == 0o600
+
+
 def test_a_database_made_loose_before_is_tightened_on_open(tmp_path: Path, isolated_home: Path) -> None:
     db = tmp_path / "old.duckdb"
     storage.open_db(db).close()
