@@ -287,3 +287,19 @@ def test_retention_apply_leaves_no_quote_or_call_id_in_old_digests(
         assert stored is not None and stored.total_calls == 3 and stored.topics[0].calls == 3
     finally:
         con.close()
+
+
+def test_a_digest_without_call_rows_is_scrubbed_from_its_payload() -> None:
+    """A digest stored before `digest_calls` existed names its calls only in the payload."""
+    day = date.today() - timedelta(days=3)
+    con = storage.connect(":memory:")
+    storage.migrate(con)
+    _fill_day(con, day)
+    _digest_of(con, day)
+    con.execute("DELETE FROM digest_calls")
+    assert storage.delete_call(con, VICTIM)
+    _nothing_left(con, day, remaining=["other-1", "other-2"])
+    assert storage.delete_calls(con, ["other-1", "other-2", "never-stored"]) == ["other-1", "other-2"]
+    stored = storage.get_digest(con, day)
+    assert stored is not None and stored.payload["topics"][0]["call_ids"] == []
+    assert [t.quotes for t in stored.topics] == [()] and stored.topics[0].label == storage.erase.NO_LABEL
