@@ -4,8 +4,9 @@ A stored digest names its calls (`daily_digests.payload` lists each topic's call
 `digest_calls` maps calls to topics) and quotes a few callers (`payload` and `digest_topics.quotes`).
 When a call goes, its id leaves both, and a quote stays only where it can still be found in the
 text of a call of that topic that remains (the quote of a deleted call goes; a quote that cannot be
-traced to a remaining call goes too: fail closed). Counts, shares and labels are the day's
-aggregates and stay. Use it through `assistant.storage`.
+traced to a remaining call goes too: fail closed). A topic label in words no remaining call says
+(not an article's title) is replaced. Counts and shares are the day's aggregates and stay. Use it
+through `assistant.storage`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import date, datetime
 from typing import Any
 
 from assistant.privacy.gate import safe_id
-from assistant.storage.calls import CALL_TABLES, call_exists
+from assistant.storage.calls import CALL_TABLES
 from assistant.storage.schema import Connection, dumps_json, loads_json, to_db, transaction
 
 _ELLIPSIS = "…"  # what the digest puts at the end of a shortened quote
@@ -36,7 +37,12 @@ def delete_calls(con: Connection, call_ids: Iterable[str]) -> list[str]:
     if not ids:
         return []
     with transaction(con):
-        existed = [c for c in ids if call_exists(con, c, complete_only=False)]
+        existed = sorted(
+            str(c)
+            for (c,) in con.execute(
+                "SELECT call_id FROM calls WHERE call_id IN (SELECT unnest(?))", [ids]
+            ).fetchall()
+        )
         members = _digest_members(con, ids)
         for table in CALL_TABLES:
             con.execute(f"DELETE FROM {table} WHERE call_id IN (SELECT unnest(?))", [ids])
