@@ -13,7 +13,7 @@ import streamlit as st
 
 from assistant.errors import AssistantError
 from console import ServiceUnavailable, pages_for, sign_in_sso, signed_in
-from console.components import keyboard_helpers
+from console.components import keyboard_helpers, md_escape
 
 PAGES = Path(__file__).resolve().parent / "console" / "pages"
 # A bundled file: an icon named ":material/...:" makes the browser fetch the favicon from the internet.
@@ -62,7 +62,7 @@ else:
         if len(pages) > 1:
             for p in pages:
                 st.page_link(p)
-        st.write(f"Signed in as **{auth['user']}** ({', '.join(auth['roles'])})")
+        st.write(f"Signed in as **{md_escape(auth['user'])}** ({', '.join(auth['roles'])})")
         st.page_link(leave, label="Sign out")  # no icon: its name would be read out before the label
 # The browser tab names the page first (WCAG 2.4.2), then the product.
 st.set_page_config(page_title=f"{page.title} - Contact Assistant", page_icon=str(FAVICON), layout="wide")

@@ -10,7 +10,7 @@ import datetime as dt
 import html
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import streamlit as st
@@ -24,9 +24,14 @@ LANGUAGE_NAMES = {
     "vi": "Vietnamese", "zh": "Chinese", "ko": "Korean", "ar": "Arabic", "ru": "Russian", "tl": "Tagalog",
     "ht": "Haitian Creole", "pl": "Polish", "uk": "Ukrainian", "hi": "Hindi",
 }  # fmt: skip
-# Markdown's special characters, and ":" and "&": no emphasis, link, image, autolink ("http\://",
-# "www\.") or HTML entity survives in text from calls, articles or ids.
+# Markdown's special characters, and ":" and "&": no emphasis, link, image or HTML entity survives
+# in text from calls, articles or ids.
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&])")
+# GitHub-flavoured Markdown also links bare URLs and e-mail addresses found in the text *after*
+# escapes are resolved ("http\://x" still becomes a link in st.table). An invisible word joiner
+# inside "http://", "www." and "name@host." breaks that match; the text reads the same.
+_AUTOLINK = re.compile(r"(?i)\b(https?|ftp|mailto|xmpp)(?=:)|\b(www)(?=\.)|(?<=[\w.+-])(?=@[-\w]+\.)")
+WORD_JOINER = "\u2060"
 DOWN_KEY = "_service_down"
 
 
@@ -37,8 +42,18 @@ def language_name(code: str | None) -> str:
 
 
 def md_escape(text: str | None) -> str:
-    """Text shown through st.markdown exactly as written (no emphasis, links or HTML)."""
-    return _MD_SPECIAL.sub(r"\\\1", text or "")
+    """Text shown through st.markdown or a table cell exactly as written: no emphasis, link, image,
+    autolinked URL or e-mail address, or HTML."""
+    return _MD_SPECIAL.sub(
+        r"\\\1", _AUTOLINK.sub(lambda m: (m.group(1) or m.group(2) or "") + WORD_JOINER, text or "")
+    )
+
+
+def data_table(rows: Sequence[Mapping[str, Any]]) -> None:
+    """A table of data. st.table renders each cell as Markdown, so every text cell is escaped:
+    a user name, article title, audit target or caller's words holding a link or an image shows
+    as typed, and nothing loads from another host. Every page draws its tables through this."""
+    st.table([{k: md_escape(v) if isinstance(v, str) else v for k, v in row.items()} for row in rows])
 
 
 def clock(seconds: float | None) -> str:
@@ -161,7 +176,7 @@ def call(method: str, *args: Any, **kwargs: Any) -> Any:
         )
         return None
     except AssistantError as exc:
-        st.error(f"Error: {exc}", icon=":material/error:")
+        error_banner(str(exc))  # the message may echo what someone typed
         return None
     st.session_state.pop(DOWN_KEY, None)
     return result
@@ -175,16 +190,19 @@ def fetch(method: str, *args: Any, **kwargs: Any) -> tuple[Any, str | None]:
         result = getattr(get_client(), method)(*args, **kwargs)
     except ServiceUnavailable as exc:
         st.session_state[DOWN_KEY] = str(exc)
-        return None, f"**Service down.** The console cannot reach the assistant service: {exc}. Retrying."
+        return (
+            None,
+            f"**Service down.** The console cannot reach the assistant service: {md_escape(str(exc))}. Retrying.",
+        )
     except AssistantError as exc:
-        return None, f"Error: {exc}"
+        return None, f"Error: {md_escape(str(exc))}"
     st.session_state.pop(DOWN_KEY, None)
     return result, None
 
 
 def service_down_banner(message: str, *, key: str) -> None:
     st.error(
-        f"**Service down.** The console cannot reach the assistant service: {message}. "
+        f"**Service down.** The console cannot reach the assistant service: {md_escape(message)}. "
         "Live pages retry every second; other pages retry when you press **Try again**.",
         icon=":material/cloud_off:",
     )
@@ -193,11 +211,11 @@ def service_down_banner(message: str, *, key: str) -> None:
 
 
 def error_banner(message: str) -> None:
-    st.error(f"Error: {message}", icon=":material/error:")
+    st.error(f"Error: {md_escape(message)}", icon=":material/error:")
 
 
 def done_banner(message: str) -> None:
-    st.success(f"Done: {message}", icon=":material/check_circle:")
+    st.success(f"Done: {md_escape(message)}", icon=":material/check_circle:")
 
 
 # ---------------------------------------------------------------- live region
@@ -311,8 +329,8 @@ def suggestion_card(
             st.markdown(f"**Answer in {language_name(lang)}** ({label})")
         st.markdown(md_escape(answer))  # shown as text: an article's links or images never load
         st.caption(
-            f"For the question: {md_escape(s.get('utterance') or '-')} · Source: article {s.get('article_id')}, "
-            f"owner {s.get('owner') or 'unknown'}, effective {s.get('effective') or 'unknown'}"
+            f"For the question: {md_escape(s.get('utterance') or '-')} · Source: article {md_escape(s.get('article_id'))}, "
+            f"owner {md_escape(s.get('owner') or 'unknown')}, effective {md_escape(s.get('effective') or 'unknown')}"
         )
         # A wrapping row, not columns: narrow columns would cut the labels to "Hel...".
         with st.container(horizontal=True):
@@ -345,7 +363,7 @@ def search_results(result: dict[str, Any]) -> None:
     """Answers, not just titles: the line to say, the confidence word, the answer; each opens its article."""
     if result.get("abstained") or not result.get("hits"):
         st.info(
-            f"No approved answer for this search: {result.get('reason') or 'nothing matched'}.",
+            f"No approved answer for this search: {md_escape(result.get('reason') or 'nothing matched')}.",
             icon=":material/search_off:",
         )
         return
@@ -357,10 +375,10 @@ def search_results(result: dict[str, Any]) -> None:
             if hit.get("say"):
                 st.markdown(f"**Say:** {md_escape(hit['say'])}")
             st.caption(
-                f"Source: article {hit['id']}, owner {hit.get('owner') or 'unknown'}, "
-                f"effective {hit.get('effective') or 'unknown'}, language {hit.get('language') or '-'}"
+                f"Source: article {md_escape(hit['id'])}, owner {md_escape(hit.get('owner') or 'unknown')}, "
+                f"effective {md_escape(hit.get('effective') or 'unknown')}, language {md_escape(hit.get('language') or '-')}"
             )
-            with st.expander(f"Open the article: {hit['title']}"):
+            with st.expander(f"Open the article: {md_escape(hit['title'])}"):
                 st.markdown(md_escape(hit.get("answer") or hit.get("passage")))
 
 

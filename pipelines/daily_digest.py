@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from assistant.cli import private_umask
 from assistant.commands import digest as command
 from assistant.errors import AssistantError
 
@@ -22,7 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     command.register(sub)
     args = parser.parse_args(["digest", *(sys.argv[1:] if argv is None else argv)])
     try:
-        return args.func(args)
+        with private_umask():  # the database and its log: the job's user's only, as the CLI
+            return args.func(args)
     except AssistantError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

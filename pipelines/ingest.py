@@ -13,6 +13,8 @@ if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from assistant.batch.run import main  # noqa: E402 - after the path fix when run as a script
+from assistant.cli import private_umask  # noqa: E402
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    with private_umask():  # the database and its log (transcripts): the job's user's only, as the CLI
+        raise SystemExit(main())

@@ -71,11 +71,21 @@ def button(at: AppTest, label: str):
     return found[0]
 
 
+def shown(text: str) -> str:
+    """What the reader sees of Markdown from console.components.md_escape: its backslash escapes
+    and the invisible word joiners that keep URLs from being linked do not show."""
+    return re.sub(r"\\([^\w\s]|_)", r"\1", text).replace("\u2060", "")
+
+
 def texts(at: AppTest) -> str:
     parts = [m.value for m in at.markdown] + [e.value for e in at.error] + [i.value for i in at.info]
     parts += [s.value for s in at.success] + [c.value for c in at.caption] + [h.value for h in at.header]
-    # What the reader sees: Markdown's backslash escapes (console.components.md_escape) do not show.
-    return re.sub(r"\\([^\w\s])", r"\1", "\n".join(str(p) for p in parts))
+    return shown("\n".join(str(p) for p in parts))
+
+
+def table(at: AppTest, n: int):  # noqa: ANN201
+    """The n-th table's cells as the reader sees them (tables are drawn through md_escape)."""
+    return at.table[n].value.map(lambda v: shown(v) if isinstance(v, str) else v)
 
 
 def run_demo(at: AppTest, steps: int = 20) -> AppTest:
@@ -128,7 +138,7 @@ def test_each_role_sees_its_pages(fake, user, first, pages):
     at = app_signed_in(user)
     assert [t.value for t in at.title] == [first]
     assert console.pages_for(fake.DEMO_USERS[user]) == pages
-    assert f"Signed in as **{user}**" in " ".join(m.value for m in at.sidebar.markdown)
+    assert f"Signed in as **{user}**" in shown(" ".join(m.value for m in at.sidebar.markdown))
     assert [link.label for link in at.sidebar.get("page_link")][-1] == "Sign out"
     at.switch_page("console/pages/sign_out.py").run()
     assert [t.value for t in at.title] == ["Sign in"] and "You are signed out." in texts(at)
@@ -171,7 +181,7 @@ def test_missing_client_module_is_a_banner(monkeypatch):
     monkeypatch.setattr(console, "get_client", no_client)
     monkeypatch.setattr("console.components.get_client", no_client)
     at = page("calls")
-    assert "ASSISTANT_CONSOLE_FAKE=1" in " ".join(e.value for e in at.error)
+    assert "ASSISTANT_CONSOLE_FAKE=1" in shown(" ".join(e.value for e in at.error))
 
 
 # ---------------------------------------------------------------- live call
@@ -326,12 +336,34 @@ def test_floor_lists_live_calls_with_agent_queue_and_alerts_in_words(fake):
     for _ in range(11):  # the demo call up to the hold (a silence alert)
         fake.events(call_id)
     at = page("floor")
-    table = at.table[0].value
-    row = table[table["Call"] == call_id].iloc[0]
+    cells = table(at, 0)
+    row = cells[cells["Call"] == call_id].iloc[0]
     assert (row["Agent"], row["Queue"], row["Alerts"]) == ("demo-agent", "food-assistance", "Silence or hold")
     assert row["Last suggestion"] == "Apply for food assistance (SNAP) (high); feedback: none"
     assert f"**Alert: Silence or hold** - call {call_id}" in texts(at).replace("\\", "")
     assert "Alert on call" in at.markdown[0].value  # announced in the live region
+
+
+def test_floor_shows_a_callers_injected_link_and_image_as_text(fake, monkeypatch):
+    """Issue 29: the "latest need" is the caller's words; Markdown in them must not become a link or
+    an image in the table (tests/test_console_browser.py shows such cells render as text)."""
+    injected = "pay [here](http://evil.example/x) ![i](https://evil.example/p.png) www.evil.example"
+    call_id = fake.start_demo_call()
+    for _ in range(4):
+        fake.events(call_id)
+    real = fake.floor
+
+    def floor():  # noqa: ANN202
+        data = real()
+        data["calls"] = [dict(c, latest_need=injected, agent=f"agent {injected}") for c in data["calls"]]
+        return data
+
+    monkeypatch.setattr(fake, "floor", floor)
+    at = page("floor")
+    raw = at.table[0].value.iloc[0]
+    for cell in (raw["Latest need"], raw["Agent"]):
+        assert "](" not in cell and "http://" not in cell and "https://" not in cell and "www." not in cell
+    assert table(at, 0).iloc[0]["Latest need"] == injected
 
 
 def test_floor_follows_a_call_read_only(fake):
@@ -525,7 +557,7 @@ def test_digest_downloads_come_from_the_service_export():
 
 def test_digest_export_error_is_a_banner_not_a_traceback():
     at = with_client(ExportSpy(InputError("no digest for 2026-03-02")), "digest")
-    assert "Error: no digest for 2026-03-02" in [e.value for e in at.error]
+    assert "Error: no digest for 2026-03-02" in [shown(e.value) for e in at.error]
     assert not at.get("download_button")
     assert "Top topics" in texts(at)  # the rest of the page still shows
 
@@ -620,7 +652,7 @@ def test_digest_empty():
 
 def test_knowledge_table_shows_usage_and_review_status(backend):
     at = page("knowledge")
-    rows = at.table[0].value
+    rows = table(at, 0)
     card = rows[rows["Id"] == "food-ebt-card-replace"].iloc[0]
     usage = {a["id"]: a["usage"] for a in console.get_client().articles()}["food-ebt-card-replace"]
     assert card["Times suggested"] == usage["suggested"] > 0  # the service counts the stored suggestions
@@ -628,7 +660,7 @@ def test_knowledge_table_shows_usage_and_review_status(backend):
         assert card["Times suggested"] == 17 and card["Helpful rate"] == "64% of 14"
     assert card["Review"].startswith("overdue since 2025-05-01")
     at.text_input(key="kb_search").input("EBT").run()
-    assert list(at.table[0].value["Id"]) == ["food-ebt-card-replace"]
+    assert list(table(at, 0)["Id"]) == ["food-ebt-card-replace"]
     at.text_input(key="kb_search").input("nothing like this").run()
     assert "No article matches this search." in texts(at)
 
@@ -642,7 +674,7 @@ def test_invalid_article_edit_is_explained_next_to_fields_and_not_saved(backend)
     at.text_input(key="kb_f_effective").input("March 5th")
     at.text_input(key="kb_f_language").input("Spanish!")
     button(at, "Save article").click().run()
-    errors = [e.value for e in at.error]
+    errors = [shown(e.value) for e in at.error]
     assert any("effective date: 'March 5th' is not a date (use YYYY-MM-DD)" in e for e in errors)
     assert any("language code" in e and "is not a language code" in e for e in errors)
     assert any("nothing was saved" in e for e in errors)
@@ -713,7 +745,7 @@ def test_a_new_article_with_a_used_id_is_refused_and_the_published_one_kept(back
     at.text_area(key="kb_f_body").input("Other text.")
     button(at, "Save article").click().run()
     assert any(
-        e.value.startswith(
+        shown(e.value).startswith(
             "Problem with article id: an article with id 'food-ebt-card-replace' already exists"
         )
         for e in at.error
@@ -761,10 +793,10 @@ def test_gap_last_seen_is_a_readable_local_time(fake):
     import datetime as dt
 
     at = page("knowledge")
-    shown = list(at.table[1].value["Last seen"])
+    seen = list(table(at, 1)["Last seen"])
     expected = dt.datetime.fromisoformat(fake.gaps[0]["last_seen"]).astimezone()
-    assert shown[0] == f"{expected:%d %b %Y, %H:%M} {expected.tzname()}".rstrip()
-    assert not any("T" in v.split(",")[0] or "." in v for v in shown)
+    assert seen[0] == f"{expected:%d %b %Y, %H:%M} {expected.tzname()}".rstrip()
+    assert not any("T" in v.split(",")[0] or "." in v for v in seen)
 
 
 def test_starting_a_draft_from_a_gap_says_so_and_brings_the_editor_into_view(fake):

@@ -17,6 +17,7 @@ browser, and the machine is offline.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -618,13 +619,9 @@ def sso_console(tmp_path_factory):
     import secrets as tokens
 
     from oidc_util import provider
-    from service_util import wait_healthy
-
-    from assistant.commands.up import console_command
 
     env = _fresh_env(tmp_path_factory)
     console_port, service_port = free_port(), free_port()
-    procs: list[subprocess.Popen] = []
     with provider() as issuer:
         streamlit_dir = Path(env["HOME"]) / ".streamlit"
         streamlit_dir.mkdir()
@@ -638,21 +635,41 @@ def sso_console(tmp_path_factory):
         )
         env.update(ASSISTANT_OIDC_ISSUER=issuer, ASSISTANT_OIDC_CLIENT_ID="console",
                    ASSISTANT_SERVICE_URL=f"http://127.0.0.1:{service_port}")  # fmt: skip
-        serve = [sys.executable, "-m", "assistant", "serve", "--port", str(service_port), "--no-warm"]
-        try:
-            procs.append(
-                subprocess.Popen(serve, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            )
-            wait_healthy(f"http://127.0.0.1:{service_port}", procs[0])
-            procs.append(subprocess.Popen(console_command("127.0.0.1", console_port), env=env, cwd=ROOT,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
-            wait_healthy(f"http://127.0.0.1:{console_port}/_stcore", procs[1])
+        with service_and_console(env, service_port, console_port):
             yield f"http://localhost:{console_port}", Path(env["ASSISTANT_HOME"])
-        finally:
-            for proc in procs:
-                proc.terminate()
-            for proc in procs:
-                proc.wait(30)
+
+
+@contextlib.contextmanager
+def service_and_console(env: dict[str, str], service_port: int, console_port: int, *serve_args: str):
+    """The real service (no models loaded: --no-warm) and the console, as processes of their own;
+    stopped on leaving."""
+    from service_util import wait_healthy
+
+    from assistant.commands.up import console_command
+
+    serve = [
+        sys.executable,
+        "-m",
+        "assistant",
+        "serve",
+        "--port",
+        str(service_port),
+        "--no-warm",
+        *serve_args,
+    ]
+    procs: list[subprocess.Popen] = []
+    try:
+        procs.append(subprocess.Popen(serve, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        wait_healthy(f"http://127.0.0.1:{service_port}", procs[0])
+        procs.append(subprocess.Popen(console_command("127.0.0.1", console_port), env=env, cwd=ROOT,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
+        wait_healthy(f"http://127.0.0.1:{console_port}/_stcore", procs[1])
+        yield
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(30)
 
 
 def test_single_sign_on_through_the_local_provider(browser, sso_console):
@@ -690,6 +707,73 @@ def test_single_sign_on_through_the_local_provider(browser, sso_console):
         pg.get_by_role("heading", name="Sign in", level=1).wait_for()  # signed out for good
     finally:
         context.close()
+
+
+# ---------------------------------------------------------------- Markdown from data stays text
+
+FOREIGN = "evil.example"
+INJECTED = f"[evil link](http://{FOREIGN}/phish) ![evil image](http://{FOREIGN}/pixel.png)"
+
+
+@pytest.fixture(scope="module")
+def injected_console(tmp_path_factory):
+    """The console on the real service with a knowledge base holding an article whose title carries
+    a Markdown link and image to a foreign host; yields (console URL, demo account passwords)."""
+    env = _fresh_env(tmp_path_factory)
+    kb = tmp_path_factory.mktemp("kb")
+    shutil.copytree(ROOT / "knowledge_base", kb, dirs_exist_ok=True)
+    (kb / "account" / "zz-injected.md").write_text(
+        f"---\nid: zz-injected\ntitle: 'Pay here {INJECTED}'\nsay: Call the main line.\n"
+        "questions:\n  - How do I pay?\nprogram: Account Help\nlanguage: en\nowner: account-team\n"
+        "effective: 2026-01-01\nreview_by: 2027-06-30\nstatus: published\n---\nCall the main line to pay.\n"
+    )
+    console_port, service_port = free_port(), free_port()
+    env.update(ASSISTANT_KB_DIR=str(kb), ASSISTANT_SERVICE_URL=f"http://127.0.0.1:{service_port}")
+    with service_and_console(env, service_port, console_port, "--demo-accounts"):
+        accounts = Path(env["ASSISTANT_HOME"]) / "demo-accounts.txt"
+        yield (
+            f"http://127.0.0.1:{console_port}",
+            dict(line.split() for line in accounts.read_text().splitlines()),
+        )
+
+
+def test_injected_links_and_images_stay_text_in_the_audit_and_knowledge_tables(browser, injected_console):
+    """Issue 29: a name typed at sign-in went unescaped into the admin's audit table, and an
+    article title into the Knowledge table, as a live link and an image fetched from another host.
+    Both show as typed now; the browser asks the foreign host for nothing."""
+    url, passwords = injected_console
+    asked: list[str] = []
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.route(f"**/*{FOREIGN}*/**", lambda route: (asked.append(route.request.url), route.abort()))
+    try:
+        attacker = context.new_page()
+        sign_in(attacker, url, f"boss {INJECTED}", "not the password")
+        attacker.get_by_text("Error: wrong user name or password").wait_for()
+        attacker.close()
+        for user, heading in (("demo-knowledge-manager", "Knowledge"), ("demo-admin", "Administration")):
+            fresh = browser.new_context(viewport={"width": 1280, "height": 900})
+            fresh.route(f"**/*{FOREIGN}*/**", lambda route: (asked.append(route.request.url), route.abort()))
+            pg = fresh.new_page()
+            pg.set_default_timeout(30_000)
+            try:
+                sign_in(pg, url, user, passwords[user])
+                pg.get_by_role("heading", name=heading, level=1).wait_for()
+                settle(pg)
+                tables = pg.locator('[data-testid="stTable"]')
+                expect(tables.first).to_be_visible()
+                # The text as typed (an invisible word joiner keeps "http://" from being linked).
+                assert INJECTED in " ".join(tables.all_inner_texts()).replace("\u2060", "")
+                for element in ("a", "img"):
+                    found = pg.locator(f'[data-testid="stTable"] {element}')
+                    assert found.count() == 0, [
+                        found.nth(i).evaluate("e => e.outerHTML") for i in range(found.count())
+                    ]
+                assert pg.locator(f'a[href*="{FOREIGN}"], img[src*="{FOREIGN}"]').count() == 0
+            finally:
+                fresh.close()
+    finally:
+        context.close()
+    assert asked == []
 
 
 def test_artifacts_folder_is_ignored_by_git():

@@ -116,6 +116,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rsub = r.add_subparsers(dest="retention_command", metavar="ACTION", required=True)
     ra = rsub.add_parser("apply", help="apply the retention settings now")
     ra.add_argument("--dry-run", action="store_true", help="say what would be deleted; delete nothing")
+    for what, setting in (("transcript", "retention_transcript_days"), ("audit", "retention_audit_days")):
+        ra.add_argument(
+            f"--{what}-days",
+            type=int,
+            metavar="N",
+            help=f"days to keep (0: for ever) instead of the {setting} setting; wins over the "
+            "running service's own setting, as does this command's ASSISTANT_" + setting.upper(),
+        )
     ra.add_argument("--json", action="store_true")
     ra.add_argument("--db")
     ra.set_defaults(func=run_retention)
@@ -285,11 +293,22 @@ def run_audit(args: argparse.Namespace) -> int:
 
 
 def run_retention(args: argparse.Namespace) -> int:
+    # Explicit days (an option, else this command's environment) win over the service's own
+    # settings; refused here when malformed, before anything is opened.
+    days = retention.explicit_days(args.transcript_days, args.audit_days)
     with target(args.db) as (service, con):
         if service is not None:
-            report = service.apply_retention(args.dry_run)
+            report = service.apply_retention(
+                args.dry_run, days.get("transcript_days"), days.get("audit_days")
+            )
         else:
-            report = retention.apply_retention(con, by=BY, dry_run=args.dry_run).to_json()
+            report = retention.apply_retention(
+                con,
+                by=BY,
+                dry_run=args.dry_run,
+                transcript_days=days.get("transcript_days"),
+                audit_days=days.get("audit_days"),
+            ).to_json()
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
         return 0

@@ -1,6 +1,7 @@
 """Retention: calls older than `retention_transcript_days` and audit lines older than
-`retention_audit_days` are deleted (0 keeps them for ever). A call goes from every table
-(`storage.delete_call`); digests of those days keep their aggregated counts, not their quotes."""
+`retention_audit_days` are deleted (0 keeps them for ever). A call goes from every table and
+from the stored digests (`storage.delete_calls`); digests of those days keep their aggregated
+counts, not their quotes or call ids."""
 
 from __future__ import annotations
 
@@ -50,6 +51,24 @@ def _days(value: int, name: str) -> int:
     return value
 
 
+def explicit_days(transcript_days: int | None, audit_days: int | None) -> dict[str, int]:
+    """The retention days a command asks for explicitly, to send to the running service: an
+    option given (`--transcript-days`), else this process's environment variable
+    (`ASSISTANT_RETENTION_TRANSCRIPT_DAYS`). A setting from the config file or the default is not
+    sent: the service has read the same file and its own environment wins over it."""
+    cfg = config.get()
+    out: dict[str, int] = {}
+    for name, given in (("transcript_days", transcript_days), ("audit_days", audit_days)):
+        setting = f"retention_{name}"
+        if given is not None:
+            out[name] = _days(given, f"--{name.replace('_', '-')}")
+            continue
+        value = next(v for v in cfg.values() if v.name == setting)
+        if value.source == f"ASSISTANT_{setting.upper()}":
+            out[name] = _days(value.value, value.source)
+    return out
+
+
 def apply_retention(
     con: Connection,
     *,
@@ -73,8 +92,7 @@ def apply_retention(
         cutoff = at - timedelta(days=t_days)
         calls = storage.calls_started_before(con, cutoff)
         if not dry_run:
-            for call_id in calls:
-                storage.delete_call(con, call_id)
+            storage.delete_calls(con, calls)  # their ids and quotes leave the digests of later days too
         stripped = storage.strip_digest_quotes(con, cutoff, dry_run=dry_run)
     audit_lines = 0
     if a_days:

@@ -9,7 +9,6 @@ API the console uses (`assistant/service/client.py` is its client; the contract 
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from assistant.service.identity_routes import add_identity_routes, retention_loo
 from assistant.service.media import Limits, raw_stream, twilio_stream
 from assistant.service.routes import add_routes
 from assistant.speech.audio import AudioOptions, Upsampler, encode_mulaw, load_tracks, resample
+from assistant.storage.schema import private_files
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -143,7 +143,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
         hub.start(warm=opts.warm)
-        _private_files(hub.db_path)
+        private_files(hub.db_path)  # also when the file was made by an older version
         if opts.local_key:
             write_local_key(hub.cursor())
         if opts.demo_accounts:
@@ -226,19 +226,6 @@ def create_app(
     add_routes(app, hub, _demo_starter(hub))
     add_identity_routes(app, hub)
     return app
-
-
-def _private_files(db_path: str) -> None:
-    """The database and its write-ahead log: readable by the service's user only (a file made
-    before, or by another process, keeps its mode otherwise; `assistant serve` also sets umask 077)."""
-    from pathlib import Path
-
-    if db_path == ":memory:":
-        return
-    db = Path(db_path).expanduser()
-    for path in (db, Path(str(db) + ".wal")):
-        with contextlib.suppress(OSError):
-            os.chmod(path, 0o600)
 
 
 def _demo_starter(hub: CallHub) -> Any:

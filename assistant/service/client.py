@@ -284,8 +284,13 @@ class ServiceClient:
         body = self._call("PUT", f"/users/{quote(name, safe='')}/password", json={"password": password})
         return parse(schemas.PasswordSet, body)
 
-    def apply_retention(self, dry_run: bool = False) -> dict[str, Any]:
-        body = self._call("POST", "/retention/apply", json={"dry_run": dry_run}, timeout=600.0)
+    def apply_retention(
+        self, dry_run: bool = False, transcript_days: int | None = None, audit_days: int | None = None
+    ) -> dict[str, Any]:
+        """Retention now; days given win over the service's settings (None: the service's)."""
+        days = {"transcript_days": transcript_days, "audit_days": audit_days}
+        request = {"dry_run": dry_run, **{k: v for k, v in days.items() if v is not None}}
+        body = self._call("POST", "/retention/apply", json=request, timeout=600.0)
         return parse(schemas.RetentionReport, body)
 
     def delete_call(self, call_id: str) -> dict[str, Any]:

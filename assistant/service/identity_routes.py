@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import HTTPException, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from assistant.identity import accounts, audit, keys, oidc, retention, throttle
 from assistant.service import schemas
@@ -52,6 +52,10 @@ class PasswordBody(BaseModel):
 
 class RetentionBody(BaseModel):
     dry_run: bool = False
+    # Days asked for by the caller (`assistant retention apply --transcript-days`); None: the
+    # service's settings.
+    transcript_days: int | None = Field(default=None, ge=0)
+    audit_days: int | None = Field(default=None, ge=0)
 
 
 def session_json(session: accounts.Session) -> dict[str, Any]:
@@ -180,7 +184,13 @@ def add_identity_routes(app: Any, hub: CallHub) -> None:
 
     @app.post("/retention/apply", response_model=schemas.RetentionReport)
     def apply_retention(body: RetentionBody) -> dict[str, Any]:
-        return retention.apply_retention(hub.cursor(), by=_who(), dry_run=body.dry_run).to_json()
+        return retention.apply_retention(
+            hub.cursor(),
+            by=_who(),
+            dry_run=body.dry_run,
+            transcript_days=body.transcript_days,
+            audit_days=body.audit_days,
+        ).to_json()
 
 
 def retention_loop(hub: CallHub, every: float, stop: threading.Event) -> None:

@@ -118,26 +118,34 @@ def stored_events(call: Any) -> list[dict[str, Any]]:
     return out
 
 
+DUCKDB_HEADER_BYTES = 3 * 4096
+
+
 def database_problem(hub: CallHub) -> str | None:
     """Why the service's database cannot serve calls (None: it can). DuckDB answers from its
-    cache on a file truncated underneath it, so the file is also checked against its block count."""
+    cache on a file truncated underneath it, so the file is also checked against its blocks in use.
+
+    Not against `total_blocks`: that counts free blocks too, and DuckDB cuts free blocks off the
+    end of the file at a checkpoint, so a healthy file is often shorter than all its blocks (seven
+    `assistant users add` left 7 blocks in use, 11 in all, and a file of 7)."""
     import os
 
     try:
         cur = hub.cursor()
         cur.execute("SELECT count(*) FROM calls").fetchone()
-        size = cur.execute("SELECT block_size, total_blocks FROM pragma_database_size()").fetchone()
+        size = cur.execute("SELECT block_size, used_blocks FROM pragma_database_size()").fetchone()
     except Exception as exc:  # noqa: BLE001 - health reports, it does not fail
         return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     path = str(hub.db_path)
     if size is not None and path != ":memory:":
-        expected = int(size[0]) * int(size[1])
+        # every block in use lies after the file's three 4 KiB headers
+        expected = DUCKDB_HEADER_BYTES + int(size[0]) * int(size[1])
         try:
             actual = os.path.getsize(os.path.expanduser(path))
         except OSError as exc:
             return f"database file {path} cannot be read ({exc.strerror})"
         if actual < expected:
-            return f"database file {path} is truncated ({actual} bytes, its blocks need {expected})"
+            return f"database file {path} is truncated ({actual} bytes, its blocks in use need {expected})"
     return None
 
 

@@ -38,8 +38,6 @@ from assistant.storage.calls import (
     add_feedback,
     add_to_summary,
     call_exists,
-    calls_started_before,
-    delete_call,
     encode_cursor,
     get_call,
     list_calls,
@@ -47,7 +45,6 @@ from assistant.storage.calls import (
     list_ingest_errors,
     record_ingest_error,
     save_call,
-    strip_digest_quotes,
     suggestion_id,
 )
 from assistant.storage.digest import (
@@ -65,6 +62,7 @@ from assistant.storage.digest import (
     registered_topics,
     save_digest,
 )
+from assistant.storage.erase import calls_started_before, delete_call, delete_calls, strip_digest_quotes
 from assistant.storage.identity import (
     AuditFilter,
     AuditLine,
@@ -192,6 +190,7 @@ __all__ = [
     "digest_calls",
     "connect",
     "delete_call",
+    "delete_calls",
     "encode_cursor",
     "get_call",
     "get_digest",

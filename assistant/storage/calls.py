@@ -242,40 +242,6 @@ def _insert_many(con: Connection, insert: str, values: list[list[Any]]) -> None:
 CALL_TABLES = ("calls", "utterances", "suggestions", "feedback", "digest_calls")
 
 
-def delete_call(con: Connection, call_id: str) -> bool:
-    """Delete a call with everything about it, feedback and its digest topic included (retention).
-    A digest keeps only its aggregated counts. True if it existed."""
-    call_id = safe_id(call_id)
-    with transaction(con):
-        existed = call_exists(con, call_id, complete_only=False)
-        for table in CALL_TABLES:
-            con.execute(f"DELETE FROM {table} WHERE call_id = ?", [call_id])
-    return existed
-
-
-def calls_started_before(con: Connection, before: datetime) -> list[str]:
-    """Ids of stored calls that started before `before` (retention), oldest first; live ones excluded."""
-    found = con.execute(
-        "SELECT call_id FROM calls WHERE started_at < ? AND status <> 'live' ORDER BY started_at",
-        [to_db(before)],
-    ).fetchall()
-    return [str(r[0]) for r in found]
-
-
-def strip_digest_quotes(con: Connection, before: datetime, dry_run: bool = False) -> int:
-    """Digests of days before `before` keep their counts only: caller quotes are removed. Returns
-    the number of topics that held quotes."""
-    day = to_db(before).date()
-    found = con.execute(
-        "SELECT count(*) FROM digest_topics WHERE digest_date < ? AND quotes IS NOT NULL "
-        "AND CAST(quotes AS VARCHAR) <> '[]'",
-        [day],
-    ).fetchone()
-    if not dry_run:
-        con.execute("UPDATE digest_topics SET quotes = '[]' WHERE digest_date < ?", [day])
-    return int(found[0]) if found else 0
-
-
 def call_exists(con: Connection, call_id: str, complete_only: bool = True) -> bool:
     """Whether the call is stored (with `complete_only`, only if its status is complete)."""
     sql = "SELECT 1 FROM calls WHERE call_id = ?" + (" AND status = 'complete'" if complete_only else "")
@@ -482,7 +448,6 @@ def list_ingest_errors(con: Connection, limit: int = 100) -> list[IngestError]:
 __all__ = [
     "add_feedback",
     "call_exists",
-    "delete_call",
     "encode_cursor",
     "get_call",
     "list_calls",

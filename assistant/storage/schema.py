@@ -8,6 +8,7 @@ way in and `from_db` gives back timezone-aware UTC datetimes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -246,7 +247,7 @@ def connect(path: str | Path, read_only: bool = False) -> Connection:
         if not read_only:
             file.parent.mkdir(parents=True, exist_ok=True)
     try:
-        return duckdb.connect(target, read_only=read_only)
+        con = duckdb.connect(target, read_only=read_only)
     except duckdb.IOException as exc:
         raise _open_error(target, str(exc)) from None
     except duckdb.ConnectionException as exc:
@@ -255,6 +256,22 @@ def connect(path: str | Path, read_only: bool = False) -> Connection:
             f"database {target} is already open in this process in another mode (read-only vs read-write)",
             hint="reuse that connection through con.cursor()",
         ) from exc
+    if target != MEMORY and not read_only:
+        private_files(target)
+    return con
+
+
+def private_files(db_path: str | Path) -> None:
+    """The database and its write-ahead log readable by their owner only (0600). New files get
+    it from the umask (`assistant` sets 077); this also tightens a file made earlier with a
+    looser one. A file owned by someone else keeps its mode (not ours to change)."""
+    if str(db_path) == MEMORY:
+        return
+    db = Path(db_path).expanduser()
+    for path in (db, Path(f"{db}.wal")):
+        with contextlib.suppress(OSError):
+            if path.stat().st_mode & 0o077:
+                path.chmod(0o600)
 
 
 _LOCK = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")

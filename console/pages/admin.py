@@ -16,7 +16,7 @@ st.header("Accounts")
 users = ui.call("users")
 if users is None:
     st.stop()
-st.table(
+ui.data_table(
     [
         {
             "Name": u["name"],
@@ -70,7 +70,7 @@ if found is not None:
     if not found["lines"]:
         st.info("No audit lines match.", icon=":material/info:")
     else:
-        st.table(
+        ui.data_table(
             [
                 {
                     "When": ui.readable_time(x["at"]),

@@ -131,7 +131,9 @@ if call_id:
     data = ui.call("get_call", call_id)
     if data is None:
         st.stop()
-    st.header(f"Call {call_id}", anchor="opened-call")  # a stored id is a safe id (assistant/privacy/gate.py)
+    st.header(
+        f"Call {ui.md_escape(call_id)}", anchor="opened-call"
+    )  # a stored id is a safe id (assistant/privacy/gate.py)
     # Bring the call into view once per opening (a row, the button, or a link to ?call=ID).
     request = (call_id, st.session_state.get("calls_scroll", 0))
     if st.session_state.get("calls_in_view") != request:
@@ -141,7 +143,8 @@ if call_id:
     st.subheader("Summary")
     st.markdown(ui.md_escape(summary.get("text") or "No summary stored."))
     st.markdown(
-        f"**Outcome:** {data.get('outcome') or '-'} · **Language:** {ui.language_name(data.get('language'))}"
+        f"**Outcome:** {ui.md_escape(data.get('outcome') or '-')} · "
+        f"**Language:** {ui.md_escape(ui.language_name(data.get('language')))}"
     )
     st.subheader("Transcript")
     captions = [dict(u, final=True) for u in data.get("utterances") or []]

@@ -119,7 +119,7 @@ else:
     rows = [{"Topic": t["label"], "Calls": t["calls"], "Trend": exports.trend_words(t)} for t in topics]
     st.altair_chart(topics_chart(rows), width="stretch")
     st.caption("Table: the chart's figures with each topic's trend against the previous 7 days.")
-    st.table([dict(r, Topic=ui.md_escape(r["Topic"])) for r in rows])  # cells render Markdown
+    ui.data_table(rows)
     topic_calls(topics)
 
 st.header("Emerging topics")
@@ -144,7 +144,7 @@ langs = [
     {"Language": ui.language_name(code), "Calls": n} for code, n in (digest.get("languages") or {}).items()
 ]
 if langs:
-    st.table(langs)
+    ui.data_table(langs)
 else:
     st.write("No language recorded.")
 

@@ -84,7 +84,7 @@ def board() -> None:
     if not calls:
         st.info("No live calls right now.", icon=":material/info:")
         return
-    st.table(table_rows(calls))
+    ui.data_table(table_rows(calls))
     st.header("Alerts", divider="gray")
     lines = [alert_line(c, a) for c in calls for a in c["alerts"]]
     if not lines:

@@ -133,7 +133,7 @@ if not articles:
 elif not shown:
     st.info("No article matches this search.", icon=":material/search_off:")
 else:
-    st.table(
+    ui.data_table(
         [
             {
                 "Id": a["id"],
@@ -175,7 +175,7 @@ if st.session_state.get("kb_note"):
     ui.done_banner(st.session_state.kb_note)
 editing = st.session_state.get("kb_editing")
 st.caption(
-    f"Editing {editing}: saving keeps your changes as a draft until it is published. "
+    f"Editing {ui.md_escape(editing)}: saving keeps your changes as a draft until it is published. "
     "A different id saves a new article."
     if editing
     else "A new article: saving creates it, and an id that is already used is refused "
@@ -190,7 +190,8 @@ errors: dict[str, str] = st.session_state.get("kb_errors") or {}
 def problem(field: str) -> None:
     if field in errors:
         st.error(
-            f"Problem with {LABELS[field].split(' (')[0].lower()}: {errors[field]}", icon=":material/error:"
+            f"Problem with {LABELS[field].split(' (')[0].lower()}: {ui.md_escape(errors[field])}",
+            icon=":material/error:",
         )
 
 
@@ -240,9 +241,9 @@ st.header("Gap queue")
 st.caption("Questions the assistant had no approved answer for, or that agents marked not helpful.")
 gaps = ui.call("knowledge_gaps")
 if gaps:
-    st.table(
+    ui.data_table(
         [
-            {"Question": ui.md_escape(g["query"]), "Times asked": g.get("count", 1), "Last seen": ui.readable_time(g.get("last_seen"))}
+            {"Question": g["query"], "Times asked": g.get("count", 1), "Last seen": ui.readable_time(g.get("last_seen"))}
             for g in gaps
         ]
     )  # fmt: skip

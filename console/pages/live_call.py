@@ -113,7 +113,7 @@ def updates() -> None:
         state["status"], "unknown"
     )
     row = rows.get(state["call_id"])
-    facts = [f"**Call** {state['call_id']} ({status}{', updates paused' if paused else ''})"]
+    facts = [f"**Call** {ui.md_escape(state['call_id'])} ({status}{', updates paused' if paused else ''})"]
     if row:
         facts.append(f"**Queue:** {ui.md_escape(row['queue'] or 'none')}")
         facts.append(f"**Started:** {ui.md_escape(ui.readable_time(row['started_at']))}")

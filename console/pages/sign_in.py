@@ -16,7 +16,7 @@ if st.session_state.get("_signed_out"):
 
 if sso_configured():
     if st.session_state.get("_sso_error"):
-        st.error(f"Error: single sign-on: {st.session_state['_sso_error']}", icon=":material/error:")
+        ui.error_banner(f"single sign-on: {st.session_state['_sso_error']}")
         if st.button("Sign out of single sign-on"):
             st.session_state.pop("_sso_error", None)
             st.logout()
@@ -35,9 +35,11 @@ if submitted:
     try:
         sign_in(name.strip(), password)
     except ServiceUnavailable as exc:
-        st.error(f"Service down: {exc}. Try again when it is back.", icon=":material/cloud_off:")
+        st.error(
+            f"Service down: {ui.md_escape(str(exc))}. Try again when it is back.", icon=":material/cloud_off:"
+        )
     except InputError as exc:
-        st.error(f"Error: {exc}", icon=":material/error:")
+        ui.error_banner(str(exc))  # it may echo the name typed
     else:
         st.session_state.pop("_signed_out", None)
         st.rerun()
