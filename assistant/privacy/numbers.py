@@ -49,9 +49,12 @@ UNIT_RE = re.compile(
 _SEPARATOR_ALT = "|".join(SEPARATOR_WORDS)
 GAP_RE = re.compile(rf"(?:[\s,.()/+\-]|\b(?:{_SEPARATOR_ALT})\b){{1,8}}", re.IGNORECASE)
 PUNCT_GAP_RE = re.compile(rf"[,.()/+\-]|{_SEPARATOR_ALT}", re.IGNORECASE)
-# A slash between the parts of a date ("3/12/1985", "12/26", "2024/03/12") joins no number.
+# A slash between the parts of a date ("3/12/1985", "12/26", "2024/03/12") joins no number, unless
+# the date shape is only a piece of digits read out one by one ("4 1 1 1/1 1 1 1").
 SLASH_DATE_RE = re.compile(
-    r"(?<![\d/])(?:\d{1,2}/\d{1,2}(?:/(?:\d{4}|\d{2}))?|\d{1,2}/\d{4}|\d{4}/\d{1,2}/\d{1,2})(?![\d/])"
+    r"(?<![\d/])(?<!\d\s)(?<!\d-)"
+    r"(?:\d{1,2}/\d{1,2}(?:/(?:\d{4}|\d{2}))?|\d{1,2}/\d{4}|\d{4}/\d{1,2}/\d{1,2})"
+    r"(?![\d/])(?!\s\d)(?!-\d)"
 )
 
 # Long runs written as quantities ("1,250,000,000,000", "3.14159265358979") are not identifiers.
