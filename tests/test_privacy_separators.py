@@ -108,6 +108,7 @@ def test_full_width_digits_and_number_words_with_separators(privacy_scan, name):
         "It is 4111 dash 1111 dash 1111 dash 1111 and the code on the Mac is 737.",
         "It is 4111/1111/1111/1111 and the code on the Mac is 737.",
         "4111 Sash 1111 Sash 1111 Sash 1111, code on the Mac 737",
+        "card 4111 Mash 1111 Mash 1111 1111",
         "My social is 123 slash 45 slash 6789.",
         "My social is 123 Sash 45 Sash 6789.",
         "My social is 123/45/6789.",

@@ -330,13 +330,13 @@ class _Pass:
         return self._join_by_separator_word(runs)
 
     def _join_by_separator_word(self, runs: list[list[Unit]]) -> list[list[Unit]]:
-        """Three or more short runs (at most four digits each) split by one and the same word are
+        """Three or more short runs (at most eight digits each) split by one and the same word are
         one number: the word is a spoken separator the recogniser misheard ("4111, Mash, 1111,
         Mash, 1111", "987 Sash 65 Sash 4321")."""
         words: list[str | None] = []  # words[i]: the separator word between runs i and i + 1
         for a, b in zip(runs, runs[1:], strict=False):
             m = _SEPARATOR_WORD_RE.fullmatch(self.text, a[-1].end, b[0].start)
-            short = sum(len(u.digits) for u in a) <= 4 and sum(len(u.digits) for u in b) <= 4
+            short = sum(len(u.digits) for u in a) <= 8 and sum(len(u.digits) for u in b) <= 8
             w = m.group(1).lower() if m and short else None
             words.append(w if w not in _NOT_SEPARATORS else None)
         out: list[list[Unit]] = []
