@@ -28,6 +28,11 @@ API (stable: other modules and branches build on these names):
   never change it. Batch (`calls.CallProcessor.process_utterances`) and live (`LiveCall.privacy`)
   each keep one window per call.
 - `install_log_gate()`: every log record's message and string arguments pass `gate_message`.
+- `personal_data_found(text) -> str | None`: for text published as written (articles): what the
+  gate finds of `REFUSED_IN_PUBLISHED` ("a card number on line 3"), never the value.
+
+Every detector here reads the separator view (`assistant.privacy.separators`: Unicode dashes and
+spaces, format characters, full-width forms made plain) and replaces in the text as written.
 """
 
 from __future__ import annotations

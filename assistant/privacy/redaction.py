@@ -2,8 +2,10 @@
 
 Regex and table driven, so it is cheap enough to run on every live utterance. It understands
 numbers the way a speech recogniser writes them: digits ("4111 1111 ..."), digit words ("four one
-one one", "oh", "double four", "twenty six") and mixtures, split by spaces, dashes, commas or
-periods. A run of such digits is classified by its length, its grouping (3-2-4 is an SSN,
+one one", "oh", "double four", "twenty six") and mixtures, split by spaces, dashes, slashes, "+",
+commas, periods or a separator word ("dash", "slash", or one word repeated between the groups).
+The rules read the separator view of `assistant.privacy.separators` (any Unicode dash or space,
+format characters such as a zero-width space dropped) and replace in the text as written. A run of such digits is classified by its length, its grouping (3-2-4 is an SSN,
 3-3-4 a phone number), a Luhn check, and the nearest context word before it ("card", "social",
 "routing", "claim" ...). The design errs towards redacting: a missed card number or SSN costs far
 more than a hidden claim number.
