@@ -26,8 +26,10 @@ PAYMENT_CALL = {
 
 
 # espeak-ng reads a card number with "dash" and an SSN with "slash" spoken between the groups, and
-# the code on the back (tests/fixtures/make_separator_call.py). Whisper writes "dash" as "-", as the
-# word, or as "Mash"; "slash" as "/", "-" or "Sash"; "on the back" as "on the Mac(intosh)".
+# the code on the back (tests/fixtures/make_separator_call.py). The bundled Whisper writes the card
+# as "4111-1111-1111-1111" and "the code on the back is 737" as "the code on the Mac(intosh) is 737"
+# (on main the 737 was stored); on other synthetic readings it wrote "dash" as "Mash" and "slash"
+# as "-" or "Sash", which tests/test_privacy_separators.py checks through the gate.
 SEPARATOR_CALL = {
     "path": REPO / "tests" / "fixtures" / "live-separators.wav",
     "secrets": {"card": "4111111111111111", "ssn": "123456789", "cvv": "737"},

@@ -213,29 +213,37 @@ def test_cli_redact_json_spans_are_offsets_in_the_text_as_given(tmp_path):
     assert row["spans"] == [{"type": "CARD", "start": 5, "end": len(text)}]
 
 
-def transcript_lines() -> list[dict]:
-    calls = []
-    for i, (name, sep) in enumerate(SEPARATORS.items()):
-        calls.append(
+def transcript_lines(calls: int = 3) -> list[dict]:
+    """`calls` chat transcripts that share out the separators; each separator gets a caller turn
+    with a card and its code and one with an SSN, each followed by an agent turn that moves on
+    (so the capture window is closed again before the next separator)."""
+    names = list(SEPARATORS)
+    out = []
+    for i in range(calls):
+        utterances = [{"speaker": "agent", "text": "How can I help you today?"}]
+        for name in names[i::calls]:
+            sep = SEPARATORS[name]
+            utterances += [
+                {
+                    "speaker": "caller",
+                    "text": f"I want to pay my bill with {card(sep)}, the code on the Mac is 737.",
+                },
+                {"speaker": "agent", "text": "Thank you. The payment went through."},
+                {
+                    "speaker": "caller",
+                    "text": f"Also my benefits are late, my social is {ssn(sep)} ({name}).",
+                },
+                {"speaker": "agent", "text": "I see the claim now. It was paid yesterday."},
+            ]
+        out.append(
             {
-                "call_id": f"sep-{i:02d}",
+                "call_id": f"sep-{i}",
                 "started_at": "2026-11-20T09:00:00Z",
                 "channel": "chat",
-                "utterances": [
-                    {"speaker": "agent", "text": "How can I help you today?"},
-                    {
-                        "speaker": "caller",
-                        "text": f"I want to pay my bill with {card(sep)}, the code on the Mac is 737.",
-                    },
-                    {"speaker": "agent", "text": "Thank you. The payment went through."},
-                    {
-                        "speaker": "caller",
-                        "text": f"Also my benefits are late, my social is {ssn(sep)} ({name}).",
-                    },
-                ],
+                "utterances": utterances,
             }
         )
-    return calls
+    return out
 
 
 def test_ingest_of_a_jsonl_transcript_stores_prints_and_exports_no_secret(privacy_scan, tmp_path):
@@ -246,8 +254,8 @@ def test_ingest_of_a_jsonl_transcript_stores_prints_and_exports_no_secret(privac
     proc = assistant("ingest", str(jsonl), "--db", str(db), home=tmp_path)
     assert proc.returncode == 0, proc.stderr
     printed = proc.stdout + proc.stderr
-    assert f"{len(SEPARATORS)} stored" in printed, printed
-    shown = assistant("calls", "show", "sep-00", "--json", "--db", str(db), home=tmp_path)
+    assert "3 stored" in printed, printed
+    shown = assistant("calls", "show", "sep-0", "--json", "--db", str(db), home=tmp_path)
     assert shown.returncode == 0, shown.stderr
     found, seen = privacy_scan.scan_duckdb(db, secrets)
     found += privacy_scan.scan_texts("cli", [printed, shown.stdout], secrets)
