@@ -300,6 +300,21 @@ def test_feedback_comments_with_separated_digits_are_stored_redacted(privacy_sca
     assert not found, "\n".join(str(x) for x in found[:20])
 
 
+def test_failed_sign_ins_with_separated_digits_leave_no_secret_in_the_audit(privacy_scan, tmp_path):
+    with AuthedClient(make_app(tmp_path)) as c:
+        names = [f"{card(sep)} {ssn(sep)}" for sep in list(SEPARATORS.values())[:8]]
+        for name in names:
+            r = c.post("/auth/sign-in", json={"name": name, "password": "not-the-password-1"})
+            assert r.status_code in (401, 429), r.text
+            assert not leaks(privacy_scan, r.text)
+        audit = c.get("/audit").json()
+        found, seen = privacy_scan.scan_connection(c.app.state.hub.cursor(), SECRETS)
+    assert any("[CARD]" in json.dumps(line) for line in audit), audit
+    found += privacy_scan.scan_texts("audit", [json.dumps(line, ensure_ascii=False) for line in audit], SECRETS)
+    assert seen > 0
+    assert not found, "\n".join(str(x) for x in found[:20])
+
+
 ARTICLE = {"id": "pay-by-phone", "title": "Pay a bill by phone", "body": "Call us to pay a bill."}
 
 
