@@ -310,7 +310,9 @@ def test_failed_sign_ins_with_separated_digits_leave_no_secret_in_the_audit(priv
         audit = c.get("/audit").json()
         found, seen = privacy_scan.scan_connection(c.app.state.hub.cursor(), SECRETS)
     assert any("[CARD]" in json.dumps(line) for line in audit), audit
-    found += privacy_scan.scan_texts("audit", [json.dumps(line, ensure_ascii=False) for line in audit], SECRETS)
+    found += privacy_scan.scan_texts(
+        "audit", [json.dumps(line, ensure_ascii=False) for line in audit], SECRETS
+    )
     assert seen > 0
     assert not found, "\n".join(str(x) for x in found[:20])
 
