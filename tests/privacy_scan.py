@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,8 +28,14 @@ DIGIT_WORDS = {"oh": "0", **{w: str(i) for words in (_EN, _ES) for i, w in enume
 _WORD = "|".join(sorted(DIGIT_WORDS, key=len, reverse=True))
 _WORD_RUN = re.compile(rf"\b(?:{_WORD})\b(?:[\s,.\-]+\b(?:{_WORD})\b){{3,}}", re.IGNORECASE)
 _WORD_ONE = re.compile(rf"\b(?:{_WORD})\b", re.IGNORECASE)
-# Between two digits of one number: spaces, a comma or hyphen (with spaces), or a sentence end.
-_SEPARATOR = re.compile(r"(?<=\d)(?:\s*[,\-/]\s*|\.?\s+)(?=\d)")
+# Between two digits of one number: spaces, a comma, hyphen, any Unicode dash, slash, underscore
+# or plus (with spaces), a sentence end, and invisible format characters (zero-width space, word
+# joiner, soft hyphen, bidi marks) anywhere around them.
+_INVISIBLE = "\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff"
+_DASH = "\u2010-\u2015\u2043\u2212\ufe58\ufe63\uff0d"
+_SEPARATOR = re.compile(
+    rf"(?<=\d)(?:[\s{_INVISIBLE}]*[,\-/_+{_DASH}][\s{_INVISIBLE}]*|\.?[\s{_INVISIBLE}]+|[{_INVISIBLE}]+)(?=\d)"
+)
 _NOISE = re.compile(
     r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[+-]\d{2}:?\d{2}|Z)?)?"  # ISO time
     r"|\b(?=[0-9a-f-]*[a-f])(?=[0-9a-f-]*\d)[0-9a-f]{8,}(?:-[0-9a-f]+)*\b",  # hex ids, UUIDs
@@ -52,7 +59,8 @@ class Leak:
 
 def _digits_view(text: str) -> str:
     """The text with digit words as digits and the separators inside numbers removed."""
-    as_digits = _WORD_ONE.sub(lambda m: DIGIT_WORDS[m.group(0).lower()], text)
+    # NFKC: full-width and other compatibility digits count as the digits they stand for.
+    as_digits = _WORD_ONE.sub(lambda m: DIGIT_WORDS[m.group(0).lower()], unicodedata.normalize("NFKC", text))
     return _SEPARATOR.sub("", as_digits)
 
 

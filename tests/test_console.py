@@ -693,6 +693,20 @@ def test_review_date_before_effective_is_rejected(backend):
     assert article("new-one") is None
 
 
+def test_an_article_with_a_card_number_is_refused_naming_the_body(backend):
+    at = page("knowledge")
+    for field, value in {"id": "pay-by-card", "title": "Pay by card",
+                         "body": "Example card: 4111\u20131111\u20131111\u20131111."}.items():  # fmt: skip
+        at.text_input(key=f"kb_f_{field}").input(value) if field != "body" else at.text_area(
+            key="kb_f_body"
+        ).input(value)
+    button(at, "Save article").click().run()
+    errors = [e.value for e in at.error]
+    assert any("holds a card number" in e for e in errors), errors
+    assert not any("4111" in e for e in errors)
+    assert article("pay-by-card") is None
+
+
 def test_create_article_with_live_grade_then_save(backend):
     at = page("knowledge")
     at.text_input(key="kb_f_id").input("fishing-licence-renew")

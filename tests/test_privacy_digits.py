@@ -25,6 +25,17 @@ PAYMENT_CALL = {
 }
 
 
+# espeak-ng reads a card number with "dash" and an SSN with "slash" spoken between the groups, and
+# the code on the back (tests/fixtures/make_separator_call.py). The bundled Whisper writes the card
+# as "4111-1111-1111-1111" and "the code on the back is 737" as "the code on the Mac(intosh) is 737"
+# (on main the 737 was stored); on other synthetic readings it wrote "dash" as "Mash" and "slash"
+# as "-" or "Sash", which tests/test_privacy_separators.py checks through the gate.
+SEPARATOR_CALL = {
+    "path": REPO / "tests" / "fixtures" / "live-separators.wav",
+    "secrets": {"card": "4111111111111111", "ssn": "123456789", "cvv": "737"},
+}
+
+
 def all_secrets(calls: list[dict]) -> dict[str, str]:
     return {f"{Path(c['path']).stem}:{name}": v for c in calls for name, v in c["secrets"].items()}
 
@@ -151,7 +162,30 @@ def stream_at_real_time(service: Service, calls: list[dict]) -> list:
     return results
 
 
-def live_run(calls: list[dict], privacy_scan, tmp_path: Path) -> None:  # noqa: ANN001
+def exports(db: Path, call_ids: list[str], log: Path) -> list[str]:
+    """What the CLI shows and exports of the stored calls: each call's JSON, and today's digest
+    as Markdown (computed from the stored calls)."""
+    import datetime as dt
+
+    out = []
+    for args in [
+        *(["calls", "show", call_id, "--json"] for call_id in call_ids),
+        ["digest", "--date", dt.datetime.now(dt.UTC).date().isoformat(), "--format", "markdown"],
+    ]:
+        with log.open("a") as err:
+            proc = subprocess.run(
+                [sys.executable, "-m", "assistant", *args, "--db", str(db)],
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+                timeout=600,
+            )
+        assert proc.returncode == 0, log.read_text()[-2000:]
+        out.append(proc.stdout)
+    return out
+
+
+def live_run(calls: list[dict], privacy_scan, tmp_path: Path) -> list:  # noqa: ANN001
     import json
 
     db, log = tmp_path / "live.duckdb", tmp_path / "service.log"
@@ -170,6 +204,7 @@ def live_run(calls: list[dict], privacy_scan, tmp_path: Path) -> None:  # noqa: 
     assert not leaks, report(leaks)
     assert seen > 0
     assert all(r.stored for r in results), [(r.call_id, r.close) for r in results]
+    return results
 
 
 @pytest.mark.models
@@ -182,3 +217,32 @@ def test_digit_calls_live_at_real_time_store_and_log_no_piece_of_a_secret(
 @pytest.mark.models
 def test_bundled_payment_call_live_at_real_time_stores_and_logs_no_piece_of_a_secret(privacy_scan, tmp_path):
     live_run([PAYMENT_CALL], privacy_scan, tmp_path)
+
+
+@pytest.mark.models
+def test_separators_spoken_as_dash_and_slash_in_batch_store_log_and_export_no_piece_of_a_secret(
+    privacy_scan, tmp_path
+):
+    db, log = tmp_path / "batch.duckdb", tmp_path / "batch.log"
+    process_call(SEPARATOR_CALL["path"], db, log)
+    secrets = all_secrets([SEPARATOR_CALL])
+    leaks, seen = privacy_scan.scan_duckdb(db, secrets)
+    leaks += privacy_scan.scan_log(log, secrets)
+    shown = exports(db, ["live-separators"], log)
+    leaks += privacy_scan.scan_texts("export", shown, secrets)
+    assert seen > 0
+    assert not leaks, report(leaks)
+    assert "[CARD]" in shown[0] and "[SSN]" in shown[0], shown[0]
+
+
+@pytest.mark.models
+def test_separators_spoken_as_dash_and_slash_live_at_real_time_store_log_and_export_no_piece_of_a_secret(
+    privacy_scan, tmp_path
+):
+    (result,) = live_run([SEPARATOR_CALL], privacy_scan, tmp_path)
+    db, log = tmp_path / "live.duckdb", tmp_path / "service.log"
+    shown = exports(db, [result.call_id], log)
+    leaks = privacy_scan.scan_texts("export", shown, all_secrets([SEPARATOR_CALL]))
+    leaks += privacy_scan.scan_log(log, all_secrets([SEPARATOR_CALL]))
+    assert not leaks, report(leaks)
+    assert "[CARD]" in shown[0] and "[SSN]" in shown[0], shown[0]

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.errors import InputError, surrogate_at
+from assistant.privacy.gate import personal_data_found
 from assistant.vocab import ARTICLE_STATUSES
 
 STATUSES = ARTICLE_STATUSES
@@ -173,6 +174,24 @@ def _no_surrogate(name: str, text: str) -> None:
         raise ArticleError(name, f"contains an invalid character (a lone surrogate at position {at})")
 
 
+def _no_personal_data(meta: dict[Any, Any], body: str) -> None:
+    """Articles are served to agents as written, so they pass the privacy gate: a card number,
+    SSN, security code, expiry date, bank account or routing number in any text field is refused."""
+    fields = [(name, meta.get(name)) for name in ("title", "say", "program", "owner")]
+    fields += [(name, item) for name in ("questions", "tags") for item in (meta.get(name) or [])]
+    fields.append(("body", body))
+    for name, value in fields:
+        if isinstance(value, str | int) and not isinstance(value, bool):
+            found = personal_data_found(str(value))
+            if found:
+                raise ArticleError(
+                    name,
+                    f"holds {found}; articles are shown to agents as written, so they may not hold card"
+                    " numbers, security codes, SSNs or bank account numbers (replace it with a placeholder"
+                    " such as [CARD], or write the example without digits)",
+                )
+
+
 def _as_list(name: str, value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -220,6 +239,7 @@ def article_from_mapping(meta: Any, body: str = "", path: str = "") -> Article:
     say = _as_text("say", meta.get("say"))
     if say is not None and (len(say) > SAY_MAX_CHARS or "\n" in say):
         raise ArticleError("say", f"must be one short line (at most {SAY_MAX_CHARS} characters)")
+    _no_personal_data(meta, body)
     return Article(
         id=article_id,
         title=title,

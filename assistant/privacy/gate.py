@@ -28,6 +28,11 @@ API (stable: other modules and branches build on these names):
   never change it. Batch (`calls.CallProcessor.process_utterances`) and live (`LiveCall.privacy`)
   each keep one window per call.
 - `install_log_gate()`: every log record's message and string arguments pass `gate_message`.
+- `personal_data_found(text) -> str | None`: for text published as written (articles): what the
+  gate finds of `REFUSED_IN_PUBLISHED` ("a card number on line 3"), never the value.
+
+Every detector here reads the separator view (`assistant.privacy.separators`: Unicode dashes and
+spaces, format characters, full-width forms made plain) and replaces in the text as written.
 """
 
 from __future__ import annotations
@@ -45,6 +50,8 @@ from typing import Any
 from assistant import config
 from assistant.privacy.numbers import NUMBER_WORDS
 from assistant.privacy.redaction import PLACEHOLDER_RE, redact
+from assistant.privacy.separators import apply_replacements as _replace
+from assistant.privacy.separators import replace_on_view, to_original, view, view_text
 
 # Languages `text2num` reads besides English (English number words are the redactor's own).
 OTHER_LANGUAGES = ("es", "fr", "pt", "de", "it", "nl")
@@ -126,42 +133,29 @@ def _back(pos: int, mapping: list[tuple[int, int, int, int]], is_end: bool) -> i
     return pos + shift
 
 
-def _replace(text: str, spans: Iterable[tuple[int, int, str]]) -> str:
-    """`text` with each (start, end, replacement) applied, in order; overlapping spans skipped."""
-    out, pos = [], 0
-    for start, end, replacement in spans:
-        if start < pos:
-            continue
-        out.extend([text[pos:start], replacement])
-        pos = end
-    out.append(text[pos:])
-    return "".join(out)
-
-
-def _other_language_pass(text: str, context: str | None, languages: Iterable[str]) -> str:
-    """Redact numbers spoken in other languages: read them as digits, redact, map back. A number
-    word group of more than four digits is a quantity ("un million"), never part of a number read
-    out digit by digit or in groups, so it stays a word."""
+def _other_language_spans(
+    text: str, context: str | None, languages: Iterable[str]
+) -> list[tuple[int, int, str]]:
+    """Numbers spoken in other languages: read them as digits, redact, map back. A number word
+    group of more than four digits is a quantity ("un million"), never part of a number read out
+    digit by digit or in groups, so it stays a word."""
     spans = [s for s in number_word_spans(text, languages) if len(s[2]) <= 4]
     if not spans:
-        return text
+        return []
     spelled, mapping = _spell_out(text, spans)
     found = redact(spelled, context).spans
-    return _replace(
-        text,
-        ((_back(sp.start, mapping, False), _back(sp.end, mapping, True), f"[{sp.type}]") for sp in found),
-    )
+    return [(_back(sp.start, mapping, False), _back(sp.end, mapping, True), f"[{sp.type}]") for sp in found]
 
 
-def _phone_pass(text: str) -> str:
+def _phone_spans(text: str) -> list[tuple[int, int, str]]:
     """International numbers ("+44 20 7946 0958", "+34 612 345 678"), which the digit rules read
     as North American ones; national numbers stay with the rules, which know "claim number"."""
     import phonenumbers
 
     if "+" not in text or sum(c.isdigit() for c in text) < 7:
-        return text
+        return []
     matches = phonenumbers.PhoneNumberMatcher(text, None, leniency=phonenumbers.Leniency.VALID)
-    return _replace(text, ((m.start, m.end, "[PHONE]") for m in matches))
+    return [(m.start, m.end, "[PHONE]") for m in matches]
 
 
 def gate(text: str, context: str | None = None, language: str | None = None) -> Redacted:
@@ -171,12 +165,15 @@ def gate(text: str, context: str | None = None, language: str | None = None) -> 
         return text
     out = redact(text, context).text
     if out:
+        # The passes read the separator view (`separators`) and replace in the text itself.
         # Only the languages some word of the text is a number word of (cached per word).
-        found = {lang for w in _ALPHA_RE.findall(out) for lang in _number_languages(w.lower())}
+        found = {lang for w in _ALPHA_RE.findall(view_text(out)) for lang in _number_languages(w.lower())}
         first = (language,) if language in found else ()
         for lang in (*first, *(x for x in OTHER_LANGUAGES if x in found and x != language)):
-            out = _other_language_pass(out, context, (lang,))
-        out = _phone_pass(out)
+            out = replace_on_view(
+                out, functools.partial(_other_language_spans, context=context, languages=(lang,))
+            )
+        out = replace_on_view(out, _phone_spans)
     return Redacted(out)
 
 
@@ -226,7 +223,54 @@ def gate_message(text: str) -> Redacted:
     from urllib.parse import unquote
 
     text = str(text)
-    return Redacted(_LONG_DIGITS_RE.sub("[number]", gate(unquote(text) if "%" in text else text)))
+    gated = gate(unquote(text) if "%" in text else text)
+    return Redacted(
+        replace_on_view(
+            gated, lambda v: [(m.start(), m.end(), "[number]") for m in _LONG_DIGITS_RE.finditer(v)]
+        )
+    )
+
+
+# ---------------------------------------------------------------- published text
+
+# What a text that is published as written (a knowledge-base article) may never hold. Phone
+# numbers, e-mail addresses and dates stay allowed: an agency's contact details and deadlines
+# belong in an article.
+REFUSED_IN_PUBLISHED = ("CARD", "CVV", "EXPIRY", "SSN", "ACCOUNT", "ROUTING")
+_REFUSED_RE = re.compile(r"\[(" + "|".join(REFUSED_IN_PUBLISHED) + r")\]")
+_NAMES = {
+    "CARD": "a card number",
+    "CVV": "a card security code",
+    "EXPIRY": "a card expiry date",
+    "SSN": "a Social Security number",
+    "ACCOUNT": "a bank account number",
+    "ROUTING": "a bank routing number",
+}
+
+
+def _refused_in(text: str, context: str | None = None) -> list[str]:
+    gated = gate(text, context)
+    before = [m.group(1) for m in _REFUSED_RE.finditer(text)]
+    found = [m.group(1) for m in _REFUSED_RE.finditer(gated)]
+    for kind in before:  # a placeholder written in the text itself is no personal data
+        if kind in found:
+            found.remove(kind)
+    return found
+
+
+@functools.lru_cache(maxsize=1024)  # the knowledge base is read again on every change and list
+def personal_data_found(text: str) -> str | None:
+    """Why `text` may not be published as written ("a card number on line 3"), or None when the
+    gate finds none of `REFUSED_IN_PUBLISHED` in it. The value itself is never repeated."""
+    found = _refused_in(text)
+    if not found:
+        return None
+    lines = text.splitlines()
+    for n, line in enumerate(lines, 1):
+        kinds = _refused_in(line, lines[n - 2] if n > 1 else None)
+        if kinds:
+            return f"{_NAMES[kinds[0]]} on line {n}" if len(lines) > 1 else _NAMES[kinds[0]]
+    return _NAMES[found[0]]
 
 
 # ---------------------------------------------------------------- identifiers
@@ -377,6 +421,7 @@ _CARD_NUMBER_RE = re.compile(
 
 def request_kind(text: str) -> str | None:
     """The sensitive data a turn asks for or names first (CARD, SSN ...), or None."""
+    text = view_text(text)
     for m in _REQUEST_RE.finditer(text):
         if m.lastgroup != "CARD" or _CARD_NUMBER_RE.search(text):
             return m.lastgroup
@@ -411,7 +456,15 @@ def _numeric_flags(text: str, tokens: list[re.Match[str]]) -> list[int]:
 
 def numeric_regions(text: str, min_tokens: int = 1, gap: int = _MAX_GAP_WORDS) -> list[tuple[int, int]]:
     """(start, end) of each stretch of `text` that reads as one spoken number: numeric tokens at
-    most `gap` other words apart, with at least `min_tokens` digit tokens (noise alone is no number)."""
+    most `gap` other words apart, with at least `min_tokens` digit tokens (noise alone is no number).
+    Read on the separator view ("fo\u200bur" is "four"); offsets are in `text`."""
+    seen = view(text)
+    if seen is not None:
+        return [to_original(s, e, seen[1]) for s, e in _numeric_regions(seen[0], min_tokens, gap)]
+    return _numeric_regions(text, min_tokens, gap)
+
+
+def _numeric_regions(text: str, min_tokens: int, gap: int) -> list[tuple[int, int]]:
     tokens = list(_TOKEN_RE.finditer(text))
     flags = _numeric_flags(text, tokens)
     regions: list[list[int]] = []  # start, end, digit token count
@@ -434,7 +487,7 @@ _SENTENCE_SPLIT_RE = re.compile(r"(?<=[.?!;])\s+|[¿¡]")
 def _has_plain_sentence(text: str) -> bool:
     """Whether `text` holds a full sentence without a digit or number word: four or more words
     besides fillers ("okay", "yes", "one moment" do not count)."""
-    for sentence in _SENTENCE_SPLIT_RE.split(text):
+    for sentence in _SENTENCE_SPLIT_RE.split(view_text(text)):
         tokens = list(_TOKEN_RE.finditer(sentence))
         if _content_words(tokens) >= 4 and 2 not in _numeric_flags(sentence, tokens):
             return True
@@ -522,6 +575,11 @@ class CaptureWindow:
                 self.kind = asked
         if given and not self.kind:
             self.kind = given
+        if given and given != "DOB":
+            # Card (or SSN, account) data is being given in this turn: every other digit run of
+            # it is masked too, whatever word the recogniser put before it ("the code on the Mac
+            # is 737"). A date of birth alone does not make the turn's other numbers sensitive.
+            red, red_tr = self._mask(red, red_tr, lone_words=False)
         return red, red_tr
 
     def _mask(
@@ -593,6 +651,7 @@ __all__ = [
     "install_log_gate",
     "mask_numbers",
     "numeric_regions",
+    "personal_data_found",
     "request_kind",
     "safe_id",
     "safe_source",

@@ -25,7 +25,9 @@ TENS = {
 ONES_ALT = "|".join(sorted(ONES, key=len, reverse=True))
 NONZERO_ALT = "one|two|three|four|five|six|seven|eight|nine"
 # Words that belong to numbers; they do not count as distance between a context word and a number.
-NUMBER_WORDS = set(ONES) | set(TEENS) | set(TENS) | {"double", "triple", "hundred", "dash", "hyphen"}
+# Separator words: Whisper writes a spoken "dash" as "-" or "dash", a "slash" as "/" or "slash".
+SEPARATOR_WORDS = ("dash", "hyphen", "slash", "stroke", "underscore")
+NUMBER_WORDS = set(ONES) | set(TEENS) | set(TENS) | {"double", "triple", "hundred", *SEPARATOR_WORDS}
 
 # Written digits glued to letters with a short digit run ("7ABC123", "2nd", "W2", "1990s") are
 # not numbers we redact. A token with a run of four or more digits and letters glued to it is:
@@ -42,9 +44,18 @@ UNIT_RE = re.compile(
     |\b(?P<one>{ONES_ALT})(?:\s++(?P<hund>hundred)\b)?\b""",
     re.IGNORECASE | re.VERBOSE,
 )
-# What may stand between two units of one spoken or written number.
-GAP_RE = re.compile(r"(?:[\s,.()\-]|\b(?:dash|hyphen)\b){1,8}", re.IGNORECASE)
-PUNCT_GAP_RE = re.compile(r"[,.()\-]|dash|hyphen", re.IGNORECASE)
+# What may stand between two units of one spoken or written number (in the separator view of
+# `assistant.privacy.separators`, where every Unicode dash is "-" and "_" is "-" too).
+_SEPARATOR_ALT = "|".join(SEPARATOR_WORDS)
+GAP_RE = re.compile(rf"(?:[\s,.()/+\-]|\b(?:{_SEPARATOR_ALT})\b){{1,8}}", re.IGNORECASE)
+PUNCT_GAP_RE = re.compile(rf"[,.()/+\-]|{_SEPARATOR_ALT}", re.IGNORECASE)
+# A slash between the parts of a date ("3/12/1985", "12/26", "2024/03/12") joins no number, unless
+# the date shape is only a piece of digits read out one by one ("4 1 1 1/1 1 1 1").
+SLASH_DATE_RE = re.compile(
+    r"(?<![\d/])(?<!\d\s)(?<!\d-)"
+    r"(?:\d{1,2}/\d{1,2}(?:/(?:\d{4}|\d{2}))?|\d{1,2}/\d{4}|\d{4}/\d{1,2}/\d{1,2})"
+    r"(?![\d/])(?!\s\d)(?!-\d)"
+)
 
 # Long runs written as quantities ("1,250,000,000,000", "3.14159265358979") are not identifiers.
 _QUANTITY_RE = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+\.\d+")

@@ -2,8 +2,10 @@
 
 Regex and table driven, so it is cheap enough to run on every live utterance. It understands
 numbers the way a speech recogniser writes them: digits ("4111 1111 ..."), digit words ("four one
-one one", "oh", "double four", "twenty six") and mixtures, split by spaces, dashes, commas or
-periods. A run of such digits is classified by its length, its grouping (3-2-4 is an SSN,
+one one", "oh", "double four", "twenty six") and mixtures, split by spaces, dashes, slashes, "+",
+commas, periods or a separator word ("dash", "slash", or one word repeated between the groups).
+The rules read the separator view of `assistant.privacy.separators` (any Unicode dash or space,
+format characters such as a zero-width space dropped) and replace in the text as written. A run of such digits is classified by its length, its grouping (3-2-4 is an SSN,
 3-3-4 a phone number), a Luhn check, and the nearest context word before it ("card", "social",
 "routing", "claim" ...). The design errs towards redacting: a missed card number or SSN costs far
 more than a hidden claim number.
@@ -34,6 +36,7 @@ from assistant.privacy.numbers import (
     NONZERO_ALT,
     NUMBER_WORDS,
     PUNCT_GAP_RE,
+    SLASH_DATE_RE,
     TEENS,
     TENS,
     UNIT_RE,
@@ -45,6 +48,7 @@ from assistant.privacy.numbers import (
     month_ok,
     unit_digits,
 )
+from assistant.privacy.separators import to_original, view, view_text
 
 TYPES = ("CARD", "CVV", "EXPIRY", "SSN", "ACCOUNT", "ROUTING", "PHONE", "EMAIL", "DOB")
 PLACEHOLDER_RE = re.compile(r"\[(?:" + "|".join(TYPES) + r")\]")
@@ -134,11 +138,19 @@ _WORD_RE = re.compile(r"[^\W\d_]+")
 _MAX_WORDS_BEFORE = 8
 _MAX_WORDS_AFTER = 3
 _MAX_CONTEXT_CHARS = 300
+_MAX_WORDS_AFTER_CARD = 12  # a short number this close after a card number is its code or expiry
 # Amounts and durations are never personal data, whatever their context.
 _MONEY_AFTER_RE = re.compile(
     r"\s*(?:%|percent|dollars?|bucks|cents|minutes?|hours?|seconds?|days?|weeks?|months?|years?)\b",
     re.IGNORECASE,
 )
+# One word between two short runs of digits, with spaces and pause marks around it.
+_SEPARATOR_WORD_RE = re.compile(r"[\s,.;:-]*([^\W\d_]{2,10})[\s,.;:-]*")
+# Words that join numbers in a list or range, never misheard separators.
+_NOT_SEPARATORS = NUMBER_WORDS | {
+    "and", "or", "to", "through", "thru", "then", "by", "of", "from", "till", "until", "times", "x",
+    "plus", "minus", "is", "was", "were", "are", "at", "on", "in", "for", "with", "th", "st", "nd", "rd",
+}  # fmt: skip
 _LAST_FOUR_RE = re.compile(r"last\s+(?:four|4)|ending\s+(?:in|with)|ends\s+(?:in|with)", re.IGNORECASE)
 
 # --- e-mail -------------------------------------------------------------------------------------
@@ -289,6 +301,12 @@ class _Pass:
         current: list[Unit] = []
         prev_end, prev_word, group = -1, False, 0
         starts = [t[0] for t in taken]
+        date_slashes = {
+            m.start() + i
+            for m in SLASH_DATE_RE.finditer(self.text, self.offset)
+            for i, c in enumerate(m.group())
+            if c == "/"
+        }
         for m in UNIT_RE.finditer(self.text, self.offset):
             s, e = m.start(), m.end()
             k = bisect.bisect_right(starts, e) - 1
@@ -298,7 +316,7 @@ class _Pass:
             joined = False
             if current:
                 gap = self.text[prev_end:s]
-                if gap == "" or GAP_RE.fullmatch(gap):
+                if (gap == "" or GAP_RE.fullmatch(gap)) and not (gap == "/" and prev_end in date_slashes):
                     joined = True
                     # Spoken digits separated only by spaces stay one group; a pause mark
                     # (comma, period, dash) or a space between written numbers starts a new one.
@@ -311,7 +329,35 @@ class _Pass:
             prev_end, prev_word = e, is_word
         if current:
             runs.append(current)
-        return runs
+        return self._join_by_separator_word(runs)
+
+    def _join_by_separator_word(self, runs: list[list[Unit]]) -> list[list[Unit]]:
+        """Three or more short runs (at most eight digits each) split by one and the same word are
+        one number: the word is a spoken separator the recogniser misheard ("4111, Mash, 1111,
+        Mash, 1111", "987 Sash 65 Sash 4321")."""
+        words: list[str | None] = []  # words[i]: the separator word between runs i and i + 1
+        for a, b in zip(runs, runs[1:], strict=False):
+            m = _SEPARATOR_WORD_RE.fullmatch(self.text, a[-1].end, b[0].start)
+            short = sum(len(u.digits) for u in a) <= 8 and sum(len(u.digits) for u in b) <= 8
+            w = m.group(1).lower() if m and short else None
+            words.append(w if w not in _NOT_SEPARATORS else None)
+        out: list[list[Unit]] = []
+        i = 0
+        while i < len(runs):
+            j = i
+            while j < len(words) and words[j] is not None and words[j] == words[i]:
+                j += 1
+            if j - i < 2:  # one word between two numbers is no separator yet
+                out.append(runs[i])
+                i += 1
+                continue
+            joined: list[Unit] = []
+            for run in runs[i : j + 1]:
+                shift = (joined[-1].group + 1 - run[0].group) if joined else 0
+                joined += [Unit(u.start, u.end, u.digits, u.group + shift) for u in run]
+            out.append(joined)
+            i = j + 1
+        return out
 
     def _classify_run(self, units: list[Unit]) -> None:
         text = self.text
@@ -323,7 +369,12 @@ class _Pass:
         )
         last4 = bool(_LAST_FOUR_RE.search(text, max(0, start - 60), start))
         info = (ctx, plus, money, last4)
-        kind = self._classify("".join(u.digits for u in units), group_sizes(units), info)
+        digits = "".join(u.digits for u in units)
+        kind = self._classify(digits, group_sizes(units), info)
+        if kind is None and 3 <= len(digits) <= 4 and ctx != "NEG" and not money and self._card_before(start):
+            # A short number soon after a card number is its code or expiry, whatever word the
+            # recogniser put before it ("the code on the Mac is 737").
+            kind = "EXPIRY" if is_mmyy(digits) else "CVV"
         if kind:
             self._emit(units, kind)
             return
@@ -380,6 +431,19 @@ class _Pass:
             kind = self._long_number(units, ctx)
             if kind:
                 self._emit(units, kind)
+
+    def _card_before(self, start: int) -> bool:
+        """Whether a card number was read out in this text shortly before `start`."""
+        for s, e, kind in self.spans:
+            if kind == "CARD" and s >= self.offset and e <= start:
+                words = self._words_between(e, start)
+                if words is not None and words <= _MAX_WORDS_AFTER_CARD:
+                    return True
+        return any(
+            (words := self._words_between(m.end(), start)) is not None and words <= _MAX_WORDS_AFTER_CARD
+            for m in re.finditer(r"\[CARD\]", self.text[:start])
+            if m.start() >= self.offset
+        )
 
     def _long_number(self, units: list[Unit], ctx: str | None) -> str | None:
         """Safety rule for a long run nothing else claimed: in a call, it is a payment number.
@@ -518,6 +582,28 @@ def redact(text: str, context: str | None = None) -> Redaction:
         raise InputError("redaction takes text (str) and an optional context (str or None)")
     if not text:
         return Redaction(text="", spans=())
+    seen = view(text)
+    if context:
+        context = view_text(context)
+    if seen is None:
+        return _redact_view(text, context)
+    # Detect on the separator view, replace in the original: the text keeps its own characters.
+    found = _redact_view(seen[0], context).spans
+    spans: list[tuple[int, int, str]] = []
+    for sp in found:
+        s, e = to_original(sp.start, sp.end, seen[1])
+        if spans and s < spans[-1][1]:
+            # Overlap (a later pass took a placeholder along): one placeholder, the wider span's type.
+            ps, pe, pk = spans[-1]
+            spans[-1] = (ps, max(pe, e), pk if pe - ps >= e - s else sp.type)
+            continue
+        spans.append((s, e, sp.type))
+    out, _ = _apply(text, spans)
+    return Redaction(text=out, spans=tuple(Span(k, s, e) for s, e, k in spans))
+
+
+def _redact_view(text: str, context: str | None) -> Redaction:
+    """`redact` of text that needs no separator view."""
     prefix = ""
     if context and context.strip():
         # Only the tail can be within reach of a number in `text`. Redacting it first turns its
