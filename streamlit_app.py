@@ -1,6 +1,6 @@
 """The console: Live call (agents), Floor, Calls, Daily digest (supervisors), Knowledge (knowledge managers).
 
-Run everything with `assistant up`, or only the console with `.venv/bin/streamlit run streamlit_app.py`
+Run everything with `assistant up`, or only the console with `.venv/bin/streamlit run console_server.py`
 (the service must run: `assistant serve`). `ASSISTANT_CONSOLE_FAKE=1` runs the console on in-memory
 sample data without a service. Pages live in console/pages/; they draw and call the service client.
 """
@@ -8,11 +8,12 @@ sample data without a service. Pages live in console/pages/; they draw and call 
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
 import streamlit as st
 
 from assistant.errors import AssistantError
-from console import ServiceUnavailable, pages_for, sign_in_sso, signed_in
+from console import PAGE_ROLES, ServiceUnavailable, pages_for, restore_session, sign_in_sso, signed_in
 from console.components import keyboard_helpers
 
 PAGES = Path(__file__).resolve().parent / "console" / "pages"
@@ -41,13 +42,27 @@ TITLES = {
     "admin": ("Administration", "admin"),
 }
 auth = signed_in()
+if auth is None:
+    try:  # signed in before, in this browser: the session cookie names a live session at the service
+        auth = restore_session()
+    except ServiceUnavailable:
+        auth = None  # the sign-in page says the service is down
 if auth is None and not st.session_state.get("_sso_error"):
     try:  # signed in at the single sign-on provider (also after a reload): a session at the service
         auth = sign_in_sso()
     except (ServiceUnavailable, AssistantError) as exc:
         st.session_state["_sso_error"] = str(exc)
 if auth is None:
-    page = st.navigation([st.Page(PAGES / "sign_in.py", title="Sign in", default=True)], position="hidden")
+    sign_in_page = st.Page(PAGES / "sign_in.py", title="Sign in", default=True)
+    # Every page's address is known, so a link to one (`/calls?call=ID`) is remembered through sign-in.
+    others = [
+        st.Page(PAGES / f"{name}.py", title=TITLES[name][0], url_path=TITLES[name][1]) for name in PAGE_ROLES
+    ]
+    page = st.navigation([sign_in_page, *others], position="hidden")
+    if page.title != sign_in_page.title:
+        query = "&".join(f"{quote(k)}={quote(v)}" for k, v in st.query_params.to_dict().items())
+        st.session_state["_next"] = f"/{page.url_path}" + (f"?{query}" if query else "")
+        st.switch_page(sign_in_page)
 else:
     allowed = pages_for(auth["roles"])
     # No page icons: the browser would fetch each page's icon (its favicon) from the internet.
