@@ -160,7 +160,13 @@ for col, (status, label) in zip(
 ):
     clicked = col.button(label, disabled=pick == NEW, key=f"kb_status_{status}")
     if clicked and ui.call("set_article_status", pick, status) is not None:
-        ui.done_banner(f"{pick} is now {status}; search and suggestions use the change now.")
+        # Run the page again, so the table above shows the new status at once.
+        st.session_state.kb_status_note = (
+            f"{pick} is now {status}; search and suggestions use the change now."
+        )
+        st.rerun()
+if st.session_state.get("kb_status_note"):
+    ui.done_banner(st.session_state.pop("kb_status_note"))
 st.caption(
     "New and edited articles are drafts: search and suggestions keep the published text until a "
     "knowledge manager presses Publish (a different one, where your agency requires it)."
@@ -237,7 +243,11 @@ elif st.session_state.get("kb_saved"):
 
 # ---------------------------------------------------------------- gaps
 st.header("Gap queue")
-st.caption("Questions the assistant had no approved answer for, or that agents marked not helpful.")
+st.caption(
+    "Every answer an agent marked **Not helpful** is listed, always. A question the assistant had no "
+    "approved answer for is listed too, unless that day's digest put its call in a topic whose callers "
+    "mostly got an approved answer (the article exists; this wording missed it)."
+)
 gaps = ui.call("knowledge_gaps")
 if gaps:
     st.table(
