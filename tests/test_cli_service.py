@@ -126,15 +126,18 @@ def test_every_call_command_works_beside_the_running_service(isolated_home: Path
     """Issue 30 item 8: `calls show`, `process-call` and `demo` go through the service's API with the
     local admin key (they said "database in use" before); `calls list --limit 10000` is the top of
     the allowed range, not an error."""
+    from up_util import free_port
+
     sample = REPO / "samples" / "call-es-license.wav"
+    port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "assistant", "serve", "--port", str(PORT + 2), "--no-warm"],
+        [sys.executable, "-m", "assistant", "serve", "--port", str(port), "--no-warm"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
-        wait_healthy(f"http://127.0.0.1:{PORT + 2}", server)
+        wait_healthy(f"http://127.0.0.1:{port}", server)
         processed = cli("process-call", str(sample), "--call-id", "p1", "--language", "es", "--json")
         assert processed.returncode == 0, processed.stderr
         data = json.loads(processed.stdout)
