@@ -7,17 +7,40 @@ Helpers and the `assistant up` fixture come from tests/test_console_browser.py (
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
+import shutil
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 import test_console_browser as tcb
-from test_console_browser import _RUNS, _simulate, go_to, open_page, settle, watch_runs
+from test_console_browser import _RUNS, _simulate, axe_scan, go_to, open_page, settle, sign_in, watch_runs
+from up_util import free_port, stop_up
 
-browser = tcb.browser  # the module's fixtures, by name
-real_up = tcb.real_up
+browser = tcb.browser  # the module's fixture, by name
+
+
+@pytest.fixture(scope="module")
+def real_up(tmp_path_factory):
+    """`assistant up` on the real service and models (as tests/test_console_browser.py runs it), on a
+    copy of the knowledge base: this module creates and publishes an article."""
+    from conftest import _session_model_cache
+
+    kb = tmp_path_factory.mktemp("kb") / "knowledge_base"
+    shutil.copytree(tcb.ROOT / "knowledge_base", kb)
+    env = {
+        **tcb._fresh_env(tmp_path_factory),
+        "ASSISTANT_MODEL_CACHE": str(_session_model_cache(tmp_path_factory)),
+        "ASSISTANT_KB_DIR": str(kb),
+    }
+    service_port = free_port()
+    up, url = tcb._start_up(["--port", str(free_port()), "--service-port", str(service_port)], env)
+    yield url, f"http://127.0.0.1:{service_port}", Path(env["ASSISTANT_HOME"])
+    stop_up(up)
+
 
 pytestmark = pytest.mark.models
 COOKIE = "assistant_console_session"
@@ -136,3 +159,125 @@ def test_the_console_refuses_a_host_name_it_does_not_serve(real_up):
         urllib.request.urlopen(foreign, timeout=30)
     assert refused.value.code == 400
     assert "allowed_hosts" in refused.value.read().decode()
+
+
+def test_the_audit_log_of_a_shift_holds_what_people_did_once_in_order(browser, real_up):
+    """Issue 30 item 4 (and 7): a supervisor signs in, starts a demo call, marks its answer helpful,
+    builds a digest and downloads it; a knowledge manager signs in, creates an article, publishes it
+    (the table says so at once) and is refused a second article with the same id. The audit log
+    holds exactly those actions, in order: page visits (the Digest page's export files too) add none."""
+    url, service, home = real_up
+    accounts = _accounts(home)
+    since = dt.datetime.now(dt.UTC).isoformat()
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    pg = context.new_page()
+    pg.set_default_timeout(120_000)
+    watch_runs(pg)
+    try:
+        open_page(pg, url, "", "demo-supervisor", accounts["demo-supervisor"])
+        pg.get_by_role("button", name="Start demo call").click()
+        pg.get_by_text("Confidence:").first.wait_for()
+        pg.get_by_role("button", name=re.compile(r"^Helpful\b")).first.click()
+        pg.get_by_text("Feedback saved: helpful", exact=True).wait_for()
+        go_to(pg, "Daily digest")
+        go_to(pg, "Calls")  # visiting pages leaves no line
+        go_to(pg, "Daily digest")
+        pg.get_by_role("button", name=re.compile(r"^Build the digest for ")).click()
+        pg.get_by_text(re.compile(r"Done: digest of \d{4}-\d\d-\d\d built from")).wait_for()
+        settle(pg)
+        with pg.expect_download() as got:
+            pg.get_by_role("button", name="Digest (Markdown)").click()
+        assert "# " in Path(got.value.path()).read_text()
+        go_to(pg, "Sign out", "Sign in")
+
+        sign_in(pg, url, "demo-knowledge-manager", accounts["demo-knowledge-manager"])
+        pg.get_by_role("heading", name="Knowledge", level=1).wait_for()
+        settle(pg)
+        new_article(pg, "shift-test-article")
+        pg.get_by_text("article shift-test-article saved as a draft").wait_for()
+        settle(pg)
+        pg.locator('[data-testid="stSelectbox"]').filter(has_text="Article").first.click()
+        pg.get_by_role("option", name="shift-test-article", exact=True).click()
+        settle(pg)
+        pg.get_by_role("button", name="Publish").click()
+        pg.get_by_text("shift-test-article is now published").wait_for()
+        row = pg.locator('[data-testid="stTable"] tr').filter(has_text="shift-test-article")
+        assert "published" in row.inner_text() and "draft" not in row.inner_text()
+        pg.reload()  # a fresh editor (still signed in): a new article with a used id
+        pg.get_by_role("heading", name="Knowledge", level=1).wait_for()
+        settle(pg)
+        new_article(pg, "shift-test-article")
+        pg.get_by_text(re.compile("already exists")).first.wait_for()
+    finally:
+        context.close()
+    lines = _get(service, home, f"/audit?since={since}")
+    got = [(x["user"], x["action"]) for x in lines]
+    assert got == [
+        ("demo-supervisor", "sign_in"),
+        ("demo-supervisor", "call.demo"),
+        ("demo-supervisor", "feedback.helpful"),
+        ("demo-supervisor", "digest.build"),
+        ("demo-supervisor", "digest.export"),
+        ("demo-knowledge-manager", "sign_in"),
+        ("demo-knowledge-manager", "article.create"),
+        ("demo-knowledge-manager", "article.publish"),
+        ("demo-knowledge-manager", "article.create.refused"),
+    ], lines
+
+
+def new_article(pg, article_id: str) -> None:
+    """Fill the editor's required fields (id, title, answer) and press Save article."""
+    pg.get_by_label("Article id (a-z, 0-9, dashes)", exact=True).fill(article_id)
+    pg.get_by_label("Title", exact=True).fill("Shift test: renew a parking permit")
+    pg.get_by_label("Answer (Markdown)", exact=True).fill("Renew it online. It takes five minutes.")
+    settle(pg)
+    pg.get_by_role("button", name="Save article").click()
+
+
+def _status(service: str, path: str, token: str) -> int:
+    request = urllib.request.Request(f"{service}{path}", headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as r:
+            return r.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_an_admin_lists_creates_and_revokes_keys_on_the_page(browser, real_up):
+    """Issue 30 item 10: the key is shown once (gone after the next run), opens what its scope allows
+    until it is revoked on the page; the page passes axe."""
+    url, service, home = real_up
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    pg.set_default_timeout(120_000)
+    try:
+        sign_in(pg, url, "demo-admin", _accounts(home)["demo-admin"])
+        pg.get_by_role("heading", name="Administration", level=1).wait_for()
+        settle(pg)
+        pg.get_by_label("New key's name (optional)").fill("shift-reader")
+        pg.locator('[data-testid="stMultiSelect"]').filter(has_text="Scopes of the new key").click()
+        pg.get_by_role("option", name=re.compile(r"^read: ")).click()
+        pg.keyboard.press("Escape")
+        pg.get_by_role("button", name="Create key").click()
+        pg.get_by_text("Copy it now; it is not shown again.").wait_for()
+        key = pg.locator('[data-testid="stCode"]').inner_text().strip()
+        assert key.startswith("ak_"), key
+        assert _status(service, "/digests", key) == 200  # a read key reads
+        table = pg.locator('[data-testid="stTable"]').filter(has_text="shift-reader")
+        assert "read" in table.inner_text()
+        settle(pg)
+        axe_scan(pg, "admin-keys")
+        pg.reload()
+        pg.get_by_role("heading", name="API keys").wait_for()
+        settle(pg)
+        assert pg.locator('[data-testid="stCode"]').count() == 0  # shown once
+        assert key not in pg.inner_text("main")
+        pg.locator('[data-testid="stSelectbox"]').filter(has_text="Key to revoke").click()
+        pg.get_by_role("option", name="shift-reader", exact=True).click()
+        settle(pg)
+        pg.get_by_role("button", name="Revoke key").click()
+        pg.get_by_text("key shift-reader revoked").wait_for()
+        assert "shift-reader" not in "".join(pg.locator('[data-testid="stTable"]').all_inner_texts())
+        assert _status(service, "/digests", key) == 401
+    finally:
+        context.close()
