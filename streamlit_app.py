@@ -28,7 +28,10 @@ st.markdown(
     "button kbd{color:#31333f !important;background-color:#f0f2f6 !important;opacity:1 !important}"
     # Date fields' day/month segments are below the 24 px minimum target size (WCAG 2.5.8) by default.
     '[role="spinbutton"][data-type]{display:inline-flex;min-width:24px;min-height:24px;'
-    "align-items:center;justify-content:center}</style>",
+    "align-items:center;justify-content:center}"
+    # At 320 px a long page title ("Administration") fits on its line instead of breaking mid-word.
+    "@media (max-width:480px){h1{font-size:1.9rem !important;word-break:normal !important;"
+    "overflow-wrap:normal !important}}</style>",
     unsafe_allow_html=True,
 )
 # Enter applies a date typed into a date field (Streamlit applies it only when focus leaves the field).
