@@ -685,7 +685,9 @@ def test_status_buttons(backend, label, status):
 def test_gap_queue_starts_a_draft_and_rebuild_index(fake):
     at = page("knowledge")
     button(at, "Start a draft article from this gap").click().run()
-    assert at.text_input(key="kb_f_title").value == "Can I pay my property tax in parts"
+    # The title is the gap's digest topic (issue 30 item 9: a caller's words can be garbled); the
+    # question stays as heard.
+    assert at.text_input(key="kb_f_title").value == "Property tax payment plans"
     assert at.text_area(key="kb_f_questions").value == "Can I pay my property tax in parts?"
     button(at, "Rebuild the index").click().run()
     assert fake.rebuilds == 1 and "index rebuilt from the articles on disk: articles 3" in texts(at)

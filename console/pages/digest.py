@@ -63,7 +63,11 @@ st.caption("What callers asked about on one day, and where the knowledge base ha
 dates = ui.call("digest_dates")
 if dates is None:
     st.stop()
-latest = dt.date.fromisoformat(max(dates)) if dates else dt.date.today() - dt.timedelta(days=1)
+# The latest day with a digest; on a machine with none yet, the latest day with calls (not an empty
+# yesterday).
+newest_call = None if dates else (ui.call("list_calls", False, 1) or [{}])[0].get("started_at")  # ended calls
+days = dates or ([str(newest_call)[:10]] if newest_call else [])
+latest = dt.date.fromisoformat(max(days)) if days else dt.date.today() - dt.timedelta(days=1)
 picked = st.date_input(
     "Digest date",
     value=latest,

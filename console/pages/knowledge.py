@@ -68,8 +68,11 @@ def load_selected() -> None:
 
 
 def load_gap(query: str) -> None:
+    label = next(
+        (g.get("topic_label") for g in st.session_state.get("kb_gaps") or [] if g["query"] == query), None
+    )
     load_form(
-        form.from_gap(query),
+        form.from_gap(query, label),
         None,
         f"Draft started from the gap \u201c{query}\u201d: title and caller question are filled in. "
         "Add an id and the answer, then save.",
@@ -249,6 +252,7 @@ st.caption(
     "mostly got an approved answer (the article exists; this wording missed it)."
 )
 gaps = ui.call("knowledge_gaps")
+st.session_state.kb_gaps = gaps or []
 if gaps:
     st.table(
         [
