@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -197,6 +201,7 @@ def test_the_audit_log_of_a_shift_holds_what_people_did_once_in_order(browser, r
         pg.get_by_text("article shift-test-article saved as a draft").wait_for()
         settle(pg)
         pg.locator('[data-testid="stSelectbox"]').filter(has_text="Article").first.click()
+        pg.keyboard.type("shift-test-article")  # the list is long: filter it
         pg.get_by_role("option", name="shift-test-article", exact=True).click()
         settle(pg)
         pg.get_by_role("button", name="Publish").click()
@@ -379,3 +384,43 @@ def test_a_not_helpful_mark_stays_in_the_gap_queue_whatever_the_digest_says(brow
         assert " ".join(suggestion["utterance"].split())[:40] in " ".join(queue.split()), queue
     finally:
         context.close()
+
+
+ESCALATION = tcb.ROOT / "tests" / "fixtures" / "escalation"
+
+
+def test_misheard_supervisor_requests_alert_on_the_floor_and_a_calm_call_does_not(real_up):
+    """Issue 30 item 11: three routed calls with espeak-ng callers (tests/fixtures/escalation): English
+    and Spanish requests for a supervisor, which Whisper base mishears ("a superminer", "un
+    superlisora"), and a calm licence request. `assistant floor --json` shows an escalation alert on
+    exactly the first two. How soon after the request it shows is printed (bench/floor.py --speech
+    measures it), not asserted."""
+    url, service, home = real_up
+    env = {**os.environ, "ASSISTANT_HOME": str(home)}
+    ws = service.replace("http://", "ws://") + "/media"
+    deadline = time.monotonic() + 300
+    while _get(service, home, "/floor")["calls"] and time.monotonic() < deadline:  # earlier calls end
+        time.sleep(1)
+    calls = {"esc-en": "escalate-en.wav", "esc-es": "escalate-es.wav", "calm-en": "calm-en.wav"}
+    started = time.monotonic()
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "assistant", "simulate-call", str(ESCALATION / f), "--url", ws,
+                          "--quiet", "--param", f"agent={agent}", "--param", "queue=licences"],
+                         env=env, cwd=tcb.ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for agent, f in calls.items()
+    ]  # fmt: skip
+    seen: dict[str, float] = {}
+    try:
+        while any(p.poll() is None for p in procs):
+            shown = subprocess.run([sys.executable, "-m", "assistant", "floor", "--json", "--url", service],
+                                   env=env, cwd=tcb.ROOT, capture_output=True, text=True, timeout=60)  # fmt: skip
+            assert shown.returncode == 0, shown.stderr
+            for row in json.loads(shown.stdout)["calls"]:
+                if any(a["kind"] == "escalation" for a in row["alerts"]):
+                    seen.setdefault(row["agent"], time.monotonic() - started)
+    finally:
+        for p in procs:
+            p.wait(300)
+    assert [p.returncode for p in procs] == [0, 0, 0], [p.stderr.read() for p in procs if p.stderr]
+    print({agent: f"alert seen {at:.1f} s after the call started" for agent, at in seen.items()})
+    assert set(seen) == {"esc-en", "esc-es"}, seen
