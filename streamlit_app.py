@@ -29,6 +29,9 @@ st.markdown(
     # Date fields' day/month segments are below the 24 px minimum target size (WCAG 2.5.8) by default.
     '[role="spinbutton"][data-type]{display:inline-flex;min-width:24px;min-height:24px;'
     "align-items:center;justify-content:center}"
+    # Live pages update every second: an element waiting for the next update keeps full contrast
+    # (Streamlit fades it, which on a loaded machine put text below 4.5:1 for most of the time).
+    '[data-stale="true"]{opacity:1 !important}'
     # At 320 px a long page title ("Administration") fits on its line instead of breaking mid-word.
     "@media (max-width:480px){h1{font-size:1.9rem !important;word-break:normal !important;"
     "overflow-wrap:normal !important}}</style>",
