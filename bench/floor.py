@@ -157,11 +157,13 @@ def page_main(args: argparse.Namespace) -> int:
            "--service-port", str(args.service_port)]  # fmt: skip
     up = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert up.stdout is not None
+    said = []
     for line in up.stdout:
+        said.append(line)
         if line.startswith("Console: "):
             break
     else:
-        raise SystemExit("assistant up stopped before the console was ready")
+        raise SystemExit("assistant up stopped before the console was ready:\n" + "".join(said[-20:]))
     threading.Thread(target=up.stdout.read, daemon=True).start()  # drain: `up` never blocks on its pipe
     service = f"http://127.0.0.1:{args.service_port}"
     accounts = dict(x.split(" ", 1) for x in (Path(home) / "demo-accounts.txt").read_text().splitlines())

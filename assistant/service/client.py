@@ -131,7 +131,7 @@ class ServiceClient:
     ) -> dict[str, Any]:
         """`process-call` on the service's machine (a path there); the `process-call --json` shape."""
         body = {"audio": audio, "call_id": call_id, "language": language}
-        return dict(self._call("POST", "/calls/process", json=body, timeout=None))
+        return parse(schemas.ProcessedCall, self._call("POST", "/calls/process", json=body, timeout=None))
 
     def find_call(self, call_id: str) -> dict[str, Any] | None:
         """As `get_call`, but None when no such call is stored or live (`assistant calls show`)."""

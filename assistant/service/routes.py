@@ -364,7 +364,7 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
         report = run_ingest(body.source, con=hub.cursor(), processor=hub.processor)
         return report.to_json()
 
-    @app.post("/calls/process")
+    @app.post("/calls/process", response_model=schemas.ProcessedCall)
     def process_call(body: ProcessBody) -> dict[str, Any]:
         """`assistant process-call` of a recording on the service's machine, with its loaded models,
         into its database (the CLI uses it while the service runs); the `process-call --json` shape."""
