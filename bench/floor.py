@@ -153,6 +153,8 @@ def page_main(args: argparse.Namespace) -> int:
 
     home = tempfile.mkdtemp(prefix="bench-floor-page-")
     env = {**os.environ, "ASSISTANT_HOME": home, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    # Whisper models rebuilt from their packages once, not in every temporary home.
+    env.setdefault("ASSISTANT_MODEL_CACHE", str(Path.home() / ".local/share/contact-assistant/models"))
     cmd = [sys.executable, "-m", "assistant", "up", "--no-browser", "--port", str(args.console_port),
            "--service-port", str(args.service_port)]  # fmt: skip
     up = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
