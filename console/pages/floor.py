@@ -10,7 +10,8 @@ from assistant import config
 from console import components as ui
 from console import live
 
-REFRESH = min(10.0, max(0.25, config.get().console_refresh * 2))  # a room view: twice the call pace
+# The call pace: the page follows GET /floor closely (bench/floor.py --page).
+REFRESH = min(10.0, max(0.25, config.get().console_refresh))
 ALERT_WORDS = {
     "escalation": "Escalation: the caller asks for a supervisor or to complain",
     "negative_sentiment": "Negative sentiment",
