@@ -18,8 +18,17 @@ espeak-ng's other Spanish voices come out as "superbipo" and the like). Nothing 
 alert comes from what Whisper heard (for Spanish, from its translation). The figure is the alert's
 wall time minus the end of the speech (the last sample above 1% of full scale).
 
+With --page it measures the supervisor's Floor *page* against `GET /floor` instead (issue 30): it starts
+`assistant up` (service and console, a temporary home), signs in as the demo supervisor in Debian's
+chromium (Playwright), and streams 1, then 8, routed sample calls at once (`assistant simulate-call`,
+real time). A poller reads `GET /floor` every 0.1 s and notes when each fact first shows there (a
+call's row; each new "latest need" of a call); a script in the page notes when the same fact first
+shows in the Floor's table (a MutationObserver and a 50 ms timer, `Date.now()`, the same clock). The
+figure is the page's time minus the API's, per fact: median, p95 and max at 1 and at 8 calls.
+
 Run: .venv/bin/python bench/floor.py [--repeat 2] [--samples call-en-payment-pii.wav,call-es-food.wav]
      .venv/bin/python bench/floor.py --speech   (needs the Debian packages flite and espeak-ng)
+     .venv/bin/python bench/floor.py --page [--calls 1,8] [--console-port 9810 --service-port 9811]
 """
 
 from __future__ import annotations
@@ -106,6 +115,140 @@ def spoken_call(language: str, folder: Path, tail: float) -> tuple[Path, float]:
     return path, (lead + len(voice)) / SAMPLE_RATE
 
 
+PAGE_WATCH = """() => {
+    window.__seen = window.__seen || {};
+    const scan = () => {
+        const now = Date.now();
+        for (const table of document.querySelectorAll('[data-testid="stTable"] table')) {
+            const heads = [...table.querySelectorAll('thead th')].map(th => th.innerText.trim());
+            const call = heads.indexOf('Call'), need = heads.indexOf('Latest need');
+            if (call < 0) continue;
+            for (const tr of table.querySelectorAll('tbody tr')) {
+                const cells = [...tr.querySelectorAll('td, th')].map(td => td.innerText.trim());
+                const id = cells[call];
+                for (const key of [id + '|row', id + '|need|' + cells[need]]) {
+                    if (!(key in window.__seen)) window.__seen[key] = now;
+                }
+            }
+        }
+    };
+    new MutationObserver(scan).observe(document.body, {childList: true, subtree: true, characterData: true});
+    setInterval(scan, 50);
+    scan();
+}"""
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def page_main(args: argparse.Namespace) -> int:
+    """The Floor page's lag behind GET /floor at each number of calls in `args.calls`."""
+    import signal
+    import subprocess
+
+    import httpx
+    from playwright.sync_api import sync_playwright
+
+    home = tempfile.mkdtemp(prefix="bench-floor-page-")
+    env = {**os.environ, "ASSISTANT_HOME": home, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    # Whisper models rebuilt from their packages once, not in every temporary home.
+    env.setdefault("ASSISTANT_MODEL_CACHE", str(Path.home() / ".local/share/contact-assistant/models"))
+    cmd = [sys.executable, "-m", "assistant", "up", "--no-browser", "--port", str(args.console_port),
+           "--service-port", str(args.service_port)]  # fmt: skip
+    up = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert up.stdout is not None
+    said = []
+    for line in up.stdout:
+        said.append(line)
+        if line.startswith("Console: "):
+            break
+    else:
+        raise SystemExit("assistant up stopped before the console was ready:\n" + "".join(said[-20:]))
+    threading.Thread(target=up.stdout.read, daemon=True).start()  # drain: `up` never blocks on its pipe
+    service = f"http://127.0.0.1:{args.service_port}"
+    accounts = dict(x.split(" ", 1) for x in (Path(home) / "demo-accounts.txt").read_text().splitlines())
+    key = (Path(home) / "admin.key").read_text().strip()
+    http = httpx.Client(base_url=service, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    samples = ["call-en-payment-pii.wav", "call-en-benefits.wav", "call-es-food.wav", "call-es-license.wav"]
+    results: dict[int, list[float]] = {}
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path="/usr/bin/chromium", args=["--headless", "--no-sandbox"]
+            )
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(120_000)
+            page.goto(f"http://127.0.0.1:{args.console_port}/")
+            page.get_by_label("User name").fill("demo-supervisor")
+            page.get_by_label("Password", exact=True).fill(accounts["demo-supervisor"])
+            page.get_by_role("button", name="Sign in").click()
+            page.get_by_role("heading", name="Floor", level=1).wait_for()
+            page.evaluate(PAGE_WATCH)
+            for n in (int(x) for x in args.calls.split(",")):
+                api: dict[str, float] = {}
+                stop = threading.Event()
+
+                def poll(api: dict[str, float] = api, stop: threading.Event = stop) -> None:
+                    while not stop.is_set():
+                        now = time.time()
+                        for row in http.get("/floor").json()["calls"]:
+                            api.setdefault(f"{row['call_id']}|row", now)
+                            api.setdefault(f"{row['call_id']}|need|{row['latest_need'] or 'none yet'}", now)
+                        time.sleep(0.1)
+
+                poller = threading.Thread(target=poll, daemon=True)
+                poller.start()
+                ws = f"ws://127.0.0.1:{args.service_port}/media"
+                calls = [
+                    subprocess.Popen(
+                        [
+                            sys.executable,
+                            "-m",
+                            "assistant",
+                            "simulate-call",
+                            str(REPO / "samples" / samples[i % 4]),
+                            "--url",
+                            ws,
+                            "--quiet",
+                            "--param",
+                            f"agent=bench-{n}-{i}",
+                            "--param",
+                            "queue=bench",
+                        ],
+                        cwd=REPO,
+                        env=env,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )  # fmt: skip
+                    for i in range(n)
+                ]
+                for c in calls:
+                    c.wait(900)
+                page.wait_for_timeout(3000)  # the page catches up with the last facts
+                stop.set()
+                poller.join(5)
+                seen = page.evaluate("() => window.__seen")
+                lags = [seen[k] / 1000 - t for k, t in api.items() if k in seen]
+                missed = [k for k in api if k not in seen]
+                results[n] = lags
+                print(
+                    f"{n} call(s): {len(lags)} facts; page after GET /floor: median {statistics.median(lags):.2f} s, "
+                    f"p95 {percentile(lags, 0.95):.2f} s, max {max(lags):.2f} s; "
+                    f"{len(missed)} facts never shown on the page"
+                    if lags
+                    else f"{n} call(s): no fact seen on both"
+                )
+            browser.close()
+    finally:
+        http.close()
+        up.send_signal(signal.SIGINT)
+        up.wait(60)
+        shutil.rmtree(home, ignore_errors=True)
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=2)
@@ -119,7 +262,15 @@ def main() -> int:
     parser.add_argument(
         "--speech", action="store_true", help="spoken sentences (English, Spanish) instead of scripted text"
     )
+    parser.add_argument(
+        "--page", action="store_true", help="the Floor page's lag behind GET /floor, in a browser"
+    )
+    parser.add_argument("--calls", default="1,8", help="--page: calls at once, per run")
+    parser.add_argument("--console-port", type=int, default=9810)
+    parser.add_argument("--service-port", type=int, default=9811)
     args = parser.parse_args()
+    if args.page:
+        return page_main(args)
     home = tempfile.mkdtemp(prefix="bench-floor-")
     os.environ["ASSISTANT_HOME"] = home
     os.environ.setdefault("ASSISTANT_MODEL_CACHE", str(Path.home() / ".local/share/contact-assistant/models"))

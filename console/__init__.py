@@ -14,24 +14,29 @@ enforces the same on every route.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 from typing import Any
 
 import streamlit as st
 
-from assistant.errors import ConfigError
+from assistant.errors import AssistantError, ConfigError
 from assistant.service.client import ServiceClient, ServiceUnavailable
 from assistant.service.fake_client import FakeClient
+from console import session
 
 __all__ = [
     "PAGE_ROLES",
     "FakeClient",
     "ServiceClient",
     "ServiceUnavailable",
+    "forget_session",
     "get_client",
     "is_fake",
     "pages_for",
     "set_client",
+    "redirect",
+    "restore_session",
     "sign_in",
     "sign_in_sso",
     "sign_out",
@@ -99,6 +104,72 @@ def sign_in(name: str, password: str) -> dict[str, Any]:
     auth = get_client().sign_in(name, password)
     _signed_in_as(auth)
     return auth
+
+
+def restore_session() -> dict[str, Any] | None:
+    """A new browser session (reload, new tab) of a person who signed in before: the session cookie
+    (console/session.py) names their session at the service, which says who it is. None when there is
+    no cookie, or the service no longer knows the session (signed out, expired)."""
+    if _override is not None or _fake():
+        return None
+    try:
+        token = st.context.cookies.get(session.COOKIE)
+    except Exception:  # noqa: BLE001 - no browser context (AppTest)
+        return None
+    if not token:
+        return None
+    client = ServiceClient(token=token)
+    try:
+        me = client.me()
+    except ServiceUnavailable:
+        client.close()
+        raise
+    except AssistantError:  # unknown, revoked or expired: signed out
+        client.close()
+        return None
+    if me["kind"] != "user":  # a person's session, not an API key
+        client.close()
+        return None
+    auth = {"token": token, "user": me["name"], "roles": me["roles"], "expires_at": ""}
+    st.session_state[AUTH_KEY] = auth
+    st.session_state[CLIENT_KEY] = client
+    return auth
+
+
+def redirect(url: str) -> None:
+    """Send the browser to `url` (a path on this console), as st.login sends it to a provider."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is None:
+        return
+    msg = ForwardMsg()
+    msg.auth_redirect.url = url
+    ctx.enqueue(msg)
+
+
+def keep_signed_in(auth: dict[str, Any], target: str) -> bool:
+    """After a sign-in: send the browser through the route that sets the session cookie, then on to
+    `target`. False when the console runs without that route (AppTest, `streamlit run streamlit_app.py`)."""
+    if not session.enabled() or _override is not None or _fake():
+        return False
+    try:
+        left = dt.datetime.fromisoformat(auth["expires_at"]) - dt.datetime.now(dt.UTC)
+        max_age = max(60, int(left.total_seconds()))
+    except (KeyError, TypeError, ValueError):
+        max_age = 8 * 3600
+    redirect(session.start_url(session.hand_off(auth["token"], max_age), target))
+    return True
+
+
+def forget_session() -> bool:
+    """After sign-out: send the browser through the route that deletes the session cookie (the
+    service has already ended the session). False when the console runs without that route."""
+    if not session.enabled() or _override is not None or _fake():
+        return False
+    redirect(session.END)
+    return True
 
 
 def sso_configured() -> bool:

@@ -44,9 +44,14 @@ def from_article(a: dict[str, Any]) -> dict[str, str]:
     return values
 
 
-def from_gap(query: str) -> dict[str, str]:
-    """A draft article started from a question the knowledge base could not answer."""
-    return blank() | {"title": query.strip().rstrip("?"), "questions": query.strip()}
+def from_gap(query: str, topic_label: str | None = None) -> dict[str, str]:
+    """A draft article started from a question the knowledge base could not answer. Its title is the
+    digest topic's label when the question has one (a caller's words, as the recognizer heard them,
+    can be garbled), else the question."""
+    return blank() | {
+        "title": (topic_label or "").strip() or query.strip().rstrip("?"),
+        "questions": query.strip(),
+    }
 
 
 def to_payload(values: dict[str, str]) -> dict[str, Any]:

@@ -151,9 +151,48 @@ if (!window.assistantEnterAppliesDates) {
 </script>"""
 
 
+# A table wider than the screen (9 Floor columns at 320 px) scrolls inside its own box: that box takes
+# keyboard focus (arrow keys scroll it) and is a region named after the heading above it (WCAG 2.1.1;
+# axe "scrollable-region-focusable"). Tables drawn later (fragments, reruns) are handled as they come.
+SCROLL_REGIONS = """<script>
+if (!window.assistantScrollRegions) {
+  window.assistantScrollRegions = true;
+  const name = (box) => {
+    let found = "";
+    for (const h of document.querySelectorAll("main h1, main h2, main h3")) {
+      if (h.compareDocumentPosition(box) & Node.DOCUMENT_POSITION_FOLLOWING) found = h.innerText.trim();
+    }
+    return "Table" + (found ? ": " + found : "") + " (scrolls sideways)";
+  };
+  const mark = () => {
+    for (const table of document.querySelectorAll('[data-testid="stTable"]')) {
+      for (const box of [table, ...table.querySelectorAll("div")]) {
+        const style = getComputedStyle(box);
+        if (!["auto", "scroll"].includes(style.overflowX) && !["auto", "scroll"].includes(style.overflowY)) continue;
+        if (box.getAttribute("tabindex") === "0") continue;
+        box.setAttribute("tabindex", "0");
+        box.setAttribute("role", "region");
+        box.setAttribute("aria-label", name(box));
+      }
+    }
+  };
+  let queued = false;
+  const soon = () => {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => { queued = false; mark(); });
+  };
+  new MutationObserver(soon).observe(document.body, {childList: true, subtree: true});
+  window.addEventListener("resize", soon);
+  mark();
+}
+</script>"""
+
+
 def keyboard_helpers() -> None:
     """Scripts every page needs for keyboard use (drawn once by the app shell)."""
     st.html(ENTER_APPLIES_DATES, unsafe_allow_javascript=True)
+    st.html(SCROLL_REGIONS, unsafe_allow_javascript=True)
 
 
 # ---------------------------------------------------------------- calling the service
@@ -295,6 +334,9 @@ def say_and_answer(s: dict[str, Any]) -> tuple[str | None, str | None, str | Non
     return s.get("say"), s.get("answer"), None
 
 
+RATINGS = ("helpful", "not_helpful")  # one of them per suggestion
+
+
 def suggestion_card(
     s: dict[str, Any],
     *,
@@ -302,6 +344,7 @@ def suggestion_card(
     feedback: dict[str, str],
     on_feedback: Callable[[str], None],
     newest: bool = False,
+    rated: str | None = None,
 ) -> None:
     """One suggestion: the line to say first, then the answer (in the caller's language when there is
     one), confidence and source, the full article a keystroke away, feedback. The newest card's
@@ -335,7 +378,10 @@ def suggestion_card(
         # A wrapping row, not columns: narrow columns would cut the labels to "Hel...".
         with st.container(horizontal=True):
             for kind, label in (("helpful", "Helpful"), ("not_helpful", "Not helpful"), ("used", "Used")):
-                if st.button(label, key=f"{key}_{kind}", shortcut=SHORTCUTS[kind] if newest else None):
+                done = rated is not None and kind in RATINGS  # rated once: no second, opposite rating
+                if st.button(
+                    label, key=f"{key}_{kind}", shortcut=SHORTCUTS[kind] if newest else None, disabled=done
+                ):
                     on_feedback(kind)
             opened = st.session_state.get(f"{key}_article", False)
             if st.button(

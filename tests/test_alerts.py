@@ -250,3 +250,35 @@ def test_every_sample_article_in_english_has_a_line_to_say() -> None:
     assert not [p for p in problems if p.severity == "error"]
     missing = [a.id for a in articles if not a.say]
     assert not missing, f"articles without say: {missing}"
+
+
+@pytest.mark.parametrize(
+    ("english", "original"),
+    [
+        ("I want to speak to a superminer right now.", None),  # espeak-ng's English caller, Whisper base
+        ("I want to speak to a supermimer right now.", None),
+        ("I want to talk to a superlisor right now", "Quiero hablar con un superlisora o a mismo."),
+        ("I want to talk to someone right now", "Quiero hablar con un supervisor ahora mismo."),
+        ("Let me speak with your superior.", None),
+    ],
+)
+def test_a_misheard_request_for_a_supervisor_still_escalates(english: str, original: str | None) -> None:
+    """Issue 30 item 11: the recognizer garbles "supervisor"; a request to speak to someone whose
+    object sounds like an escalation word (in the English or in the words as said) still alerts."""
+    raised = AlertWatch().caller_final(english, None, original)
+    assert [a["kind"] for a in raised] == ["escalation"]
+
+
+@pytest.mark.parametrize(
+    "english",
+    [
+        "I want to speak to someone about my property tax bill.",
+        "Can I talk to someone about my benefits?",
+        "I want to speak to an agent in Spanish.",
+        "I would like to talk to a supermarket about a refund.",
+        "I would like to renew my driver's license on my clean.",
+        "I need to speak with a specialist about my license.",
+    ],
+)
+def test_a_request_for_someone_else_does_not_escalate(english: str) -> None:
+    assert AlertWatch().caller_final(english, None) == []

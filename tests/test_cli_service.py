@@ -119,3 +119,54 @@ def test_serve_caps_malloc_arenas_unless_the_environment_sets_them(monkeypatch: 
     assert cap_malloc_arenas() is (platform.libc_ver()[0] == "glibc")
     monkeypatch.setenv("MALLOC_ARENA_MAX", "4")  # an operator's own setting is left to glibc
     assert cap_malloc_arenas() is False
+
+
+@pytest.mark.models
+def test_every_call_command_works_beside_the_running_service(isolated_home: Path, tmp_path: Path) -> None:
+    """Issue 30 item 8: `calls show`, `process-call` and `demo` go through the service's API with the
+    local admin key (they said "database in use" before); `calls list --limit 10000` is the top of
+    the allowed range, not an error."""
+    from up_util import free_port
+
+    sample = REPO / "samples" / "call-es-license.wav"
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "assistant", "serve", "--port", str(port), "--no-warm"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", server)
+        processed = cli("process-call", str(sample), "--call-id", "p1", "--language", "es", "--json")
+        assert processed.returncode == 0, processed.stderr
+        data = json.loads(processed.stdout)
+        assert data["call_id"] == "p1" and data["language"] == "es"
+        assert "in use" not in processed.stderr
+
+        shown = cli("calls", "show", "p1", "--json")
+        assert shown.returncode == 0, shown.stderr
+        detail = json.loads(shown.stdout)
+        assert detail["call_id"] == "p1" and detail["utterances"], detail
+        text = cli("calls", "show", "p1")
+        assert text.returncode == 0 and text.stdout.startswith("call p1 "), text.stderr
+        missing = cli("calls", "show", "no-such-call")
+        assert missing.returncode == 2 and "no stored call with id 'no-such-call'" in missing.stderr
+
+        demo = cli("demo", str(sample))
+        assert demo.returncode == 0, demo.stderr
+        assert "Stored (redacted) by the running service" in demo.stdout
+
+        listed = cli("calls", "list", "--limit", "10000", "--json")
+        assert listed.returncode == 0, listed.stderr
+        assert {r["call_id"] for r in json.loads(listed.stdout)} >= {"p1"}
+        too_many = cli("calls", "list", "--limit", "10001")
+        assert too_many.returncode == 2 and "between 1 and 10000, got 10001" in too_many.stderr
+        bad = cli("process-call", str(tmp_path / "absent.wav"))
+        assert bad.returncode == 2 and "no recording" in bad.stderr
+    finally:
+        server.terminate()
+        server.wait(60)
+    # Stopped: the same commands open the file themselves and see what the service stored.
+    assert json.loads(cli("calls", "show", "p1", "--json").stdout)["call_id"] == "p1"
+    assert cli("calls", "list", "--limit", "10000").returncode == 0

@@ -577,7 +577,7 @@ def test_gap_draft_says_so_and_moves_to_the_editor(page, console_url):
     wait_in_view(page, "#article-editor")
     # Streamlit draws a field empty and fills in a value set by a callback on a later render, so a
     # single read can come between the two (CI read "" once); wait for the value instead.
-    expect(page.get_by_label("Title", exact=True)).to_have_value("Can I pay my property tax in parts")
+    expect(page.get_by_label("Title", exact=True)).to_have_value("Property tax payment plans")  # its topic
     expect(page.get_by_label("Caller questions (one a line)")).to_have_value(
         "Can I pay my property tax in parts?"
     )

@@ -475,6 +475,12 @@ def test_the_gap_queue_and_the_digest_share_one_notion_of_a_gap(con):
     assert sum(q.count for q in queue) == gaps[0].gap_calls == 4
     assert all(q.topic_label == gaps[0].label for q in queue)
     assert not any("ebt" in q.query.lower() for q in queue)
+    # One rule (issue 30 item 5): a Not helpful mark is listed whatever the digest says of its topic.
+    answered = storage.get_call(con, "ebt-0").suggestions[0]
+    storage.add_feedback(con, "ebt-0", answered.suggestion_id, "not_helpful")
+    marked = storage.open_questions(con)
+    assert "lost ebt card replace 0" in {q.query for q in marked}
+    assert sum(q.count for q in marked) == gaps[0].gap_calls + 1
 
 
 def test_language_equity_and_articles_missing_in_a_callers_language(con):

@@ -66,22 +66,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_process(args: argparse.Namespace) -> int:
+    from pathlib import Path
 
-    processor = CallProcessor(CallOptions.from_config(language=args.language))
-    record = processor.process_file(args.audio, call_id=args.call_id)
-    con = storage.open_db(args.db)
-    try:
-        ids = storage.save_call(con, record)
-    finally:
-        con.close()
-    data = to_json(record, ids)
+    options = CallOptions.from_config(language=args.language)  # a bad --language fails here, at once
+    service = running_service(args.db)
+    if service is not None:  # the service owns the database file: it processes with its models
+        if not Path(args.audio).is_file():
+            service.close()
+            raise InputError(f"no recording at {args.audio!r}")
+        with service:
+            data = service.process_call(str(Path(args.audio).resolve()), args.call_id, args.language)
+    else:
+        processor = CallProcessor(options)
+        record = processor.process_file(args.audio, call_id=args.call_id)
+        con = storage.open_db(args.db)
+        try:
+            ids = storage.save_call(con, record)
+        finally:
+            con.close()
+        data = to_json(record, ids)
     if args.json:
         print(json.dumps(data, ensure_ascii=False))
         return 0
     print(
-        f"call {record.call_id}: {record.duration:.1f} s, language {record.language}, outcome {record.outcome}"
+        f"call {data['call_id']}: {data['duration']:.1f} s, language {data['language']}, outcome {data['outcome']}"
     )
-    print(record.summary_text)
+    print(data["summary_text"])
     for s in data["suggestions"]:
         if s["abstained"]:
             print(f"  no approved answer (score {s['score']}): {s['utterance']}")
@@ -121,31 +131,35 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-
-    con = storage.open_db(args.db)
-    try:
-        call = storage.get_call(con, args.call_id)
-    finally:
-        con.close()
-    if call is None:
+    check_text(args.call_id, "the call id")
+    service = running_service(args.db)
+    if service is not None:  # the service owns the database file
+        with service:
+            data = service.find_call(args.call_id)
+    else:
+        con = storage.open_db(args.db)
+        try:
+            call = storage.get_call(con, args.call_id)
+        finally:
+            con.close()
+        data = call_detail(call) if call is not None else None
+    if data is None:
         raise InputError(f"no stored call with id {args.call_id!r} (see 'assistant calls list')")
-
-    data = call_detail(call)
     if args.json:
         print(json.dumps(data, ensure_ascii=False, default=str))
         return 0
-    print(f"call {call.call_id}  {data['started_at']}  {call.language}  {call.outcome}")
-    print(call.summary_text or "")
-    for u in call.utterances:
-        start = f"{u.start:6.1f}" if u.start is not None else "     -"
-        print(f"{start}  {u.speaker}: {u.text}")
-        if u.translation:
-            print(
-                f"        ({'machine translation' if u.machine_translated else 'translation'}): {u.translation}"
-            )
-    for s in call.suggestions:
-        label = "no approved answer" if s.abstained else f"{s.article_id} ({s.score:.2f})"
-        print(f"  suggestion {s.suggestion_id}: {label}")
+    summary = data.get("summary") or {}
+    print(f"call {data['call_id']}  {data['started_at']}  {data['language']}  {data['outcome']}")
+    print(summary.get("text") or "")
+    for u in data["utterances"]:
+        start = f"{u['start']:6.1f}" if u["start"] is not None else "     -"
+        print(f"{start}  {u['speaker']}: {u['text']}")
+        if u["translation"]:
+            kind = "machine translation" if u["machine_translated"] else "translation"
+            print(f"        ({kind}): {u['translation']}")
+    for s in data["suggestions"]:
+        label = "no approved answer" if s["abstained"] else f"{s['article_id']} ({s['score']:.2f})"
+        print(f"  suggestion {s['suggestion_id']}: {label}")
     return 0
 
 

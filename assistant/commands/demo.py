@@ -24,8 +24,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from assistant.errors import InputError
+    from assistant.service.client import running_service
 
     print(f"Processing {args.audio} (stereo: left = agent, right = caller) ...", flush=True)
+    service = running_service(args.db)
+    if service is not None:  # the service owns the database file: it processes with its models
+        if not Path(args.audio).is_file():
+            service.close()
+            raise InputError(f"no recording at {args.audio!r}")
+        with service:
+            done = service.process_call(str(Path(args.audio).resolve()))
+            detail = service.get_call(done["call_id"])
+        print(f"Language: {detail['language']}; {detail['duration'] or 0:.1f} s\n")
+        for u in detail["utterances"]:
+            print(f"[{u['start'] or 0:5.1f}s] {u['speaker']}: {u['text']}")
+            if u["translation"]:
+                print(f"         machine translation: {u['translation']}")
+        for x in detail["suggestions"]:
+            said = (
+                "no approved answer (the assistant abstains)"
+                if x["abstained"]
+                else (f"suggested article: {x['title']} [{x['article_id']}] confidence {x['score']:.2f}")
+            )
+            print(f"  -> {said} <- {x['utterance']}")
+        print(f"\nSummary: {done['summary_text']}")
+        print(f"\nStored (redacted) by the running service: see 'assistant calls show {done['call_id']}'")
+        return 0
     record = CallProcessor().process_file(args.audio)
     print(f"Language: {record.language}; {record.duration or 0:.1f} s\n")
     suggested = {s.utterance_idx: s for s in record.suggestions}

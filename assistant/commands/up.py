@@ -101,7 +101,7 @@ def demo_accounts_text(fake: bool) -> str | None:
 def console_command(host: str, port: int) -> list[str]:
     """Streamlit, always headless: no e-mail prompt, no browser of its own (`up` opens one)."""
     return [
-        sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "streamlit_app.py"),
+        sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "console_server.py"),
         "--server.port", str(port), "--server.address", host,
         "--server.headless", "true",
         "--browser.gatherUsageStats", "false",

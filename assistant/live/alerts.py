@@ -4,7 +4,9 @@ them as a call runs, the caller's sentiment trend, and the optional webhook.
 Rules, each raised at most once per call (silence once per quiet stretch):
 
 - `escalation`: a caller final whose English text (the translation when the caller speaks another
-  language, so every supported language counts) asks for a supervisor or to complain;
+  language, so every supported language counts) asks for a supervisor or to complain; or a request to
+  speak to someone (in English, Spanish, French, Portuguese...) whose object sounds like one of the
+  escalation words as the recognizer may garble it ("a superminer", "un superlisor": `misheard_request`);
 - `negative_sentiment`: `negative_turns` caller finals in a row scored negative;
 - `no_answer`: `no_answer_needs` needs in the call for which search abstained;
 - `silence`: no one has spoken for `silence_seconds` of call audio (silence or hold);
@@ -80,6 +82,55 @@ def escalation_pattern(words: tuple[str, ...]) -> re.Pattern[str] | None:
     return re.compile(rf"\b(?:{alternatives})", re.IGNORECASE)
 
 
+# A request to speak to someone, in the languages the assistant hears; what follows it is compared
+# with the escalation words, allowing for the recognizer's mishearings.
+REQUEST = re.compile(
+    r"\b(?:speak|talk|talking|speaking|put me through|transfer me|get me|let me have)\b(?:\s+\w+){0,3}?\s+(?:to|with)?\s*"
+    r"|\b(?:hablar|hable|comunicar|pasar|p[aá]seme|parler|falar|sprechen|parlare|n[oó]i chuy[eệ]n)\b(?:\s+\w+){0,2}?\s+"
+    r"(?:con|al|a|avec|au|com|mit|con)\s+",
+    re.IGNORECASE,
+)
+# Escalation words as spoken in other languages (the original text is checked too, not only its
+# translation): supervisor is the same word in Spanish and Portuguese.
+OTHER_LANGUAGE_WORDS = (
+    "supervisor",
+    "supervisora",
+    "gerente",
+    "jefe",
+    "encargado",
+    "responsable",
+    "superviseur",
+)
+MIN_WORD = 7  # shorter words are not compared loosely (too many near neighbours)
+LIKENESS = 0.7  # share of letters that must line up (1 - edit distance / length)
+
+
+def likeness(a: str, b: str) -> float:
+    """1 - Levenshtein distance / the longer length (1.0: the same word)."""
+    if a == b:
+        return 1.0
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return 1.0 - prev[-1] / max(len(a), len(b))
+
+
+def misheard_request(text: str, words: tuple[str, ...]) -> str | None:
+    """The word a request to speak to someone ends on when it sounds like an escalation word (a single
+    long word of `words` or of `OTHER_LANGUAGE_WORDS`, letters lined up at least `LIKENESS`), else None.
+    "I want to speak to a superminer" -> "superminer"; "I want to speak to someone about my bill" -> None."""
+    targets = {w for w in (*words, *OTHER_LANGUAGE_WORDS) if " " not in w and len(w) >= MIN_WORD}
+    for m in REQUEST.finditer(text):
+        after = re.findall(r"[^\W\d_]+", text[m.end() :].lower())[:3]
+        for word in after:
+            if len(word) >= MIN_WORD and any(likeness(word, t) >= LIKENESS for t in targets):
+                return word
+    return None
+
+
 def alert(kind: AlertKind, detail: str, at: datetime | None = None) -> dict[str, Any]:
     """An alert as events, the floor, storage and the webhook carry it."""
     when = (at or datetime.now(UTC)).astimezone(UTC)
@@ -120,11 +171,20 @@ class AlertWatch:
         self.raised.add(kind)
         return [alert(kind, detail)]
 
-    def caller_final(self, english: str, sentiment_label: str | None) -> list[dict[str, Any]]:
-        """A caller's final: `english` is its redacted English text (translation or original)."""
+    def caller_final(
+        self, english: str, sentiment_label: str | None, original: str | None = None
+    ) -> list[dict[str, Any]]:
+        """A caller's final: `english` is its redacted English text (translation or original);
+        `original` the redacted text as said, when the caller spoke another language."""
         found: list[dict[str, Any]] = []
-        if self._escalation is not None and self._escalation.search(english):
-            found += self._once("escalation", f"caller asked to escalate: {quote(english)}")
+        if self._escalation is not None:
+            texts = [english, *([original] if original and original != english else [])]
+            if any(self._escalation.search(t) for t in texts):
+                found += self._once("escalation", f"caller asked to escalate: {quote(english)}")
+            elif any(misheard_request(t, self.rules.escalation_words) for t in texts):
+                found += self._once(
+                    "escalation", f"caller asked to escalate (a word heard unclearly): {quote(english)}"
+                )
         self.negative_run = self.negative_run + 1 if sentiment_label == "negative" else 0
         turns = self.rules.negative_turns
         if turns and self.negative_run >= turns:

@@ -133,7 +133,7 @@ def final_steps(call: LiveCall, job: Job, result: Any, text: str) -> None:
         ),
     )
     if speaker != "agent":  # the English text (a translation for other languages), redacted
-        call.raise_alerts(call.watch.caller_final(english, record.sentiment_label))
+        call.raise_alerts(call.watch.caller_final(english, record.sentiment_label, record.text))
     if record.sentiment_label is not None:
         call.caller_label = record.sentiment_label
         if record.sentiment is not None:

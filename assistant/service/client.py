@@ -126,6 +126,18 @@ class ServiceClient:
         response = self._call("GET", "/calls", params=params, raw=True)
         return parse(list[schemas.CallRow], response.json()), response.headers.get("x-next-cursor")
 
+    def process_call(
+        self, audio: str, call_id: str | None = None, language: str | None = None
+    ) -> dict[str, Any]:
+        """`process-call` on the service's machine (a path there); the `process-call --json` shape."""
+        body = {"audio": audio, "call_id": call_id, "language": language}
+        return parse(schemas.ProcessedCall, self._call("POST", "/calls/process", json=body, timeout=None))
+
+    def find_call(self, call_id: str) -> dict[str, Any] | None:
+        """As `get_call`, but None when no such call is stored or live (`assistant calls show`)."""
+        found = self._call("GET", f"/calls/{_cid(call_id)}", none_on_404=True)
+        return None if found is None else parse(schemas.CallDetail, found)
+
     def get_call(self, call_id: str) -> dict[str, Any]:
         return parse(schemas.CallDetail, self._call("GET", f"/calls/{_cid(call_id)}"))
 

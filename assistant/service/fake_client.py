@@ -356,6 +356,37 @@ class FakeClient:
         return [{"name": n, "roles": r, "source": "demo", "locked": False, "locked_until": None,
                  "created_at": "2026-03-01T08:00:00+00:00"} for n, r in self.DEMO_USERS.items()]  # fmt: skip
 
+    def keys(self) -> list[dict[str, Any]]:
+        self._check()
+        return [dict(k) for k in self._keys().values()]
+
+    def create_key(self, scopes: list[str], name: str | None = None) -> dict[str, Any]:
+        """An API key of the sample data (not a credential anywhere): shown once, as the service does."""
+        self._check()
+        if not scopes:
+            raise InputError("scopes: a key needs at least one scope")
+        name = name or f"key-{next(self._ids)}"
+        if name in self._keys():
+            raise InputError(f"name: a key named {name!r} already exists")
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        who = self.signed_in["user"] if self.signed_in else "demo-admin"
+        self._keys()[name] = {
+            "name": name,
+            "scopes": sorted(set(scopes)),
+            "created_at": now,
+            "created_by": who,
+        }
+        return {"name": name, "key": f"ak_sample-{name}-{next(self._ids):04d}", "scopes": sorted(set(scopes))}
+
+    def revoke_key(self, name: str) -> dict[str, Any]:
+        self._check()
+        if self._keys().pop(name, None) is None:
+            raise InputError(f"no key named {name!r}")
+        return {"name": name, "revoked": True}
+
+    def _keys(self) -> dict[str, dict[str, Any]]:
+        return self.__dict__.setdefault("_key_table", {})
+
     def audit(self, since: str | None = None, user: str | None = None) -> list[dict[str, Any]]:
         return self.audit_page(user=user, since=since)["lines"]
 

@@ -16,6 +16,7 @@ from assistant.identity.audit import record as audit
 from assistant.knowledge import workflow
 from assistant.knowledge.articles import article_from_mapping, load_articles
 from assistant.knowledge.index import build_index
+from assistant.privacy.gate import safe_id
 from assistant.service import schemas
 from assistant.service.access import current
 from assistant.service.hub import CallHub
@@ -137,15 +138,20 @@ def add_knowledge_routes(app: Any, hub: CallHub) -> None:
     def create_article(article: dict[str, Any] = Body(...)) -> dict[str, Any]:  # noqa: B008
         """A new article, stored as a draft; an id already used (by an article or a file) is 409."""
         article_id = article.get("id")
-        if not isinstance(article_id, str) or not article_id.strip():
-            raise HTTPException(422, [{"field": "id", "message": "is required"}])
-        new = parsed(article, article_id)
-        with lock:
-            try:
-                created = workflow.create(hub.cursor(), kb_dir(), new, user=_who())
-            except workflow.ArticleExists as exc:
-                raise HTTPException(409, [{"field": "id", "message": str(exc)}]) from None
-            refresh_search(hub)
+        try:
+            if not isinstance(article_id, str) or not article_id.strip():
+                raise HTTPException(422, [{"field": "id", "message": "is required"}])
+            new = parsed(article, article_id)
+            with lock:
+                try:
+                    created = workflow.create(hub.cursor(), kb_dir(), new, user=_who())
+                except workflow.ArticleExists as exc:
+                    raise HTTPException(409, [{"field": "id", "message": str(exc)}]) from None
+                refresh_search(hub)
+        except (HTTPException, InputError):  # a refused create is on record too (no field values)
+            target = safe_id(article_id)[:80] if isinstance(article_id, str) and article_id.strip() else "-"
+            audit(hub.cursor(), _who(), "article.create.refused", target)
+            raise
         return article_json(created)
 
     @app.put("/articles/{article_id}", response_model=schemas.Article)
@@ -254,4 +260,5 @@ def add_digest_build_route(app: Any, hub: CallHub, stored_digest: Any) -> None:
         when = parse_day(day, "the date")
         with lock:
             run_digest(hub.cursor(), when, ServiceEmbedder(), DigestOptions.from_config())
+        audit(hub.cursor(), _who(), "digest.build", when.isoformat())
         return stored_digest(when.isoformat()).to_json()

@@ -75,6 +75,7 @@ POLICY: Mapping[tuple[str, str], frozenset[str]] = {
     ("GET", "/digests/{day}/export"): _any(SUPERVISOR, "read"),
     # batch
     ("POST", "/ingest"): _any("ingest"),
+    ("POST", "/calls/process"): _any("ingest"),
     # administration
     ("GET", "/users"): ADMINS,
     ("POST", "/users"): ADMINS,

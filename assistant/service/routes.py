@@ -56,6 +56,12 @@ class IngestBody(BaseModel):
     source: str
 
 
+class ProcessBody(BaseModel):
+    audio: str
+    call_id: str | None = None
+    language: str | None = None
+
+
 class DemoBody(BaseModel):
     sample: str | None = None
 
@@ -248,8 +254,10 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
         call_id = safe_id(call_id)  # a raw id with personal data finds its opaque one
         live = live_call(call_id, recent=True)
         call = None if live is not None else stored(call_id)  # 404 unless the asker may see it
-        if cursor <= 0:
-            audit(hub.cursor(), who(), "call.view", call_id)  # the first page is opening the call
+        # The first page is opening the call; the agent handling a live call is not auditing it (their
+        # screen follows the call they answer; starting or taking it is on record already).
+        if cursor <= 0 and (live is None or live.agent_id != who()):
+            audit(hub.cursor(), who(), "call.view", call_id)
         if live is not None:
             found, nxt = live.events_since(cursor)
             return {"events": found, "cursor": nxt}
@@ -280,6 +288,7 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
         if live is None:
             stored(call_id)  # 404 unless the asker may see the call
         fb = storage.add_feedback(hub.cursor(), call_id, body.suggestion_id, body.kind, body.comment)
+        audit(hub.cursor(), who(), f"feedback.{fb.kind}", fb.suggestion_id)
         if live is not None:
             live.feedback[fb.suggestion_id] = fb.kind  # the floor shows it
         return {
@@ -363,6 +372,27 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
         report = run_ingest(body.source, con=hub.cursor(), processor=hub.processor)
         return report.to_json()
 
+    @app.post("/calls/process", response_model=schemas.ProcessedCall)
+    def process_call(body: ProcessBody) -> dict[str, Any]:
+        """`assistant process-call` of a recording on the service's machine, with its loaded models,
+        into its database (the CLI uses it while the service runs); the `process-call --json` shape."""
+        import copy
+        import dataclasses
+        from pathlib import Path
+
+        path = Path(body.audio)
+        if not path.is_file():
+            raise InputError(f"no recording at {body.audio!r} on the service's machine")
+        processor = hub.processor
+        if body.language:
+            processor = copy.copy(processor)
+            processor.options = dataclasses.replace(processor.options, language=normalize_code(body.language))
+        record = processor.process_file(path, call_id=body.call_id)
+        con = hub.cursor()
+        ids = storage.save_call(con, record)
+        audit(con, who(), "call.process", record.call_id)
+        return views.to_json(record, ids)
+
     @app.delete("/calls/{call_id:path}", response_model=schemas.CallDeleted)
     def delete_call(call_id: str) -> dict[str, Any]:
         """Delete one stored call everywhere, on request (admin; `assistant calls delete ID`)."""
@@ -374,6 +404,8 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
 
     @app.post("/demo-calls", response_model=schemas.DemoCall)
     def demo_call(body: DemoBody) -> dict[str, Any]:
-        return {"call_id": start_demo(body.sample)}
+        call_id = start_demo(body.sample)
+        audit(hub.cursor(), who(), "call.demo", call_id)
+        return {"call_id": call_id}
 
     _ = config

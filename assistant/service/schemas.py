@@ -526,6 +526,28 @@ class RetentionReport(Schema):
     audit_lines_deleted: int
 
 
+class ProcessedSuggestion(Schema):
+    suggestion_id: str | None
+    article_id: str | None
+    title: str | None
+    score: float | None
+    utterance: str | None
+    abstained: bool
+
+
+class ProcessedCall(Schema):
+    """`POST /calls/process` and `assistant process-call --json`."""
+
+    call_id: str
+    language: str | None
+    duration: float | None
+    reason: str | None
+    outcome: str | None
+    sentiment: dict[str, Any]
+    suggestions: list[ProcessedSuggestion]
+    summary_text: str | None
+
+
 class CallDeleted(Schema):
     call_id: str
     deleted: bool

@@ -282,16 +282,18 @@ def list_calls(
     offset: int = 0,
     after: tuple[datetime, str] | None = None,
     agent: str | None = None,
+    peek: bool = False,
 ) -> list[StoredCall]:
     """Calls newest first, filtered by start time (`since` inclusive, `until` exclusive) and fields;
     `after` (started_at, call_id) starts after that call (see `list_calls_page`); `agent`: only the
-    calls that agent handled."""
+    calls that agent handled; `peek`: one call more than `limit` (whether another page exists)."""
     if outcome is not None:
         _choice(outcome, OUTCOMES, "outcome")
     if status is not None:
         _choice(status, STATUSES, "call status")
     if not 1 <= limit <= 10_000:
         raise InputError(f"limit must be between 1 and 10000, got {limit}")
+    limit += 1 if peek else 0
     if offset < 0:
         raise InputError(f"offset must not be negative, got {offset}")
     where, params = [], []
@@ -346,7 +348,7 @@ def list_calls_page(
     if not 1 <= limit <= 10_000:
         raise InputError(f"limit must be between 1 and 10000, got {limit}")
     after = _decode_cursor(cursor) if cursor else None
-    found = list_calls(con, limit=limit + 1, after=after, **filters)
+    found = list_calls(con, limit=limit, after=after, peek=True, **filters)
     more = len(found) > limit
     page = found[:limit]
     return page, encode_cursor(page[-1]) if more and page else None

@@ -385,11 +385,12 @@ class OpenQuestion:
     """A knowledge gap in the gap queue: a caller question no approved article answered (the
     search abstained, or the suggested article was rated not helpful), grouped by wording.
 
-    One notion with the digest (`assistant.digest.build.Topic.is_gap`): once a day's digest is stored,
-    a question counts only if its call's topic is one the digest flags as a knowledge gap, or
-    its call is in no topic. Questions of a topic most of whose callers got an approved answer
-    (the article exists; this wording missed it) are not gaps. Calls of days without a stored
-    digest count as gaps until the digest judges them.
+    The rule (the Knowledge page states it): every answer an agent marked Not helpful is listed,
+    always - a person judged it. An abstention (no approved answer) is listed unless the day's
+    stored digest put its call in a topic it does not flag as a knowledge gap
+    (`assistant.digest.build.Topic.is_gap`: most of that topic's callers got an approved answer, so
+    the article exists and this wording missed it). Calls of days without a stored digest count
+    until the digest judges them.
 
     Attributes:
         query: the question (redacted, in the agent's language when translated).
@@ -415,10 +416,10 @@ def open_questions(con: Connection, limit: int = 50) -> list[OpenQuestion]:
         con,
         """
         WITH q AS (
-            SELECT s.call_id, s.query_text AS q, s.created_at AS t FROM suggestions s
+            SELECT s.call_id, s.query_text AS q, s.created_at AS t, false AS marked FROM suggestions s
             JOIN calls c ON c.call_id = s.call_id WHERE s.abstained AND s.query_text IS NOT NULL
             UNION ALL
-            SELECT s.call_id, s.query_text, f.created_at FROM feedback f
+            SELECT s.call_id, s.query_text, f.created_at, true FROM feedback f
             JOIN suggestions s ON s.suggestion_id = f.suggestion_id
             WHERE f.kind = 'not_helpful' AND s.query_text IS NOT NULL
         ), judged AS (
@@ -433,7 +434,7 @@ def open_questions(con: Connection, limit: int = 50) -> list[OpenQuestion]:
                 ORDER BY dt.digest_date DESC LIMIT 1
             ) AS topic_label
             FROM q LEFT JOIN judged j ON j.call_id = q.call_id
-            WHERE coalesce(j.gap, true)
+            WHERE q.marked OR coalesce(j.gap, true)
         )
         SELECT arg_max(q, t) AS query, count(*) AS count, max(t) AS last_seen,
                arg_max(topic_id, t) AS topic_id, arg_max(topic_label, t) AS topic_label

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import altair as alt
@@ -11,7 +12,7 @@ import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
 from console import components as ui
-from console import exports
+from console import exports, get_client
 
 CALLS_PAGE = str(Path(__file__).resolve().parent / "calls.py")
 
@@ -62,7 +63,11 @@ st.caption("What callers asked about on one day, and where the knowledge base ha
 dates = ui.call("digest_dates")
 if dates is None:
     st.stop()
-latest = dt.date.fromisoformat(max(dates)) if dates else dt.date.today() - dt.timedelta(days=1)
+# The latest day with a digest; on a machine with none yet, the latest day with calls (not an empty
+# yesterday).
+newest_call = None if dates else (ui.call("list_calls", False, 1) or [{}])[0].get("started_at")  # ended calls
+days = dates or ([str(newest_call)[:10]] if newest_call else [])
+latest = dt.date.fromisoformat(max(days)) if days else dt.date.today() - dt.timedelta(days=1)
 picked = st.date_input(
     "Digest date",
     value=latest,
@@ -158,14 +163,17 @@ if not quotes:
 st.header("Download")
 st.caption("The same files as 'assistant digest --format markdown' and '--format csv'.")
 day = digest.get("date") or day
-# The service renders the files, so the console and the CLI share one layout.
-markdown_file = ui.call("digest_export", day, "markdown")
-# After a failure, one banner is enough (and a second one would repeat its button's key).
-csv_file = ui.call("digest_export", day, "csv") if markdown_file is not None else None
+# The service renders the files, so the console and the CLI share one layout. It renders them when a
+# person presses a button, not on every visit: the audit log says "digest.export" for a download only.
+client = get_client()
+
+
+def export(fmt: str) -> Callable[[], str]:
+    return lambda: client.digest_export(day, fmt)
+
+
 a, b = st.columns(2)
-if markdown_file is not None:
-    a.download_button("Digest (Markdown)", markdown_file, file_name=f"digest-{day}.md", mime="text/markdown",
-                      on_click="ignore")  # fmt: skip
-if csv_file is not None:
-    b.download_button("Topics (CSV)", csv_file, file_name=f"digest-{day}.csv", mime="text/csv",
-                      on_click="ignore")  # fmt: skip
+a.download_button("Digest (Markdown)", export("markdown"), file_name=f"digest-{day}.md", mime="text/markdown",
+                  on_click="ignore")  # fmt: skip
+b.download_button("Topics (CSV)", export("csv"), file_name=f"digest-{day}.csv", mime="text/csv",
+                  on_click="ignore")  # fmt: skip

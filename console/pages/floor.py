@@ -10,7 +10,8 @@ from assistant import config
 from console import components as ui
 from console import live
 
-REFRESH = min(10.0, max(0.25, config.get().console_refresh * 2))  # a room view: twice the call pace
+# The call pace: the page follows GET /floor closely (bench/floor.py --page).
+REFRESH = min(10.0, max(0.25, config.get().console_refresh))
 ALERT_WORDS = {
     "escalation": "Escalation: the caller asks for a supervisor or to complain",
     "negative_sentiment": "Negative sentiment",
@@ -79,7 +80,21 @@ def board() -> None:
     ui.live_region(st.session_state.floor_latest)  # first, always: its DOM node stays
     if problem:
         st.error(problem, icon=":material/cloud_off:")
-        return
+    else:
+        calls_table(calls)
+    # In the same fragment as the table: a call that started after the page opened can be followed
+    # without a reload, and one GET /floor feeds both.
+    st.header("Follow a call")
+    choices = [c["call_id"] for c in calls]
+    labels = {c["call_id"]: f"{c['call_id']} (agent {c['agent'] or 'unassigned'})" for c in calls}
+    picked = st.selectbox("Live call to follow", choices, index=None, key="floor_pick", format_func=lambda x: labels.get(x, x),
+                          placeholder="No live calls" if not choices else "Choose a call")  # fmt: skip
+    if st.button("Follow the call", disabled=picked is None):
+        st.session_state.floor_follow = live.new_state(picked)
+        st.rerun()  # the whole page: the captions below start at once
+
+
+def calls_table(calls: list[dict]) -> None:
     st.markdown(f"**{len(calls)} live call{'s' if len(calls) != 1 else ''}**")
     if not calls:
         st.info("No live calls right now.", icon=":material/info:")
@@ -94,19 +109,6 @@ def board() -> None:
 
 
 board()
-
-# ---------------------------------------------------------------- follow one call (read-only)
-st.header("Follow a call")
-floor, _ = ui.fetch("floor")
-choices = [c["call_id"] for c in (floor or {}).get("calls", [])]
-labels = {
-    c["call_id"]: f"{c['call_id']} (agent {c['agent'] or 'unassigned'})"
-    for c in (floor or {}).get("calls", [])
-}
-picked = st.selectbox("Live call to follow", choices, index=None, key="floor_pick", format_func=lambda x: labels.get(x, x),
-                      placeholder="No live calls" if not choices else "Choose a call")  # fmt: skip
-if st.button("Follow the call", disabled=picked is None):
-    st.session_state.floor_follow = live.new_state(picked)
 
 
 @st.fragment(run_every=None if paused else REFRESH)

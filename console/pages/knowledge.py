@@ -68,8 +68,11 @@ def load_selected() -> None:
 
 
 def load_gap(query: str) -> None:
+    label = next(
+        (g.get("topic_label") for g in st.session_state.get("kb_gaps") or [] if g["query"] == query), None
+    )
     load_form(
-        form.from_gap(query),
+        form.from_gap(query, label),
         None,
         f"Draft started from the gap \u201c{query}\u201d: title and caller question are filled in. "
         "Add an id and the answer, then save.",
@@ -160,7 +163,13 @@ for col, (status, label) in zip(
 ):
     clicked = col.button(label, disabled=pick == NEW, key=f"kb_status_{status}")
     if clicked and ui.call("set_article_status", pick, status) is not None:
-        ui.done_banner(f"{pick} is now {status}; search and suggestions use the change now.")
+        # Run the page again, so the table above shows the new status at once.
+        st.session_state.kb_status_note = (
+            f"{pick} is now {status}; search and suggestions use the change now."
+        )
+        st.rerun()
+if st.session_state.get("kb_status_note"):
+    ui.done_banner(st.session_state.pop("kb_status_note"))
 st.caption(
     "New and edited articles are drafts: search and suggestions keep the published text until a "
     "knowledge manager presses Publish (a different one, where your agency requires it)."
@@ -238,8 +247,13 @@ elif st.session_state.get("kb_saved"):
 
 # ---------------------------------------------------------------- gaps
 st.header("Gap queue")
-st.caption("Questions the assistant had no approved answer for, or that agents marked not helpful.")
+st.caption(
+    "Every answer an agent marked **Not helpful** is listed, always. A question the assistant had no "
+    "approved answer for is listed too, unless that day's digest put its call in a topic whose callers "
+    "mostly got an approved answer (the article exists; this wording missed it)."
+)
 gaps = ui.call("knowledge_gaps")
+st.session_state.kb_gaps = gaps or []
 if gaps:
     ui.data_table(
         [

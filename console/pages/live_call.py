@@ -133,7 +133,7 @@ def updates() -> None:
 
     sug_col, cap_col = st.columns([3, 2])
     with sug_col:
-        st.header("Suggestions", divider="gray")
+        st.header("Suggestions", divider="gray", anchor=False)
         if not state["suggestions"]:
             st.info(
                 "No suggestions yet. They appear when the caller asks a question.", icon=":material/info:"
@@ -142,27 +142,33 @@ def updates() -> None:
             sid = s["suggestion_id"]
 
             def give(kind: str, sid: str = sid) -> None:
+                rated = state.setdefault("rated", {})
+                if kind in ui.RATINGS and sid in rated:
+                    return  # one rating per suggestion: helpful or not helpful, not both
                 if ui.call("feedback", state["call_id"], sid, kind) is not None:
                     state["feedback"][sid] = kind
+                    if kind in ui.RATINGS:
+                        rated[sid] = kind
 
             ui.suggestion_card(
-                s, key=f"fb_{sid}", feedback=state["feedback"], on_feedback=give, newest=n == 0
-            )
+                s, key=f"fb_{sid}", feedback=state["feedback"], on_feedback=give, newest=n == 0,
+                rated=state.get("rated", {}).get(sid),
+            )  # fmt: skip
     with cap_col:
-        st.header("Captions", divider="gray")
+        st.header("Captions", divider="gray", anchor=False)
         ui.captions_list(state["captions"], key="live_captions", agent_language=agent_language)
         if state["captions"]:
-            a, b = st.columns(2)
-            a.download_button("Download captions (WebVTT)", exports.webvtt(state["captions"]),
-                              file_name=f"{state['call_id']}.vtt", mime="text/vtt", on_click="ignore")  # fmt: skip
-            b.download_button("Download captions (text)", exports.transcript_text(state["captions"]),
-                              file_name=f"{state['call_id']}.txt", mime="text/plain", on_click="ignore")  # fmt: skip
+            with st.container(horizontal=True):  # a wrapping row: columns cut both labels to "Download..."
+                st.download_button("Download captions (WebVTT)", exports.webvtt(state["captions"]),
+                                   file_name=f"{state['call_id']}.vtt", mime="text/vtt", on_click="ignore")  # fmt: skip
+                st.download_button("Download captions (text)", exports.transcript_text(state["captions"]),
+                                   file_name=f"{state['call_id']}.txt", mime="text/plain", on_click="ignore")  # fmt: skip
 
 
 updates()
 
 # ---------------------------------------------------------------- the agent's own tools
-st.header("Search the knowledge base")
+st.header("Search the knowledge base", anchor=False)
 with st.form("live_search", border=False):
     query = st.text_input("Search the knowledge base", placeholder="e.g. replace a lost benefits card")
     if st.form_submit_button("Search", icon=":material/search:") and query.strip():
@@ -170,7 +176,7 @@ with st.form("live_search", border=False):
         if result is not None:
             ui.search_results(result)
 if state["call_id"]:
-    st.header("Call language")
+    st.header("Call language", anchor=False)
     codes = sorted(ui.LANGUAGE_NAMES)
     current = (state["language"] or {}).get("language")
     chosen = st.selectbox("Override the call language", codes, index=codes.index(current) if current in codes else None,
@@ -181,7 +187,7 @@ if state["call_id"]:
         ui.done_banner(f"call language set to {ui.language_name(chosen)}")
 
 if state["summary"]:
-    st.header("Call summary")
+    st.header("Call summary", anchor=False)
     summary = state["summary"]
     st.markdown(ui.md_escape(summary.get("text")))
     if summary.get("key_details"):

@@ -5,13 +5,13 @@ from __future__ import annotations
 import streamlit as st
 
 from assistant.errors import InputError
-from console import ServiceUnavailable, is_fake, sign_in, sso_configured
+from console import ServiceUnavailable, is_fake, keep_signed_in, sign_in, sso_configured
 from console import components as ui
 
 st.title("Sign in")
 st.caption("Sign in with the account your administrator gave you. The console shows the pages of your roles.")
 ui.call("health")  # says "Service down" now, not after someone typed their password
-if st.session_state.get("_signed_out"):
+if st.session_state.get("_signed_out") or st.query_params.get("signed_out"):
     st.info("You are signed out.", icon=":material/logout:")
 
 if sso_configured():
@@ -33,7 +33,7 @@ with st.form("sign_in"):
 
 if submitted:
     try:
-        sign_in(name.strip(), password)
+        auth = sign_in(name.strip(), password)
     except ServiceUnavailable as exc:
         st.error(
             f"Service down: {ui.md_escape(str(exc))}. Try again when it is back.", icon=":material/cloud_off:"
@@ -42,6 +42,11 @@ if submitted:
         ui.error_banner(str(exc))  # it may echo the name typed
     else:
         st.session_state.pop("_signed_out", None)
+        # Through the route that sets the session cookie (a reload keeps the person signed in), then
+        # to the page first asked for, with its `?call=ID`.
+        if keep_signed_in(auth, st.session_state.pop("_next", "/")):
+            st.write("Signed in. Opening the console...")
+            st.stop()
         st.rerun()
 
 if is_fake():

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from console import sign_out
+from console import forget_session, sign_out
 
 st.session_state["_signed_out"] = True
 if sign_out():
     st.write("Signing you out at your single sign-on provider...")
     st.stop()  # the browser goes there now; a rerun could drop the redirect
+if forget_session():
+    st.write("Signing you out...")
+    st.stop()  # the browser deletes the session cookie, then opens the sign-in page
 st.rerun()
