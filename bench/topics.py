@@ -201,7 +201,6 @@ def heldout(cache: Path | None, n: int = 1200) -> None:
         grouping = group_texts(
             texts,
             embedder,
-            similarity=options.cluster_similarity,
             min_size=options.min_topic_calls,
             embed_limit=len(texts),
         )

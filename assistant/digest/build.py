@@ -124,7 +124,6 @@ def build_digest(
     grouping = group_texts(
         [p.group_text for p in problems],
         embedder,
-        similarity=options.cluster_similarity,
         min_size=options.min_topic_calls,
         embed_limit=options.embed_limit,
         embed_seconds=options.embed_seconds,
