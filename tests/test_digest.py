@@ -661,3 +661,36 @@ def test_a_statement_too_rare_to_group_joins_the_topic_of_its_article(con):
     digest, _ = build_digest(con, DAY, WordEmbedder(), DigestOptions(min_topic_calls=3))
     (dl,) = digest.topics
     assert dl.calls == 7 and {"odd-0", "odd-1"} <= set(dl.call_ids) and digest.unassigned_calls == 0
+
+
+def test_labels_are_unique_within_a_day_in_the_callers_words():
+    from assistant.digest.model import Topic
+    from assistant.digest.stats import unique_labels
+
+    def topic(tid: str, label: str, quotes: tuple[str, ...]) -> Topic:
+        return Topic(tid, label, 5, 0.1, None, None, False, 0.0, 0, None, None, None, {}, quotes)
+
+    title = "Reset your password or unlock your online account"
+    got = unique_labels(
+        [
+            topic("a", title, ("I forgot my password",)),
+            topic("b", title, ("I need to change my security question, please", "security question")),
+            topic("c", title, ()),
+            topic("d", "Pay a bill", ()),
+        ]
+    )
+    assert [t.label for t in got] == [
+        title,
+        "I need to change my security question",
+        f"{title} (2)",
+        "Pay a bill",
+    ]
+
+
+def test_topics_whose_labels_name_the_same_need_merge_and_others_keep_apart():
+    from assistant.digest.cluster import same_need
+
+    texts = ["My water bill came out so high", "The water bills came out very high", "Renew my driver license"]
+    sims = np.eye(3)
+    assert list(same_need(np.array([0, 1, 2]), texts, sims)) == [0, 0, 1]
+    assert list(same_need(np.array([2, -1, 0]), texts, sims[:, [2, 1, 0]])) == [1, -1, 0]

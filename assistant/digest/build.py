@@ -37,7 +37,14 @@ from assistant.digest.model import (
     check_not_future,
 )
 from assistant.digest.render import digest_text
-from assistant.digest.stats import Problem, call_problems, escalated, topic_stats, translation_memory
+from assistant.digest.stats import (
+    Problem,
+    call_problems,
+    escalated,
+    topic_stats,
+    translation_memory,
+    unique_labels,
+)
 from assistant.errors import AssistantError, InputError
 from assistant.knowledge.articles import load_articles
 from assistant.knowledge.index import ensure_index
@@ -192,7 +199,9 @@ def build_digest(
             vec = unit(0.8 * np.asarray(old.centroid, dtype=np.float32) + 0.2 * vec)
         updates.append(storage.RegisteredTopic(tid, topic.label, tuple(float(x) for x in vec), day, day))
     topics.sort(key=lambda t: (-t.calls, t.topic_id))
-    topics = [replace(t, rank=r) for r, t in enumerate(topics, start=1)]
+    topics = [replace(t, rank=r) for r, t in enumerate(unique_labels(topics), start=1)]
+    label_of = {t.topic_id: t.label for t in topics}
+    updates = [replace(u, label=label_of.get(u.topic_id, u.label)) for u in updates]
     assigned = {problems[i].call for idx in members.values() for i in idx}
     digest = replace(
         base,
