@@ -391,6 +391,18 @@ def test_a_day_of_a_few_unanswered_calls_does_not_crash(con):
         ("Look up my account balance", "Look up my account balance", False),
         ("Páseme con su gerente, por favor.", "", True),
         ("Can you communicate me with a supervisor?", "", True),
+        (
+            "Hello! I hope you're having a good day, can you help me with adding a person to my plan?",
+            "Can you help me with adding a person to my plan?",
+            False,
+        ),
+        (
+            "Hello I have a problem, I'd like to remove a person from my plan.",
+            "I'd like to remove a person from my plan.",
+            False,
+        ),
+        ("I have a problem with my bill", "I have a problem with my bill", False),
+        ("Hola, tengo una pregunta: ¿cuándo llega mi pago?", "¿Cuándo llega mi pago?", False),
     ],
 )
 def test_the_callers_need_without_greetings_names_thanks_or_escalation(said, need, escalation):
@@ -690,7 +702,11 @@ def test_labels_are_unique_within_a_day_in_the_callers_words():
 def test_topics_whose_labels_name_the_same_need_merge_and_others_keep_apart():
     from assistant.digest.cluster import same_need
 
-    texts = ["My water bill came out so high", "The water bills came out very high", "Renew my driver license"]
+    texts = [
+        "My water bill came out so high",
+        "The water bills came out very high",
+        "Renew my driver license",
+    ]
     sims = np.eye(3)
     assert list(same_need(np.array([0, 1, 2]), texts, sims)) == [0, 0, 1]
     assert list(same_need(np.array([2, -1, 0]), texts, sims[:, [2, 1, 0]])) == [1, -1, 0]
