@@ -10,7 +10,7 @@ from typing import Any
 from assistant import config
 from assistant.errors import InputError
 
-METHOD_VERSION = "digest-2"
+METHOD_VERSION = "digest-3"  # 3: topics chosen from the day's data (HDBSCAN count, Ward cut)
 BASELINE_DAYS = 7
 GAP_SHARE = 0.5
 
@@ -22,7 +22,6 @@ class DigestOptions:
     Attributes:
         emerging_factor: a topic is emerging when new, or when its calls reach this multiple of
             its mean over the previous 7 days.
-        cluster_similarity: cosine similarity at which problem statements join one topic.
         match_similarity: cosine similarity at which a topic continues a registered topic.
         merge_similarity: clusters whose calls mostly match one article are merged when their
             centroids are at least this similar (the article says one need; the centroids check
@@ -31,7 +30,8 @@ class DigestOptions:
         anchor_coverage: a cluster's article is the one most of its calls that matched an article
             matched, when at least this share of its calls did (else most of all its calls).
         centroid_merge: clusters whose centroids are at least this similar merge (None: off).
-        min_topic_calls: smaller groups are not reported as topics.
+        min_topic_calls: smaller groups are not reported as topics; a dense group (which sets the
+            number of topics, `digest.cluster.partition`) has at least one statement more.
         embed_limit: at most this many distinct statements are embedded (see `digest_cluster`).
         embed_seconds: time budget for embedding (at least 256 statements are embedded); None: no
             limit, the default, so that a day's digest does not depend on how busy the machine is.
@@ -46,7 +46,6 @@ class DigestOptions:
     """
 
     emerging_factor: float = 2.0
-    cluster_similarity: float = 0.55
     match_similarity: float = 0.8
     merge_similarity: float = 0.6
     centroid_merge: float | None = None
@@ -65,7 +64,6 @@ class DigestOptions:
         cfg = config.get()
         base = cls(
             emerging_factor=cfg.digest_emerging_factor,
-            cluster_similarity=cfg.digest_cluster_similarity,
             min_topic_calls=cfg.digest_min_topic_calls,
         )
         return replace(base, **{k: v for k, v in overrides.items() if v is not None})
