@@ -148,6 +148,7 @@ def build_digest(
         options.strong_anchor,
         options.anchor_coverage,
     )
+    labels = split_foreign(labels, problems, anchors)
     if options.centroid_merge is not None:
         labels = merge_close(labels, grouping.centroids, options.centroid_merge)
     if memory:
@@ -343,6 +344,25 @@ def join_by_memory(
         topic, n = named.most_common(1)[0] if named else (None, 0)
         if topic is not None and topic != labels[members[0]] and n * 2 > len(untranslated):
             out[members] = topic
+    return out
+
+
+def split_foreign(labels: Any, problems: Sequence[Any], anchors: Sequence[str | None]) -> Any:
+    """A topic most of whose statements are untranslated and whose calls do not mostly share an
+    article is no topic: an embedding that does not read their language put them together for
+    their language, not their need. Its statements leave it (-1), so that the translation memory
+    (`join_by_memory`) or their article (`attach_by_article`) places each one."""
+    import numpy as np
+
+    out = np.array(labels, copy=True)
+    for cluster in sorted({int(x) for x in labels if x >= 0}):
+        members = np.flatnonzero(labels == cluster)
+        if sum(bool(problems[int(i)].untranslated) for i in members) * 2 <= len(members):
+            continue
+        calls = {problems[int(i)].call for i in members}
+        per_article = Counter(a for _, a in {(problems[int(i)].call, anchors[int(i)]) for i in members} if a)
+        if not per_article or per_article.most_common(1)[0][1] * 2 <= len(calls):
+            out[members] = -1
     return out
 
 
