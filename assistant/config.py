@@ -115,8 +115,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "digest_cluster_similarity",
         0.55,
-        "Digest: no longer used (the number of topics is chosen from each day's data); "
-        "kept so that config files that set it still load.",
+        "Digest: cosine similarity (average linkage) at which callers' needs join one topic.",
         "float",
     ),
     Setting("digest_min_topic_calls", 3, "Digest: a group of fewer calls is not reported as a topic.", "int"),

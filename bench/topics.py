@@ -224,7 +224,7 @@ def heldout_sets(n: int = 1500) -> list[tuple[str, list[tuple[str, str]], bool]]
     return [(name, random.Random(0).sample(rows, min(n, len(rows))), sanity) for name, rows, sanity in sets]
 
 
-def heldout(cache: Path | None, embedder: Any, n: int = 1500) -> None:
+def heldout(cache: Path | None, embedder: Any, density: bool, n: int = 1500) -> None:
     """The same grouping (need extraction, `group_texts` with the configured min_topic_calls) on
     public intent sets of other domains that the method was not chosen on (`heldout_sets`). Each
     query is one text of one call; no ingest, no knowledge-base anchors (out of domain)."""
@@ -237,7 +237,13 @@ def heldout(cache: Path | None, embedder: Any, n: int = 1500) -> None:
     for name, sample, sanity in heldout_sets(n):
         texts = [caller_need(t).text or t for t, _ in sample]
         t0 = time.perf_counter()
-        grouping = group_texts(texts, embedder, min_size=options.min_topic_calls, embed_limit=len(texts))
+        grouping = group_texts(
+            texts,
+            embedder,
+            min_size=options.min_topic_calls,
+            embed_limit=len(texts),
+            similarity=None if density else options.cluster_similarity,
+        )
         took = time.perf_counter() - t0
         topic = [str(x) if x >= 0 else None for x in grouping.labels]
         acc, nmi, ari, clusters = scores([g for _, g in sample], topic)
@@ -266,6 +272,12 @@ def main() -> int:
     parser.add_argument("--heldout", action="store_true", help="also score BANKING77 and CLINC150 samples")
     parser.add_argument("--cache", type=Path, help="keep the embedded vectors here (.npz) and reuse them")
     parser.add_argument(
+        "--density",
+        action="store_true",
+        help="density grouping (topics chosen from the data) instead of the threshold",
+    )
+    parser.add_argument("--similarity", type=float, help="override cluster_similarity (threshold grouping)")
+    parser.add_argument(
         "--use", action="store_true", help="embed with multilingual USE v3 instead of the digest's default"
     )
     parser.add_argument("--merge-similarity", type=float, help="override merge_similarity")
@@ -286,6 +298,8 @@ def main() -> int:
 
         embedder = MultilingualUSE() if args.use else default_embedder()
         overrides = {
+            "grouping": "density" if args.density else None,
+            "cluster_similarity": args.similarity,
             "merge_similarity": args.merge_similarity,
             "centroid_merge": args.centroid_merge,
         }
@@ -293,7 +307,7 @@ def main() -> int:
         report(digest_of(db, DAY, embedder, cache, **overrides), gold)
         if args.heldout:
             suffix = ".heldout-use.npz" if args.use else ".heldout.npz"
-            heldout(args.cache.with_suffix(suffix) if args.cache else None, embedder)
+            heldout(args.cache.with_suffix(suffix) if args.cache else None, embedder, args.density)
     return 0
 
 

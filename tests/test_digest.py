@@ -106,7 +106,14 @@ def test_greetings_are_dropped_before_grouping():
     assert clean_problem("Hello.") == "Hello."
 
 
-def test_grouping_finds_topics_without_knowing_their_number():
+def test_digest_grouping_is_threshold_or_density():
+    assert DigestOptions().grouping == "threshold"
+    with pytest.raises(InputError, match="'dense' is not 'threshold' or 'density'"):
+        DigestOptions(grouping="dense")
+
+
+@pytest.mark.parametrize("similarity", [0.4, None])  # threshold grouping, density grouping
+def test_grouping_finds_topics_without_knowing_their_number(similarity):
     texts = [
         "renew driver license online",
         "renew my driver license soon",
@@ -116,7 +123,7 @@ def test_grouping_finds_topics_without_knowing_their_number():
         "high water bill again",
         "lonely odd remark",
     ]
-    g = group_texts(texts, WordEmbedder(), min_size=2, embed_limit=100)
+    g = group_texts(texts, WordEmbedder(), min_size=2, embed_limit=100, similarity=similarity)
     assert len(g.centroids) == 2
     assert len(set(g.labels[:3])) == 1 and len(set(g.labels[3:6])) == 1 and g.labels[0] != g.labels[3]
     assert g.labels[6] == -1
@@ -127,7 +134,7 @@ def test_big_days_embed_a_sample_and_assign_the_rest_by_words():
         f"water bill high case {i}" for i in range(60)
     ]
     emb = WordEmbedder()
-    g = group_texts(texts, emb, min_size=3, embed_limit=40)
+    g = group_texts(texts, emb, min_size=3, embed_limit=40, similarity=0.4)
     assert emb.calls == 40 and g.embedded == 40 and g.distinct == 120
     assert len(set(g.labels[:60])) == 1 and len(set(g.labels[60:])) == 1 and g.labels[0] != g.labels[60]
 

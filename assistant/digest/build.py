@@ -131,6 +131,7 @@ def build_digest(
     grouping = group_texts(
         [p.group_text for p in problems],
         embedder,
+        similarity=None if options.grouping == "density" else options.cluster_similarity,
         min_size=options.min_topic_calls,
         embed_limit=options.embed_limit,
         embed_seconds=options.embed_seconds,
@@ -148,7 +149,8 @@ def build_digest(
         options.strong_anchor,
         options.anchor_coverage,
     )
-    labels = split_foreign(labels, problems, anchors)
+    if options.grouping == "density":
+        labels = split_foreign(labels, problems, anchors)
     if options.centroid_merge is not None:
         labels = merge_close(labels, grouping.centroids, options.centroid_merge)
     if memory:

@@ -91,6 +91,20 @@ def _unit(m: np.ndarray) -> np.ndarray:
     return m / np.where(norms == 0, 1.0, norms)
 
 
+def _agglomerate(vectors: np.ndarray, similarity: float) -> np.ndarray:
+    """Average-linkage clusters of `vectors` cut at cosine `similarity` (the earlier method)."""
+    import numpy as np
+
+    if len(vectors) == 1:
+        return np.zeros(1, dtype=int)
+    from sklearn.cluster import AgglomerativeClustering
+
+    model = AgglomerativeClustering(
+        n_clusters=None, distance_threshold=1.0 - similarity, metric="cosine", linkage="average"
+    )
+    return model.fit_predict(vectors)
+
+
 def partition(
     vectors: np.ndarray, min_size: int, repeats: np.ndarray | None = None
 ) -> tuple[np.ndarray, float]:
@@ -225,9 +239,12 @@ def group_texts(
     embed_seconds: float | None = None,
     weights: Sequence[str] | None = None,
     seed: int = 0,
+    similarity: float | None = None,
 ) -> Grouping:
     """Cluster problem statements by meaning; `weights[i]` is the call a text belongs to (clusters
-    smaller than `min_size` distinct calls are not reported)."""
+    smaller than `min_size` distinct calls are not reported). With `similarity`, the earlier
+    method: average linkage cut at that cosine, and every statement joins its nearest reported
+    topic when at least that alike; without, `partition` (the number of topics from the data)."""
     import numpy as np
 
     keys = [clean_problem(t).lower() for t in texts]
@@ -244,7 +261,10 @@ def group_texts(
     said_by: dict[int, set[str]] = {}
     for i, d in enumerate(text_to_distinct):
         said_by.setdefault(int(d), set()).add(owners[i])
-    raw, floor = partition(vectors, min_size, np.array([len(said_by[int(d)]) for d in sample]))
+    if similarity is None:
+        raw, floor = partition(vectors, min_size, np.array([len(said_by[int(d)]) for d in sample]))
+    else:
+        raw, floor = _agglomerate(vectors, similarity), similarity
 
     # Calls per raw cluster decide which are big enough to report.
     d_label = np.full(n, -1, dtype=int)
@@ -269,7 +289,10 @@ def group_texts(
     nearest = sims.argmax(axis=1)
     best = sims[np.arange(len(vectors)), nearest]
     kept = np.array([renumber.get(int(c), -1) for c in raw])
-    sample_label = np.where((kept < 0) & (best >= floor), nearest, kept)
+    if similarity is None:
+        sample_label = np.where((kept < 0) & (best >= floor), nearest, kept)
+    else:
+        sample_label = np.where(best >= similarity, nearest, kept)
     sample_label = same_need(sample_label, [distinct[i] for i in sample], sims)
     centroids = _unit(
         np.stack([vectors[sample_label == k].mean(axis=0) for k in range(sample_label.max() + 1)])

@@ -22,6 +22,12 @@ class DigestOptions:
     Attributes:
         emerging_factor: a topic is emerging when new, or when its calls reach this multiple of
             its mean over the previous 7 days.
+        cluster_similarity: with `grouping` "threshold", the cosine similarity (average linkage)
+            at which problem statements join one topic.
+        grouping: "threshold" (the default: average linkage at `cluster_similarity`, chosen on
+            DSTC11 insurance) or "density" (the number of topics chosen from each day's data,
+            `digest.cluster.partition`; holds better on other domains but splits paraphrased
+            needs on small days, see README).
         match_similarity: cosine similarity at which a topic continues a registered topic.
         merge_similarity: clusters whose calls mostly match one article are merged when their
             centroids are at least this similar (the article says one need; the centroids check
@@ -30,8 +36,8 @@ class DigestOptions:
         anchor_coverage: a cluster's article is the one most of its calls that matched an article
             matched, when at least this share of its calls did (else most of all its calls).
         centroid_merge: clusters whose centroids are at least this similar merge (None: off).
-        min_topic_calls: smaller groups are not reported as topics; a dense group (which sets the
-            number of topics, `digest.cluster.partition`) has at least one statement more.
+        min_topic_calls: smaller groups are not reported as topics; with "density" grouping a
+            dense group (which sets the number of topics) has at least one statement more.
         embed_limit: at most this many distinct statements are embedded (see `digest_cluster`).
         embed_seconds: time budget for embedding (at least 256 statements are embedded); None: no
             limit, the default, so that a day's digest does not depend on how busy the machine is.
@@ -46,6 +52,8 @@ class DigestOptions:
     """
 
     emerging_factor: float = 2.0
+    cluster_similarity: float = 0.55
+    grouping: str = "threshold"
     match_similarity: float = 0.8
     merge_similarity: float = 0.6
     centroid_merge: float | None = None
@@ -59,11 +67,16 @@ class DigestOptions:
     memory_vote: float = 0.15
     top_n: int = 10
 
+    def __post_init__(self) -> None:
+        if self.grouping not in ("threshold", "density"):
+            raise InputError(f"digest grouping {self.grouping!r} is not 'threshold' or 'density'")
+
     @classmethod
     def from_config(cls, **overrides: Any) -> DigestOptions:
         cfg = config.get()
         base = cls(
             emerging_factor=cfg.digest_emerging_factor,
+            cluster_similarity=cfg.digest_cluster_similarity,
             min_topic_calls=cfg.digest_min_topic_calls,
         )
         return replace(base, **{k: v for k, v in overrides.items() if v is not None})
