@@ -51,6 +51,7 @@ from assistant.live.alerts import AlertRules, check_webhook_url, post_alert
 from assistant.live.session import ArticleCatalog, Job, LiveCall, LiveOptions, StageClock
 from assistant.live.steps import live_record
 from assistant.privacy.gate import safe_id
+from assistant.quality.after_call import after_call
 from assistant.storage import CallRecord, SuggestionRecord, UtteranceRecord
 
 log = logging.getLogger("assistant.service.app")
@@ -558,6 +559,7 @@ class CallHub:
             if stored:
                 with self._store_lock:
                     storage.save_call(self.cursor(), record)
+                    after_call(self.cursor(), record.call_id)  # the same call-end step as batch
             if record.summary_json and stored:
                 call.emit("summary", dict(record.summary_json))
             if stored and config.get().llm_url:

@@ -188,6 +188,7 @@ class StoredCall:
     feedback: tuple[Feedback, ...] = ()
     queue: str | None = None
     alerts: tuple[Mapping[str, Any], ...] = ()
+    quality: Mapping[str, Any] | None = None  # after-call work: scores, metrics, wrapup (storage.quality)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,225 @@
+"""After-call work kept with a call: scorecard answers, call metrics, wrap-up codes, and the
+utterance vectors scoring reads (so a changed scorecard is re-scored without re-embedding).
+
+Tables come from migration 7 (`QUALITY_SCHEMA`); every row is keyed by call_id and goes with the
+call on `delete_call` (see `CALL_TABLES`). Text (evidence) passes the privacy gate on the way in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from assistant.privacy.gate import gate_json
+from assistant.storage.schema import (
+    Connection,
+    dumps_json,
+    from_db,
+    loads_json,
+    now,
+    rows,
+    to_db,
+    transaction,
+)
+
+QUALITY_TABLES = ("quality_scores", "call_metrics", "call_wrapup", "utterance_vectors")
+
+
+def _ids(call_ids: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(call_ids))
+
+
+# ---------------------------------------------------------------- scores
+
+
+def save_scores(con: Connection, call_id: str, scores: Sequence[Mapping[str, Any]]) -> None:
+    """Replace a call's answers for each scorecard given (`{"scorecard", "fingerprint", "score",
+    "max_score", "answers"}`); answers for other scorecards stay."""
+    stamp = to_db(now())
+    with transaction(con):
+        for s in scores:
+            con.execute(
+                "DELETE FROM quality_scores WHERE call_id = ? AND scorecard_id = ?", [call_id, s["scorecard"]]
+            )
+            con.execute(
+                "INSERT INTO quality_scores VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    call_id,
+                    s["scorecard"],
+                    s["fingerprint"],
+                    float(s["score"]),
+                    float(s["max_score"]),
+                    dumps_json(gate_json(list(s["answers"]))),
+                    stamp,
+                ],
+            )
+
+
+def scores_for(
+    con: Connection, call_ids: Iterable[str], scorecard: str | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """Stored answers per call: `{"call_id", "scorecard", "fingerprint", "score", "max_score",
+    "answers", "scored_at"}` each, by scorecard id."""
+    ids = _ids(call_ids)
+    out: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
+    if not ids:
+        return out
+    sql = (
+        "SELECT call_id, scorecard_id AS scorecard, fingerprint, score, max_score, answers, scored_at "
+        "FROM quality_scores WHERE call_id IN (SELECT unnest(?))"
+    )
+    params: list[Any] = [ids]
+    if scorecard is not None:
+        sql += " AND scorecard_id = ?"
+        params.append(scorecard)
+    for row in rows(con, sql + " ORDER BY call_id, scorecard_id", params):
+        row["answers"] = loads_json(row["answers"])
+        row["scored_at"] = from_db(row["scored_at"]).isoformat()
+        out[row["call_id"]].append(row)
+    return out
+
+
+def stale_scores(con: Connection, scorecard: str, fingerprint: str) -> list[str]:
+    """Calls scored against an older version of a scorecard."""
+    found = con.execute(
+        "SELECT call_id FROM quality_scores WHERE scorecard_id = ? AND fingerprint <> ? ORDER BY call_id",
+        [scorecard, fingerprint],
+    ).fetchall()
+    return [c for (c,) in found]
+
+
+# ---------------------------------------------------------------- metrics
+
+
+def save_metrics(
+    con: Connection, call_id: str, metrics: Mapping[str, Any], speech: Mapping[str, Any] | None = None
+) -> None:
+    """Replace a call's metrics (and the speech timing they came from, to recompute them)."""
+    with transaction(con):
+        con.execute("DELETE FROM call_metrics WHERE call_id = ?", [call_id])
+        con.execute(
+            "INSERT INTO call_metrics VALUES (?, ?, ?, ?)",
+            [
+                call_id,
+                dumps_json(dict(metrics)),
+                dumps_json(None if speech is None else dict(speech)),
+                to_db(now()),
+            ],
+        )
+
+
+def metrics_for(con: Connection, call_id: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """(metrics, speech timing) of a call, each None when not stored."""
+    found = con.execute("SELECT metrics, speech FROM call_metrics WHERE call_id = ?", [call_id]).fetchone()
+    if found is None:
+        return None, None
+    return loads_json(found[0]), loads_json(found[1])
+
+
+# ---------------------------------------------------------------- utterance vectors
+
+
+def save_vectors(
+    con: Connection, call_id: str, model: str, vectors: Sequence[tuple[int, int, bytes]]
+) -> None:
+    """Replace a call's utterance vectors: (utterance idx, pieces, int8 bytes) each."""
+    with transaction(con):
+        con.execute("DELETE FROM utterance_vectors WHERE call_id = ?", [call_id])
+        if vectors:
+            con.executemany(
+                "INSERT INTO utterance_vectors VALUES (?, ?, ?, ?, ?)",
+                [[call_id, idx, model, n, blob] for idx, n, blob in vectors],
+            )
+
+
+def vectors_for(
+    con: Connection, call_ids: Iterable[str], model: str
+) -> dict[str, dict[int, tuple[int, bytes]]]:
+    """Stored vectors by call and utterance idx: (pieces, int8 bytes)."""
+    ids = _ids(call_ids)
+    out: dict[str, dict[int, tuple[int, bytes]]] = {i: {} for i in ids}
+    if not ids:
+        return out
+    found = con.execute(
+        "SELECT call_id, idx, pieces, vec FROM utterance_vectors WHERE model = ? AND call_id IN (SELECT unnest(?))",
+        [model, ids],
+    ).fetchall()
+    for call_id, idx, n, blob in found:
+        out[call_id][int(idx)] = (int(n), bytes(blob))
+    return out
+
+
+# ---------------------------------------------------------------- wrap-up codes
+
+
+def save_wrapup_suggestion(
+    con: Connection, call_id: str, suggested: Sequence[str], model: str | None, need: bytes | None
+) -> None:
+    """Store the codes suggested at call end (a code already chosen stays chosen)."""
+    with transaction(con):
+        found = con.execute("SELECT 1 FROM call_wrapup WHERE call_id = ?", [call_id]).fetchone()
+        if found is None:
+            con.execute(
+                "INSERT INTO call_wrapup VALUES (?, ?, NULL, NULL, NULL, ?, ?, ?)",
+                [call_id, dumps_json(list(suggested)), model, need, to_db(now())],
+            )
+        else:
+            con.execute(
+                "UPDATE call_wrapup SET suggested = ?, model = ?, need = ?, suggested_at = ? WHERE call_id = ?",
+                [dumps_json(list(suggested)), model, need, to_db(now()), call_id],
+            )
+
+
+def choose_wrapup(con: Connection, call_id: str, code: str, user: str) -> None:
+    """Record the code the agent confirmed (replacing an earlier choice)."""
+    with transaction(con):
+        found = con.execute("SELECT 1 FROM call_wrapup WHERE call_id = ?", [call_id]).fetchone()
+        if found is None:
+            con.execute(
+                "INSERT INTO call_wrapup VALUES (?, '[]', ?, ?, ?, NULL, NULL, ?)",
+                [call_id, code, user, to_db(now()), to_db(now())],
+            )
+        else:
+            con.execute(
+                "UPDATE call_wrapup SET chosen = ?, chosen_by = ?, chosen_at = ? WHERE call_id = ?",
+                [code, user, to_db(now()), call_id],
+            )
+
+
+def wrapups_for(con: Connection, call_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """`{"suggested": [codes], "chosen": code | None}` per call that has a row."""
+    ids = _ids(call_ids)
+    if not ids:
+        return {}
+    found = con.execute(
+        "SELECT call_id, suggested, chosen FROM call_wrapup WHERE call_id IN (SELECT unnest(?))", [ids]
+    ).fetchall()
+    return {c: {"suggested": loads_json(s) or [], "chosen": chosen} for c, s, chosen in found}
+
+
+def confirmed_wrapups(
+    con: Connection, model: str, exclude: str | None = None
+) -> list[tuple[str, str, bytes]]:
+    """(call_id, chosen code, need vector) of every confirmed call embedded with `model`."""
+    found = con.execute(
+        "SELECT call_id, chosen, need FROM call_wrapup WHERE chosen IS NOT NULL AND need IS NOT NULL "
+        "AND model = ? AND call_id <> ? ORDER BY chosen_at",
+        [model, exclude or ""],
+    ).fetchall()
+    return [(c, code, bytes(need)) for c, code, need in found]
+
+
+def quality_view(con: Connection, call_id: str) -> dict[str, Any]:
+    """Everything after-call about one call: `{"scores", "metrics", "wrapup"}` (as `GET /calls/{id}`
+    carries them; scores without the fingerprint)."""
+    scores = [
+        {k: v for k, v in s.items() if k not in {"call_id", "fingerprint"}}
+        for s in scores_for(con, [call_id]).get(call_id, [])
+    ]
+    for s in scores:
+        for a in s["answers"]:
+            if a.get("evidence"):
+                a["evidence"].pop("utterance_idx", None)
+    metrics, _ = metrics_for(con, call_id)
+    wrapup = wrapups_for(con, [call_id]).get(call_id, {"suggested": [], "chosen": None})
+    return {"scores": scores, "metrics": metrics, "wrapup": wrapup}
