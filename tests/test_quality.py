@@ -354,3 +354,24 @@ def test_rest_carries_scores_metrics_and_takes_a_wrapup(quality_home):
         assert c.get("/calls").json()[0]["wrapup"]["chosen"] == "PayBill"
         other = as_user(c, "someone", "agent")  # an agent who did not handle the call cannot see it
         assert c.post("/calls/qa-1/wrapup", json={"code": "PayBill"}, headers=other).status_code == 404
+
+
+def test_metrics_of_a_stereo_call_with_overlaps_and_a_hold_from_each_channels_voice_activity():
+    """overlap_hold.flac: espeak-ng turns placed at set times (see its .json): the caller cuts in
+    twice, the agent once, and a 5.7 s hold. Gold = the rendered clips' own speech."""
+    from assistant.speech.audio import AudioOptions, load_tracks
+    from assistant.speech.transcription import speech_spans
+
+    folder = Path(__file__).parent / "fixtures" / "quality"
+    want = json.loads((folder / "overlap_hold.json").read_text())
+    gold = want["gold"]
+    tracks = load_tracks(folder / "overlap_hold.flac", AudioOptions(agent_channel="left"))
+    got = call_metrics({t.speaker: speech_spans(t.samples) for t in tracks}, want["duration_s"]).to_json()
+
+    def near(a: float, b: float) -> bool:
+        return abs(a - b) <= max(1.0, 0.15 * b)
+
+    assert all(near(got["talk_s"][who], gold["talk_s"][who]) for who in ("agent", "caller")), got
+    assert near(got["overtalk_s"], gold["overtalk_s"]) and near(got["non_talk_s"], gold["non_talk_s"]), got
+    assert abs(got["longest_silence_s"] - gold["longest_silence_s"]) <= 1.0
+    assert got["interruptions"] == gold["interruptions"] == {"agent": 1, "caller": 2}

@@ -308,7 +308,7 @@ def store(con: Any, report: IngestReport, job: Job, record: Any) -> None:
     """Save one processed call; a call cut to fit the text limits is noted in the report."""
 
     storage.save_call(con, record)
-    after_call(con, record.call_id)  # metrics, scorecards, wrap-up codes (issue 35)
+    after_call(con, record.call_id, speech=record.speech)  # metrics, scorecards, wrap-up (issue 35)
     report.stored += 1
     if record.error:
         report.notes.append((job.source, f"call {record.call_id} stored; {record.error}"))

@@ -13,6 +13,7 @@ from assistant.calls.views import call_detail, call_row, to_json
 from assistant.commands import qa as qa_commands
 from assistant.errors import InputError, check_text
 from assistant.privacy.gate import gate
+from assistant.quality.after_call import after_call
 from assistant.service.client import running_service
 
 
@@ -74,6 +75,7 @@ def run_process(args: argparse.Namespace) -> int:
     con = storage.open_db(args.db)
     try:
         ids = storage.save_call(con, record)
+        after_call(con, record.call_id, speech=record.speech)  # metrics, scorecards, wrap-up
     finally:
         con.close()
     data = to_json(record, ids)
