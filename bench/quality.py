@@ -94,7 +94,7 @@ def day(n: int) -> None:
 
     from assistant import storage
     from assistant.quality import review
-    from assistant.quality.after_call import _quantize
+    from assistant.quality.after_call import quantize
     from assistant.quality.meaning import pieces, shared_embedder
     from assistant.quality.scorecards import load_scorecard
     from assistant.storage import CallRecord, UtteranceRecord
@@ -133,7 +133,7 @@ def day(n: int) -> None:
                 con,
                 call_id,
                 embedder.model_name,
-                [(i, len(vec[u["text"]]), _quantize(vec[u["text"]])) for i, u in enumerate(utts)],
+                [(i, len(vec[u["text"]]), quantize(vec[u["text"]])) for i, u in enumerate(utts)],
             )
             if (c + 1) % 1000 == 0:
                 print(f"  built {c + 1} calls ({time.perf_counter() - began:.0f} s)", file=sys.stderr)

@@ -66,13 +66,13 @@ def metrics_of(
     return found.to_json()
 
 
-def _quantize(vectors: np.ndarray) -> bytes:
+def quantize(vectors: np.ndarray) -> bytes:
     import numpy as np
 
     return np.clip(np.rint(vectors * 127), -127, 127).astype(np.int8).tobytes()
 
 
-def _dequantize(n: int, blob: bytes) -> np.ndarray:
+def dequantize(n: int, blob: bytes) -> np.ndarray:
     import numpy as np
 
     return np.frombuffer(blob, dtype=np.int8).reshape(n, -1).astype(np.float32) / 127.0
@@ -85,12 +85,12 @@ def call_vectors(
     if stored is None:
         stored = qstore.vectors_for(con, [call.call_id], embedder.model_name)[call.call_id]
     if call.utterances and len(stored) == len(call.utterances):
-        return [_dequantize(*stored[i]) for i in range(len(call.utterances))]
+        return [dequantize(*stored[i]) for i in range(len(call.utterances))]
     vectors = embed_lines([u.text for u in call.utterances], embedder)
     qstore.save_vectors(
-        con, call.call_id, embedder.model_name, [(i, len(v), _quantize(v)) for i, v in enumerate(vectors)]
+        con, call.call_id, embedder.model_name, [(i, len(v), quantize(v)) for i, v in enumerate(vectors)]
     )
-    return [_dequantize(len(v), _quantize(v)) for v in vectors]
+    return [dequantize(len(v), quantize(v)) for v in vectors]
 
 
 def score_stored(

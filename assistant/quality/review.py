@@ -7,44 +7,47 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from assistant import config, storage
-from assistant.quality.after_call import call_vectors, lines_of
+from assistant.quality.after_call import call_vectors, dequantize
 from assistant.quality.meaning import shared_embedder
 from assistant.quality.scorecards import Scorecard, load_scorecards
-from assistant.quality.scoring import CallScore, bank_for, score_call
+from assistant.quality.scoring import CallScore, Line, bank_for, score_call
 from assistant.storage import quality as qstore
-from assistant.storage.schema import to_db
 
 if TYPE_CHECKING:
     from assistant.protocols import Embedder
 
 
 def calls_between(con: Any, since: datetime, until: datetime) -> list[str]:
-    found = con.execute(
-        "SELECT call_id FROM calls WHERE started_at >= ? AND started_at < ? ORDER BY started_at, call_id",
-        [to_db(since), to_db(until)],
-    ).fetchall()
-    return [c for (c,) in found]
+    return qstore.call_ids_between(con, since, until)
 
 
 def score_calls(
-    con: Any, card: Scorecard, call_ids: Sequence[str], embedder: Embedder | None = None, chunk: int = 500
+    con: Any, card: Scorecard, call_ids: Sequence[str], embedder: Embedder | None = None, chunk: int = 1000
 ) -> list[CallScore]:
     """Score stored calls against one scorecard and keep the answers. Utterance vectors stored at
-    call end are reused; a call without them is embedded now (and they are stored)."""
+    call end are reused; a call without them is embedded now (and they are stored). Reads and
+    writes go a chunk of calls at a time."""
     embedder = embedder or shared_embedder()
     bank = bank_for(card, embedder)
     out: list[CallScore] = []
     for at in range(0, len(call_ids), chunk):
         ids = list(call_ids[at : at + chunk])
         stored = qstore.vectors_for(con, ids, embedder.model_name)
+        texts = qstore.lines_for(con, ids)
+        done: list[CallScore] = []
         for call_id in ids:
-            call = storage.get_call(con, call_id)
-            if call is None:
+            if call_id not in texts:
                 continue
-            vectors = call_vectors(con, call, embedder, stored.get(call_id))
-            out.append(score_call(call.call_id, card, lines_of(call), vectors, bank))
-        for s in out[-len(ids) :]:
-            qstore.save_scores(con, s.call_id, [s.to_stored()])
+            lines = [Line(*x) for x in texts[call_id]]
+            have = stored.get(call_id, {})
+            if len(have) == len(lines):
+                vectors = [dequantize(*have[i]) for i in range(len(lines))]
+            else:
+                call = storage.get_call(con, call_id)
+                vectors = call_vectors(con, call, embedder, have)
+            done.append(score_call(call_id, card, lines, vectors, bank))
+        qstore.save_scores_many(con, [{**s.to_stored(), "call_id": s.call_id} for s in done])
+        out += done
     return out
 
 

@@ -8,6 +8,7 @@ call on `delete_call` (see `CALL_TABLES`). Text (evidence) passes the privacy ga
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from assistant.privacy.gate import gate_json
@@ -76,6 +77,56 @@ def scores_for(
         row["answers"] = loads_json(row["answers"])
         row["scored_at"] = from_db(row["scored_at"]).isoformat()
         out[row["call_id"]].append(row)
+    return out
+
+
+def save_scores_many(con: Connection, scores: Sequence[Mapping[str, Any]]) -> None:
+    """`save_scores` for many calls at once (one transaction): each item has its `call_id`."""
+    stamp = to_db(now())
+    with transaction(con):
+        con.executemany(
+            "DELETE FROM quality_scores WHERE call_id = ? AND scorecard_id = ?",
+            [[s["call_id"], s["scorecard"]] for s in scores],
+        )
+        con.executemany(
+            "INSERT INTO quality_scores VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                [
+                    s["call_id"],
+                    s["scorecard"],
+                    s["fingerprint"],
+                    float(s["score"]),
+                    float(s["max_score"]),
+                    dumps_json(gate_json(list(s["answers"]))),
+                    stamp,
+                ]
+                for s in scores
+            ],
+        )
+
+
+def call_ids_between(con: Connection, since: datetime, until: datetime) -> list[str]:
+    """Calls started in [since, until), oldest first."""
+    found = con.execute(
+        "SELECT call_id FROM calls WHERE started_at >= ? AND started_at < ? ORDER BY started_at, call_id",
+        [to_db(since), to_db(until)],
+    ).fetchall()
+    return [c for (c,) in found]
+
+
+def lines_for(con: Connection, call_ids: Iterable[str]) -> dict[str, list[tuple[str, float | None, str]]]:
+    """(speaker, start, text) of each stored call's utterances in order, for many calls at once."""
+    ids = _ids(call_ids)
+    out: dict[str, list[tuple[str, float | None, str]]] = {}
+    if not ids:
+        return out
+    found = con.execute(
+        "SELECT call_id, speaker, start_s, text FROM utterances WHERE call_id IN (SELECT unnest(?)) "
+        "ORDER BY call_id, idx",
+        [ids],
+    ).fetchall()
+    for call_id, speaker, start, text in found:
+        out.setdefault(call_id, []).append((speaker, start, text))
     return out
 
 
