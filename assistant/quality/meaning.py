@@ -172,17 +172,26 @@ class PhraseBank:
             related = close[:, mine].max(axis=1) >= self.options.related
             self._contrast.append(~related & (anchor_owner != k))
 
+    def strengths(self, vectors: np.ndarray) -> np.ndarray:
+        """float [pieces x questions]: how much closer each piece is to a question's phrases than
+        to its nearest contrast anchor where it matches; -inf where it does not."""
+        import numpy as np
+
+        out = np.full((len(vectors), len(self.ids)), -np.inf, dtype=np.float32)
+        if len(vectors) == 0:
+            return out
+        to_phrase = vectors @ self._phrase.T
+        to_anchor = vectors @ self._anchors.T
+        for k in range(len(self.ids)):
+            mine = to_phrase[:, self._owner == k].max(axis=1)
+            rival = to_anchor[:, self._contrast[k]].max(axis=1) if self._contrast[k].any() else -1.0
+            lead = mine - rival
+            ok = (mine >= self.options.floor) & (lead > self.options.margin)
+            out[ok, k] = lead[ok]
+        return out
+
     def matches(self, vectors: np.ndarray) -> np.ndarray:
         """bool [pieces x questions]: which pieces mean what each question's phrases mean."""
         import numpy as np
 
-        if len(vectors) == 0:
-            return np.zeros((0, len(self.ids)), dtype=bool)
-        to_phrase = vectors @ self._phrase.T
-        to_anchor = vectors @ self._anchors.T
-        out = np.zeros((len(vectors), len(self.ids)), dtype=bool)
-        for k in range(len(self.ids)):
-            mine = to_phrase[:, self._owner == k].max(axis=1)
-            rival = to_anchor[:, self._contrast[k]].max(axis=1) if self._contrast[k].any() else -1.0
-            out[:, k] = (mine >= self.options.floor) & (mine - rival > self.options.margin)
-        return out
+        return np.isfinite(self.strengths(vectors))

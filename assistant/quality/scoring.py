@@ -110,6 +110,9 @@ def bank_for(card: Scorecard, embedder: Embedder) -> PhraseBank:
     return PhraseBank({q.id: q.phrases for q in card.questions}, embedder)
 
 
+EVIDENCE = "first"  # "first": the first matching utterance is the evidence; "best": the clearest
+
+
 def _speaks(line: Line, who: str) -> bool:
     return who == "any" or line.speaker == who
 
@@ -125,20 +128,24 @@ def score_call(
     else:
         stacked = None
     owner = np.concatenate([np.full(len(v), i) for i, v in enumerate(vectors)]) if vectors else np.zeros(0)
-    hit = np.zeros((len(lines), len(bank.ids)), dtype=bool)
+    strength = np.full((len(lines), len(bank.ids)), -np.inf, dtype=np.float32)
     if stacked is not None:
-        by_piece = bank.matches(stacked)
-        np.logical_or.at(hit, owner.astype(int), by_piece)
+        np.maximum.at(strength, owner.astype(int), bank.strengths(stacked))
     column = {qid: k for k, qid in enumerate(bank.ids)}
 
     def first_hit(q: Question) -> int | None:
+        """The utterance that means it most clearly (the earliest of equals), inside the window."""
+        best: int | None = None
         for i, line in enumerate(lines):
-            if not _speaks(line, q.speaker) or not hit[i, column[q.id]]:
+            if not _speaks(line, q.speaker) or not np.isfinite(strength[i, column[q.id]]):
                 continue
             if q.within_s is not None and line.start is not None and line.start > q.within_s:
                 continue
-            return i
-        return None
+            if EVIDENCE == "first":
+                return i
+            if best is None or strength[i, column[q.id]] > strength[best, column[q.id]]:
+                best = i
+        return best
 
     firsts = {q.id: first_hit(q) for q in card.questions}
     answers = []
