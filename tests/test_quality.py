@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from fakes import FakeEmbedder
-from service_util import AuthedClient, as_user, make_app
+from service_util import AuthedClient, as_user, hub, make_app, run_call, twilio_messages, wait_for
 
 from assistant import storage
 from assistant.cli import main
@@ -375,3 +375,18 @@ def test_metrics_of_a_stereo_call_with_overlaps_and_a_hold_from_each_channels_vo
     assert near(got["overtalk_s"], gold["overtalk_s"]) and near(got["non_talk_s"], gold["non_talk_s"]), got
     assert abs(got["longest_silence_s"] - gold["longest_silence_s"]) <= 1.0
     assert got["interruptions"] == gold["interruptions"] == {"agent": 1, "caller": 2}
+
+
+def test_a_live_call_gets_the_same_call_end_step_as_batch(quality_home):
+    with AuthedClient(make_app(quality_home)) as c:
+        assert run_call(c, twilio_messages("CA-quality")) == 1000
+        assert hub(c).drain(60)
+        # wrap-up codes are stored last
+        body = wait_for(
+            lambda: (b := c.get("/calls/CA-quality").json())["wrapup"]["suggested"] and b, timeout=60
+        )
+        assert body["scores"][0]["scorecard"] == "t"
+        assert body["metrics"]["source"] == "utterances" and set(body["metrics"]["talk_s"]) == {
+            "agent",
+            "caller",
+        }

@@ -559,7 +559,8 @@ class CallHub:
             if stored:
                 with self._store_lock:
                     storage.save_call(self.cursor(), record)
-                    after_call(self.cursor(), record.call_id)  # the same call-end step as batch
+                # The same call-end step as batch, off the model worker (scoring embeds the call).
+                self._summaries.submit(self._after_call, record.call_id)
             if record.summary_json and stored:
                 call.emit("summary", dict(record.summary_json))
             if stored and config.get().llm_url:
@@ -579,6 +580,12 @@ class CallHub:
                 self.recent[call.call_id] = call
                 while len(self.recent) > 50:
                     self.recent.popitem(last=False)
+
+    def _after_call(self, call_id: str) -> None:
+        try:
+            after_call(self.cursor(), call_id)
+        except Exception:  # the call is stored; its quality review can be run again (`qa score`)
+            log.exception("after-call work for %s failed", call_id)
 
     def _add_llm_summary(self, call: LiveCall, record: Any) -> None:
         try:
