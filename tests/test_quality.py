@@ -390,3 +390,19 @@ def test_a_live_call_gets_the_same_call_end_step_as_batch(quality_home):
             "agent",
             "caller",
         }
+
+
+def test_a_compliance_reminder_comes_once_near_the_windows_end_unless_it_was_said():
+    from assistant.quality.reminders import ComplianceWatch
+
+    card = parse_scorecard(CARD)
+    watch = ComplianceWatch([card], FakeEmbedder())
+    assert watch.open_questions == ["t/disclosure"]
+    assert watch.due(10.0) == []  # 10 of 30 s: too early
+    watch.said("caller", "is this call recorded", 12.0)  # the caller saying it does not count
+    (reminder,) = watch.due(23.0)
+    assert reminder["question"] == "disclosure" and reminder["window_end_s"] == 30.0
+    assert watch.due(24.0) == []  # once
+    said = ComplianceWatch([card], FakeEmbedder())
+    said.said("agent", "hello, this call is recorded", 3.0)
+    assert said.open_questions == [] and said.due(25.0) == []
