@@ -5,9 +5,9 @@
     PYTHONPATH=. python bench/quality.py wrapup       # wrap-up codes on ../shared/eval/dstc11-dev as chat calls
     PYTHONPATH=. python bench/quality.py day [N]      # score a day of N (10,000) stored calls against one scorecard
 
-`day` builds N calls of 20 utterances in a temporary DuckDB with their utterance vectors stored
-(as after_call leaves them), then times `review.score_calls` over the day: reading, matching,
-storing the answers.
+`day` stores 200 calls of 20 utterances with their utterance vectors (as after_call leaves them)
+in a temporary DuckDB, copies them to N calls on one day, then times `review.score_calls` over
+that day: reading, matching, storing the answers.
 """
 
 from __future__ import annotations
@@ -102,41 +102,50 @@ def day(n: int) -> None:
 
     embedder = shared_embedder()
     card = load_scorecard(ROOT / "tests" / "fixtures" / "quality" / "scorecard.yaml")
-    # 200 distinct utterances from the fixture calls, embedded once, reused across the day's calls.
     pool = []
     for line in (ROOT / "tests" / "fixtures" / "quality" / "calls.jsonl").read_text().splitlines():
         pool += json.loads(line)["utterances"]
     vec = {u["text"]: embedder.embed(pieces(u["text"])) for u in pool}
     rng = random.Random(35)
+    seeds = 200  # calls stored through save_call; the day is made of copies of them (SQL), to save time
+    from datetime import UTC, datetime
+
     with tempfile.TemporaryDirectory() as tmp:
         con = storage.open_db(Path(tmp) / "day.duckdb")
-        from datetime import UTC, datetime
-
-        began = time.perf_counter()
-        ids = []
-        for c in range(n):
+        for c in range(seeds):
             utts = [rng.choice(pool) for _ in range(20)]
-            t = 0.0
-            records = []
-            for u in utts:
-                records.append(UtteranceRecord(u["speaker"], t, t + 2.0, u["text"], "en"))
-                t += 2.5
-            call_id = f"day-{c:05d}"
-            ids.append(call_id)
+            records = tuple(
+                UtteranceRecord(u["speaker"], 2.5 * k, 2.5 * k + 2.0, u["text"], "en")
+                for k, u in enumerate(utts)
+            )
+            call_id = f"seed-{c:05d}"
             storage.save_call(
                 con,
                 CallRecord(
-                    call_id, datetime(2026, 11, 3, 9, tzinfo=UTC), "voice", "bench", utterances=tuple(records)
+                    call_id, datetime(2026, 11, 2, 9, tzinfo=UTC), "voice", "bench", utterances=records
                 ),
             )
             qstore.save_vectors(
                 con,
                 call_id,
                 embedder.model_name,
-                [(i, len(vec[u["text"]]), quantize(vec[u["text"]])) for i, u in enumerate(utts)],
+                [(k, len(vec[u["text"]]), quantize(vec[u["text"]])) for k, u in enumerate(utts)],
             )
-            if (c + 1) % 1000 == 0:
-                print(f"  built {c + 1} calls ({time.perf_counter() - began:.0f} s)", file=sys.stderr)
+        copies = [[f"day-{k:05d}", f"seed-{k % seeds:05d}"] for k in range(n)]
+        con.execute("CREATE TEMP TABLE copies (new_id VARCHAR, seed VARCHAR)")
+        con.executemany("INSERT INTO copies VALUES (?, ?)", copies)
+        con.execute(
+            "INSERT INTO calls SELECT * REPLACE (x.new_id AS call_id, TIMESTAMP '2026-11-03 09:00:00' AS started_at) "
+            "FROM calls JOIN copies x ON calls.call_id = x.seed"
+        )
+        for table in ("utterances", "utterance_vectors"):
+            con.execute(
+                f"INSERT INTO {table} SELECT * REPLACE (x.new_id AS call_id) FROM {table} t "
+                "JOIN copies x ON t.call_id = x.seed"
+            )
+        con.execute(
+            "DELETE FROM calls WHERE call_id IN (SELECT new_id FROM copies) AND started_at < '2026-11-03'"
+        )
         began = time.perf_counter()
         day_ids = review.calls_between(
             con, datetime(2026, 11, 3, tzinfo=UTC), datetime(2026, 11, 4, tzinfo=UTC)
@@ -144,7 +153,8 @@ def day(n: int) -> None:
         scores = review.score_calls(con, card, day_ids, embedder)
         took = time.perf_counter() - began
         print(
-            f"scored {len(scores)} calls x {len(card.questions)} questions in {took:.1f} s ({len(scores) / took:.0f} calls/s)"
+            f"scored {len(scores)} calls x {len(card.questions)} questions (20 utterances each) in {took:.1f} s "
+            f"({len(scores) / took:.0f} calls/s)"
         )
         yes = np.mean([a.answer == "yes" for s in scores for a in s.answers])
         print(f"share of yes answers: {yes:.2f}")

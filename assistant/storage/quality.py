@@ -11,7 +11,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from assistant.privacy.gate import gate_json
 from assistant.storage.schema import (
     Connection,
     dumps_json,
@@ -36,31 +35,56 @@ def _ids(call_ids: Iterable[str]) -> list[str]:
 def save_scores(con: Connection, call_id: str, scores: Sequence[Mapping[str, Any]]) -> None:
     """Replace a call's answers for each scorecard given (`{"scorecard", "fingerprint", "score",
     "max_score", "answers"}`); answers for other scorecards stay."""
-    stamp = to_db(now())
+    save_scores_many(con, [{**s, "call_id": call_id} for s in scores])
+
+
+def _stored_answers(answers: Sequence[Mapping[str, Any]]) -> str | None:
+    """Answers as kept: evidence by utterance index, start and speaker; its text is the stored
+    utterance's, joined when read (so no copy of call text is kept here)."""
+    kept = []
+    for a in answers:
+        ev = a.get("evidence")
+        if ev is not None:
+            ev = {
+                "utterance_idx": int(ev["utterance_idx"]),
+                "start": ev.get("start"),
+                "speaker": ev.get("speaker"),
+            }
+        kept.append({"question": a["question"], "answer": a["answer"], "evidence": ev})
+    return dumps_json(kept)
+
+
+def save_scores_many(con: Connection, scores: Sequence[Mapping[str, Any]]) -> None:
+    """Replace the answers of many calls at once, one transaction and two statements (a day of
+    calls is re-scored in seconds). Each item: `call_id`, `scorecard`, `fingerprint`, `score`,
+    `max_score`, `answers` (evidence with `utterance_idx`)."""
+    if not scores:
+        return
+    columns = [
+        [s["call_id"] for s in scores],
+        [s["scorecard"] for s in scores],
+        [s["fingerprint"] for s in scores],
+        [float(s["score"]) for s in scores],
+        [float(s["max_score"]) for s in scores],
+        [_stored_answers(s["answers"]) for s in scores],
+    ]
     with transaction(con):
-        for s in scores:
-            con.execute(
-                "DELETE FROM quality_scores WHERE call_id = ? AND scorecard_id = ?", [call_id, s["scorecard"]]
-            )
-            con.execute(
-                "INSERT INTO quality_scores VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    call_id,
-                    s["scorecard"],
-                    s["fingerprint"],
-                    float(s["score"]),
-                    float(s["max_score"]),
-                    dumps_json(gate_json(list(s["answers"]))),
-                    stamp,
-                ],
-            )
+        con.execute(
+            "DELETE FROM quality_scores WHERE call_id || chr(0) || scorecard_id IN (SELECT unnest(?))",
+            [[f"{c}\0{k}" for c, k in zip(columns[0], columns[1], strict=True)]],
+        )
+        con.execute(
+            "INSERT INTO quality_scores SELECT unnest(?), unnest(?), unnest(?), unnest(?), unnest(?), "
+            "unnest(?)::JSON, ?",
+            [*columns, to_db(now())],
+        )
 
 
 def scores_for(
     con: Connection, call_ids: Iterable[str], scorecard: str | None = None
 ) -> dict[str, list[dict[str, Any]]]:
     """Stored answers per call: `{"call_id", "scorecard", "fingerprint", "score", "max_score",
-    "answers", "scored_at"}` each, by scorecard id."""
+    "answers", "scored_at"}` each, by scorecard id; evidence carries the utterance's stored text."""
     ids = _ids(call_ids)
     out: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
     if not ids:
@@ -73,36 +97,22 @@ def scores_for(
     if scorecard is not None:
         sql += " AND scorecard_id = ?"
         params.append(scorecard)
-    for row in rows(con, sql + " ORDER BY call_id, scorecard_id", params):
+    found = rows(con, sql + " ORDER BY call_id, scorecard_id", params)
+    texts = {
+        (c, int(i)): t
+        for c, i, t in con.execute(
+            "SELECT call_id, idx, text FROM utterances WHERE call_id IN (SELECT unnest(?))", [ids]
+        ).fetchall()
+    }
+    for row in found:
         row["answers"] = loads_json(row["answers"])
+        for a in row["answers"]:
+            ev = a.get("evidence")
+            if ev is not None:
+                ev["text"] = texts.get((row["call_id"], ev["utterance_idx"]), "")
         row["scored_at"] = from_db(row["scored_at"]).isoformat()
         out[row["call_id"]].append(row)
     return out
-
-
-def save_scores_many(con: Connection, scores: Sequence[Mapping[str, Any]]) -> None:
-    """`save_scores` for many calls at once (one transaction): each item has its `call_id`."""
-    stamp = to_db(now())
-    with transaction(con):
-        con.executemany(
-            "DELETE FROM quality_scores WHERE call_id = ? AND scorecard_id = ?",
-            [[s["call_id"], s["scorecard"]] for s in scores],
-        )
-        con.executemany(
-            "INSERT INTO quality_scores VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                [
-                    s["call_id"],
-                    s["scorecard"],
-                    s["fingerprint"],
-                    float(s["score"]),
-                    float(s["max_score"]),
-                    dumps_json(gate_json(list(s["answers"]))),
-                    stamp,
-                ]
-                for s in scores
-            ],
-        )
 
 
 def call_ids_between(con: Connection, since: datetime, until: datetime) -> list[str]:
