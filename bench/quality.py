@@ -131,16 +131,19 @@ def day(n: int) -> None:
                 embedder.model_name,
                 [(k, len(vec[u["text"]]), quantize(vec[u["text"]])) for k, u in enumerate(utts)],
             )
-        copies = [[f"day-{k:05d}", f"seed-{k % seeds:05d}"] for k in range(n)]
+        from assistant.privacy.gate import safe_id
+
+        # a stored id is the opaque one when the raw id looks like it could hold a number
+        copies = [[f"day-{k:05d}", safe_id(f"seed-{k % seeds:05d}")] for k in range(n)]
         con.execute("CREATE TEMP TABLE copies (new_id VARCHAR, seed VARCHAR)")
         con.executemany("INSERT INTO copies VALUES (?, ?)", copies)
         con.execute(
-            "INSERT INTO calls SELECT * REPLACE (x.new_id AS call_id, TIMESTAMP '2026-11-03 09:00:00' AS started_at) "
+            "INSERT INTO calls SELECT calls.* REPLACE (x.new_id AS call_id, TIMESTAMP '2026-11-03 09:00:00' AS started_at) "
             "FROM calls JOIN copies x ON calls.call_id = x.seed"
         )
         for table in ("utterances", "utterance_vectors"):
             con.execute(
-                f"INSERT INTO {table} SELECT * REPLACE (x.new_id AS call_id) FROM {table} t "
+                f"INSERT INTO {table} SELECT t.* REPLACE (x.new_id AS call_id) FROM {table} t "
                 "JOIN copies x ON t.call_id = x.seed"
             )
         con.execute(
