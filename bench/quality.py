@@ -93,6 +93,7 @@ def day(n: int) -> None:
     import numpy as np
 
     from assistant import storage
+    from assistant.privacy.gate import safe_id
     from assistant.quality import review
     from assistant.quality.after_call import quantize
     from assistant.quality.meaning import pieces, shared_embedder
@@ -127,12 +128,10 @@ def day(n: int) -> None:
             )
             qstore.save_vectors(
                 con,
-                call_id,
+                safe_id(call_id),
                 embedder.model_name,
                 [(k, len(vec[u["text"]]), quantize(vec[u["text"]])) for k, u in enumerate(utts)],
             )
-        from assistant.privacy.gate import safe_id
-
         # a stored id is the opaque one when the raw id looks like it could hold a number
         copies = [[f"day-{k:05d}", safe_id(f"seed-{k % seeds:05d}")] for k in range(n)]
         con.execute("CREATE TEMP TABLE copies (new_id VARCHAR, seed VARCHAR)")

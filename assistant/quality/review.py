@@ -44,6 +44,8 @@ def score_calls(
                 vectors = [dequantize(*have[i]) for i in range(len(lines))]
             else:
                 call = storage.get_call(con, call_id)
+                if call is None:
+                    continue
                 vectors = call_vectors(con, call, embedder, have)
             done.append(score_call(call_id, card, lines, vectors, bank))
         qstore.save_scores_many(con, [{**s.to_stored(), "call_id": s.call_id} for s in done])
