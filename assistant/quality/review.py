@@ -27,6 +27,8 @@ def score_calls(
     """Score stored calls against one scorecard and keep the answers. Utterance vectors stored at
     call end are reused; a call without them is embedded now (and they are stored). Reads and
     writes go a chunk of calls at a time."""
+    import numpy as np
+
     embedder = embedder or shared_embedder()
     bank = bank_for(card, embedder)
     out: list[CallScore] = []
@@ -34,7 +36,7 @@ def score_calls(
         ids = list(call_ids[at : at + chunk])
         stored = qstore.vectors_for(con, ids, embedder.model_name)
         texts = qstore.lines_for(con, ids)
-        done: list[CallScore] = []
+        todo: list[tuple[str, list[Line], list[Any]]] = []
         for call_id in ids:
             if call_id not in texts:
                 continue
@@ -47,7 +49,17 @@ def score_calls(
                 if call is None:
                     continue
                 vectors = call_vectors(con, call, embedder, have)
-            done.append(score_call(call_id, card, lines, vectors, bank))
+            todo.append((call_id, lines, vectors))
+        # One matching pass over every piece of the chunk (a per-call pass is mostly overhead).
+        pieces = [v for _, _, vectors in todo for v in vectors if len(v)]
+        every = bank.strengths(np.vstack(pieces)) if pieces else np.zeros((0, len(bank.ids)))
+        done: list[CallScore] = []
+        at_piece = 0
+        for call_id, lines, vectors in todo:
+            n = sum(len(v) for v in vectors)
+            mine = every[at_piece : at_piece + n]
+            at_piece += n
+            done.append(score_call(call_id, card, lines, vectors, bank, mine))
         qstore.save_scores_many(con, [{**s.to_stored(), "call_id": s.call_id} for s in done])
         out += done
     return out

@@ -118,9 +118,15 @@ def _speaks(line: Line, who: str) -> bool:
 
 
 def score_call(
-    call_id: str, card: Scorecard, lines: Sequence[Line], vectors: Sequence[np.ndarray], bank: PhraseBank
+    call_id: str,
+    card: Scorecard,
+    lines: Sequence[Line],
+    vectors: Sequence[np.ndarray],
+    bank: PhraseBank,
+    strengths: np.ndarray | None = None,
 ) -> CallScore:
-    """Answer every question of `card` for one call; `vectors[i]` are line i's piece vectors."""
+    """Answer every question of `card` for one call; `vectors[i]` are line i's piece vectors.
+    `strengths`: `bank.strengths` of these pieces in order, when computed for many calls at once."""
     import numpy as np
 
     if vectors:
@@ -130,7 +136,8 @@ def score_call(
     owner = np.concatenate([np.full(len(v), i) for i, v in enumerate(vectors)]) if vectors else np.zeros(0)
     strength = np.full((len(lines), len(bank.ids)), -np.inf, dtype=np.float32)
     if stacked is not None:
-        np.maximum.at(strength, owner.astype(int), bank.strengths(stacked))
+        found = bank.strengths(stacked) if strengths is None else strengths
+        np.maximum.at(strength, owner.astype(int), found)
     column = {qid: k for k, qid in enumerate(bank.ids)}
 
     def first_hit(q: Question) -> int | None:
