@@ -236,6 +236,18 @@ SETTINGS: tuple[Setting, ...] = (
         "str",
     ),
     Setting(
+        "scorecards_dir",
+        "{home}/scorecards",
+        "Quality: the folder of scorecard YAML files every finished call is scored against.",
+        "path",
+    ),
+    Setting(
+        "wrapup_codes",
+        "",
+        "Quality: the YAML file of wrap-up codes suggested at call end (empty: none).",
+        "str",
+    ),
+    Setting(
         "console_announce_agent",
         False,
         "Console: the screen-reader live region also announces the agent's own finals.",

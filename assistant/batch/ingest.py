@@ -32,6 +32,7 @@ from assistant import storage
 from assistant.calls.processor import CallProcessor, RawUtterance
 from assistant.errors import AssistantError, InputError, surrogate_path
 from assistant.privacy.gate import safe_id, safe_source
+from assistant.quality.after_call import after_call
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".m4a", ".webm", ".opus"}
 CHANNELS = {"voice", "chat", "email"}
@@ -307,6 +308,7 @@ def store(con: Any, report: IngestReport, job: Job, record: Any) -> None:
     """Save one processed call; a call cut to fit the text limits is noted in the report."""
 
     storage.save_call(con, record)
+    after_call(con, record.call_id, speech=record.speech)  # metrics, scorecards, wrap-up (issue 35)
     report.stored += 1
     if record.error:
         report.notes.append((job.source, f"call {record.call_id} stored; {record.error}"))

@@ -24,7 +24,12 @@ from assistant.language.detect import CallLanguage, detect
 from assistant.language.translation import MissingLanguagePack, get_translator, translate
 from assistant.privacy.gate import CaptureWindow, safe_id, safe_source
 from assistant.speech.audio import SAMPLE_RATE, AudioOptions, load_tracks
-from assistant.speech.transcription import TranscriptionOptions, load_transcriber, transcribe_tracks
+from assistant.speech.transcription import (
+    TranscriptionOptions,
+    load_transcriber,
+    speech_spans,
+    transcribe_tracks,
+)
 from assistant.storage import CallRecord, SuggestionRecord, UtteranceRecord
 from assistant.text.sentiment import call_sentiment, utterance_sentiment
 from assistant.text.summary import SuggestedArticle, llm_summary, summarise
@@ -262,7 +267,9 @@ class CallProcessor:
         utterances = merge_segments(transcript.segments)
         utterances = self._whisper_translations(tracks, transcript, utterances, topts)
         started = started_at or datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
-        return self.process_utterances(
+        # Each channel's voice activity: the call metrics' timing (quality.after_call).
+        speech = {t.speaker: speech_spans(t.samples) for t in tracks} if len(tracks) > 1 else None
+        record = self.process_utterances(
             call_id or path.stem,
             started,
             utterances,
@@ -270,6 +277,7 @@ class CallProcessor:
             source=str(path),
             speech=transcript,
         )
+        return replace(record, speech=speech)
 
     def _whisper_translations(
         self, tracks: Sequence[Any], transcript: Transcript, utterances: list[RawUtterance], topts: Any

@@ -58,7 +58,11 @@ def call_row(call: Any, status: str | None = None) -> dict[str, Any]:
         "outcome": call.outcome,
         "status": status or call.status,
         "reason": call.reason,
+        "wrapup": dict((getattr(call, "quality", None) or {}).get("wrapup") or NO_WRAPUP),
     }
+
+
+NO_WRAPUP: dict[str, Any] = {"suggested": [], "chosen": None}
 
 
 def call_detail(call: Any, status: str | None = None) -> dict[str, Any]:
@@ -94,6 +98,8 @@ def call_detail(call: Any, status: str | None = None) -> dict[str, Any]:
         "summary": dict(call.summary_json or {}),
         "queue": call.queue,
         "alerts": [dict(a) for a in call.alerts],
+        "scores": list((getattr(call, "quality", None) or {}).get("scores") or []),
+        "metrics": (getattr(call, "quality", None) or {}).get("metrics"),
     }
 
 

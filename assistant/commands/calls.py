@@ -10,8 +10,10 @@ from assistant.batch import run as batch_run
 from assistant.batch.ingest import IngestReport
 from assistant.calls.processor import CallOptions, CallProcessor
 from assistant.calls.views import call_detail, call_row, to_json
+from assistant.commands import qa as qa_commands
 from assistant.errors import InputError, check_text
 from assistant.privacy.gate import gate
+from assistant.quality.after_call import after_call
 from assistant.service.client import running_service
 
 
@@ -45,6 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rm.add_argument("call_id")
     rm.add_argument("--db")
     rm.set_defaults(func=run_delete)
+    qa_commands.register_calls(sub)  # calls wrapup ID CODE
 
     f = subparsers.add_parser("feedback", help="mark a suggestion helpful, not helpful or used")
     f.add_argument("call_id")
@@ -82,6 +85,7 @@ def run_process(args: argparse.Namespace) -> int:
         con = storage.open_db(args.db)
         try:
             ids = storage.save_call(con, record)
+            after_call(con, record.call_id, speech=record.speech)  # metrics, scorecards, wrap-up
         finally:
             con.close()
         data = to_json(record, ids)

@@ -29,6 +29,7 @@ from assistant.service.guard import RequestGuard
 from assistant.service.hub import CallHub
 from assistant.service.identity_routes import add_identity_routes, retention_loop
 from assistant.service.media import Limits, raw_stream, twilio_stream
+from assistant.service.quality_routes import add_quality_routes
 from assistant.service.routes import add_routes
 from assistant.speech.audio import AudioOptions, Upsampler, encode_mulaw, load_tracks, resample
 from assistant.storage.schema import private_files
@@ -225,6 +226,7 @@ def create_app(
 
     add_routes(app, hub, _demo_starter(hub))
     add_identity_routes(app, hub)
+    add_quality_routes(app, hub)
     return app
 
 

@@ -51,6 +51,7 @@ from assistant.live.alerts import AlertRules, check_webhook_url, post_alert
 from assistant.live.session import ArticleCatalog, Job, LiveCall, LiveOptions, StageClock
 from assistant.live.steps import live_record
 from assistant.privacy.gate import safe_id
+from assistant.quality.after_call import after_call
 from assistant.storage import CallRecord, SuggestionRecord, UtteranceRecord
 
 log = logging.getLogger("assistant.service.app")
@@ -558,6 +559,8 @@ class CallHub:
             if stored:
                 with self._store_lock:
                     storage.save_call(self.cursor(), record)
+                # The same call-end step as batch, off the model worker (scoring embeds the call).
+                self._summaries.submit(self._after_call, record.call_id)
             if record.summary_json and stored:
                 call.emit("summary", dict(record.summary_json))
             if stored and config.get().llm_url:
@@ -577,6 +580,12 @@ class CallHub:
                 self.recent[call.call_id] = call
                 while len(self.recent) > 50:
                     self.recent.popitem(last=False)
+
+    def _after_call(self, call_id: str) -> None:
+        try:
+            after_call(self.cursor(), call_id)
+        except Exception:  # the call is stored; its quality review can be run again (`qa score`)
+            log.exception("after-call work for %s failed", call_id)
 
     def _add_llm_summary(self, call: LiveCall, record: Any) -> None:
         try:

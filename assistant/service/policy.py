@@ -58,6 +58,7 @@ POLICY: Mapping[tuple[str, str], frozenset[str]] = {
     ("POST", "/calls/{call_id:path}/feedback"): CALL_WORKERS,
     ("POST", "/calls/{call_id:path}/outcome"): CALL_WORKERS,
     ("POST", "/calls/{call_id:path}/language"): CALL_WORKERS,
+    ("POST", "/calls/{call_id:path}/wrapup"): CALL_WORKERS,
     ("DELETE", "/calls/{call_id:path}"): ADMINS,
     # knowledge
     ("POST", "/search"): KNOWLEDGE_READERS,

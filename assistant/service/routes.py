@@ -19,6 +19,7 @@ from assistant.knowledge.search import SearchOptions, search_many
 from assistant.language.detect import normalize_code
 from assistant.live.floor import floor as floor_view
 from assistant.privacy.gate import safe_id
+from assistant.quality.after_call import after_call
 from assistant.service import schemas
 from assistant.service.access import current
 from assistant.service.hub import CallHub, record_from_stored, stored_status
@@ -390,6 +391,7 @@ def add_routes(app: Any, hub: CallHub, start_demo: Callable[[str | None], str]) 
         record = processor.process_file(path, call_id=body.call_id)
         con = hub.cursor()
         ids = storage.save_call(con, record)
+        after_call(con, record.call_id, speech=record.speech)  # metrics, scorecards, wrap-up
         audit(con, who(), "call.process", record.call_id)
         return views.to_json(record, ids)
 

@@ -58,6 +58,42 @@ class BriefHealth(Schema):
 
 
 # -- calls -------------------------------------------------------------------------------------
+class Wrapup(Schema):
+    """The wrap-up codes suggested at call end, and the one the agent confirmed (issue 35)."""
+
+    suggested: list[str] = []
+    chosen: str | None = None
+
+
+class Evidence(Schema):
+    start: float | None
+    speaker: str
+    text: str
+
+
+class QaAnswer(Schema):
+    question: str
+    answer: Literal["yes", "no", "n/a"]
+    evidence: Evidence | None
+
+
+class CallScore(Schema):
+    """A call's answers to one scorecard: `assistant qa score --json` items, `scores` of a call."""
+
+    scorecard: str
+    score: float
+    max_score: float
+    answers: list[QaAnswer]
+    call_id: str | None = None
+    scored_at: str | None = None
+
+
+class WrapupSet(Wrapup):
+    """`POST /calls/{id}/wrapup`: the call's codes after the agent confirmed one."""
+
+    call_id: str
+
+
 class CallRow(Schema):
     """A call in a list: `GET /calls`, `assistant calls list --json`."""
 
@@ -69,6 +105,7 @@ class CallRow(Schema):
     outcome: str | None
     status: str
     reason: str | None = None
+    wrapup: Wrapup = Field(default_factory=lambda: Wrapup())
 
 
 class Utterance(Schema):
@@ -113,6 +150,8 @@ class CallDetail(CallRow):
     summary: dict[str, Any]
     queue: str | None = None
     alerts: list[Alert] = []
+    scores: list[CallScore] = []
+    metrics: dict[str, Any] | None = None
 
 
 class FeedbackSaved(Schema):

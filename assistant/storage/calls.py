@@ -10,6 +10,7 @@ from typing import Any
 
 from assistant.errors import InputError
 from assistant.privacy.gate import ensure_gated, gate_json, gate_message, safe_id, safe_source
+from assistant.storage.quality import QUALITY_TABLES, quality_view, wrapups_for
 from assistant.storage.records import (
     CallRecord,
     Feedback,
@@ -239,7 +240,7 @@ def _insert_many(con: Connection, insert: str, values: list[list[Any]]) -> None:
         con.execute(f"{head} VALUES {', '.join([marks] * len(chunk))}", [v for row in chunk for v in row])
 
 
-CALL_TABLES = ("calls", "utterances", "suggestions", "feedback", "digest_calls")
+CALL_TABLES = ("calls", "utterances", "suggestions", "feedback", "digest_calls", *QUALITY_TABLES)
 
 
 def call_exists(con: Connection, call_id: str, complete_only: bool = True) -> bool:
@@ -315,7 +316,9 @@ def list_calls(
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY started_at DESC, call_id LIMIT ? OFFSET ?"
-    return [call_from_row(row) for row in rows(con, sql, [*params, limit, offset])]
+    found = [call_from_row(row) for row in rows(con, sql, [*params, limit, offset])]
+    wrapups = wrapups_for(con, [c.call_id for c in found])
+    return [replace(c, quality={"wrapup": wrapups[c.call_id]}) if c.call_id in wrapups else c for c in found]
 
 
 def encode_cursor(call: StoredCall) -> str:
@@ -371,6 +374,7 @@ def get_call(con: Connection, call_id: str) -> StoredCall | None:
         utterances=tuple(utterance_from_row(r) for r in utterances),
         suggestions=tuple(suggestion_from_row(r) for r in suggestions),
         feedback=tuple(feedback_from_row(r) for r in feedback),
+        quality=quality_view(con, call_id),
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -107,6 +107,9 @@ class CallRecord:
     suggestions: tuple[SuggestionRecord, ...] = ()
     queue: str | None = None
     alerts: tuple[Mapping[str, Any], ...] = ()
+    # Voice activity per speaker of a stereo recording, (start, end) s: not a column; the call-end
+    # step (`quality.after_call`) keeps it with the call's metrics.
+    speech: Mapping[str, Sequence[tuple[float, float]]] | None = None
 
 
 # ---------------------------------------------------------------- stored rows (returned)
@@ -188,6 +191,7 @@ class StoredCall:
     feedback: tuple[Feedback, ...] = ()
     queue: str | None = None
     alerts: tuple[Mapping[str, Any], ...] = ()
+    quality: Mapping[str, Any] | None = None  # after-call work: scores, metrics, wrapup (storage.quality)
 
 
 @dataclass(frozen=True)

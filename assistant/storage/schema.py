@@ -189,6 +189,45 @@ CREATE TABLE article_history (
 """
 
 
+# After-call work (issue 35; `storage.quality`): every row keyed by call_id, deleted with the call.
+QUALITY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS quality_scores (
+    call_id VARCHAR NOT NULL,
+    scorecard_id VARCHAR NOT NULL,
+    fingerprint VARCHAR NOT NULL,
+    score DOUBLE NOT NULL,
+    max_score DOUBLE NOT NULL,
+    answers JSON NOT NULL,
+    scored_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (call_id, scorecard_id)
+);
+CREATE TABLE IF NOT EXISTS call_metrics (
+    call_id VARCHAR PRIMARY KEY,
+    metrics JSON NOT NULL,
+    speech JSON,
+    computed_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS call_wrapup (
+    call_id VARCHAR PRIMARY KEY,
+    suggested JSON NOT NULL,
+    chosen VARCHAR,
+    chosen_by VARCHAR,
+    chosen_at TIMESTAMP,
+    model VARCHAR,
+    need BLOB,
+    suggested_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS utterance_vectors (
+    call_id VARCHAR NOT NULL,
+    idx INTEGER NOT NULL,
+    model VARCHAR NOT NULL,
+    pieces INTEGER NOT NULL,
+    vec BLOB NOT NULL,
+    PRIMARY KEY (call_id, idx)
+);
+"""
+
+
 def _sql(script: str) -> Callable[[Connection], None]:
     def run(con: Connection) -> None:
         con.execute(script)
@@ -226,6 +265,11 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Connection], None]], ...] = (
             "UPDATE users SET failed_attempts = 0, locked_until = NULL;"
             "ALTER TABLE audit_log ADD COLUMN source VARCHAR;"
         ),
+    ),
+    (
+        8,
+        "quality_scores, call_metrics, call_wrapup, utterance_vectors: after-call work (issue 35)",
+        _sql(QUALITY_SCHEMA),
     ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
