@@ -617,15 +617,20 @@ def split_turns(
 
 
 def transcribe_tracks(
-    tracks: list[Track], transcriber: Transcriber, options: TranscriptionOptions
+    tracks: list[Track], transcriber: Transcriber, options: TranscriptionOptions, *, diarize_mono: bool = True
 ) -> Transcript:
     """Transcribe each speaker track and merge the segments in time order.
 
     Each track detects its own language unless one is given (an agent may answer a Spanish caller
     in English); the transcript's `info` is the caller's, whose language decides the answer's.
     Separate agent and caller tracks are cut into utterances at each other's turns (see
-    `split_turns`), so the segments alternate as spoken; a mono recording is not cut.
+    `split_turns`), so the segments alternate as spoken. A mono recording is diarized (unless
+    `diarize_mono` is False): its voices' turns and roles come from `_transcribe_diarized`.
     """
+    if len(tracks) == 1 and diarize_mono:
+        diarized = _transcribe_diarized(tracks[0], transcriber, options)
+        if diarized is not None:
+            return diarized
     infos: dict[str, TranscriptionInfo] = {}
     segments: list[Segment] = []
     order = sorted(tracks, key=lambda t: t.speaker != "caller")  # caller first: its language leads
@@ -644,15 +649,45 @@ def transcribe_tracks(
     return Transcript(tuple(segments), replace(lead, duration=duration), infos)
 
 
+def _transcribe_diarized(
+    track: Track, transcriber: Transcriber, options: TranscriptionOptions
+) -> Transcript | None:
+    """A mono track cut into its voices' turns (assistant/speech/diarization.py), transcribed whole
+    with word times, its words given to the turns, and the voices named agent and caller when
+    their words say which is which ("speaker 1", "speaker 2" otherwise). None when no speech."""
+    from assistant.speech.diarization import assign_roles, diarize
+
+    voices: dict[str, list[tuple[float, float]]] = {}
+    for turn in diarize(track.samples, speech_spans(track.samples)):
+        voices.setdefault(turn.speaker, []).append((turn.start, turn.end))
+    if not voices:
+        return None
+    grouped = sorted((lo, hi, v) for v, spans in split_turns(voices).items() for lo, hi in spans)
+    info, said = _transcribe_turns(
+        track, [(lo, hi) for lo, hi, _ in grouped], transcriber, options, voices=[v for _, _, v in grouped]
+    )
+    texts = {v: " ".join(s.text for s in said if s.speaker == v) for v in voices}
+    roles = assign_roles(texts)
+    segments = sorted(
+        (replace(s, speaker=roles.get(s.speaker, s.speaker)) for s in said), key=lambda s: s.start
+    )
+    return Transcript(tuple(segments), info, {roles[v]: info for v in voices})
+
+
 def _transcribe_turns(
-    track: Track, turns: list[tuple[float, float]], transcriber: Transcriber, options: TranscriptionOptions
+    track: Track,
+    turns: list[tuple[float, float]],
+    transcriber: Transcriber,
+    options: TranscriptionOptions,
+    voices: list[str] | None = None,
 ) -> tuple[TranscriptionInfo, list[Segment]]:
     """One track transcribed whole, with word times, and its words cut into `turns`.
 
     The whole track keeps Whisper's context: transcribing each turn's clip on its own (the short
     window) cost 30% less CPU but tripled the word error rate on the English sample calls
     (0.04 -> 0.19 for the agent of call-en-benefits); word times cost ~2% over no word times.
-    A segment without word times goes to the turn its middle falls in.
+    A segment without word times goes to the turn its middle falls in. With `voices` (one per
+    turn, a diarized mono track) each piece is said by its turn's voice.
     """
     result = transcriber.transcribe(
         track.samples, replace(options, word_timestamps=True), speaker=track.speaker
@@ -665,17 +700,20 @@ def _transcribe_turns(
     pieces: list[Segment] = []
     for seg in result.segments:
         if not turns or not seg.words:
-            pieces.append(seg)
+            pieces.append(
+                replace(seg, speaker=voices[turn_of(seg.start, seg.end)]) if turns and voices else seg
+            )
             continue
         groups: dict[int, list[Word]] = {}
         for w in seg.words:
             groups.setdefault(turn_of(w.start, w.end), []).append(w)
-        for words in groups.values():
+        for turn, words in groups.items():
             text = "".join(w.word for w in words).strip()
             if text:
                 pieces.append(
                     replace(
                         seg,
+                        speaker=voices[turn] if voices else seg.speaker,
                         start=words[0].start,
                         end=words[-1].end,
                         text=text,
