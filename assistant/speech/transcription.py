@@ -122,7 +122,8 @@ class Segment:
 
     Attributes:
         start, end: seconds from the start of the recording.
-        speaker: `agent`, `caller` or `unknown`.
+        speaker: `agent`, `caller`, `unknown` (mono, not diarized), or `speaker 1`, `speaker 2`
+            (a diarized mono voice whose role the words did not tell).
         text: what was said (stripped).
         avg_logprob: mean token log-probability (higher is more confident).
         no_speech_prob: Whisper's probability that the window held no speech.
@@ -666,12 +667,27 @@ def _transcribe_diarized(
     info, said = _transcribe_turns(
         track, [(lo, hi) for lo, hi, _ in grouped], transcriber, options, voices=[v for _, _, v in grouped]
     )
+    said = _stretch_to_turns(said, grouped)
     texts = {v: " ".join(s.text for s in said if s.speaker == v) for v in voices}
     roles = assign_roles(texts)
     segments = sorted(
         (replace(s, speaker=roles.get(s.speaker, s.speaker)) for s in said), key=lambda s: s.start
     )
     return Transcript(tuple(segments), info, {roles[v]: info for v in voices})
+
+
+def _stretch_to_turns(said: list[Segment], turns: list[tuple[float, float, str]]) -> list[Segment]:
+    """The first and last words of each diarized turn reach the turn's edges: the turns come from
+    the VAD, and Whisper's word times for a run of spoken digits can bunch at its end (measured
+    on a real mono mix: a caller reading a card for 10 s got a 0.7 s utterance)."""
+    out = sorted(said, key=lambda s: s.start)
+    for lo, hi, voice in turns:
+        inside = [i for i, s in enumerate(out) if s.speaker == voice and s.end > lo and s.start < hi]
+        if inside:
+            first, last = inside[0], inside[-1]
+            out[first] = replace(out[first], start=min(out[first].start, lo))
+            out[last] = replace(out[last], end=max(out[last].end, hi))
+    return out
 
 
 def _transcribe_turns(
@@ -730,13 +746,15 @@ def transcribe_file(
     engine: str | None = None,
     model: str | None = None,
     audio_options: AudioOptions | None = None,
+    diarize_mono: bool = True,
 ) -> Transcript:
-    """Decode a recording, split speakers, transcribe. The main entry point for files."""
+    """Decode a recording, split speakers (stereo channels, or mono diarized), transcribe. The main
+    entry point for files."""
     options = options or TranscriptionOptions.from_config()
     audio_options = audio_options or AudioOptions(agent_channel=config.get().agent_channel)
     tracks = load_tracks(path, audio_options)
     transcriber = load_transcriber(engine, model)
-    return transcribe_tracks(tracks, transcriber, options)
+    return transcribe_tracks(tracks, transcriber, options, diarize_mono=diarize_mono)
 
 
 def format_timestamp(seconds: float) -> str:
