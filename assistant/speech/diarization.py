@@ -28,6 +28,7 @@ from assistant.speech.audio import SAMPLE_RATE
 MEL_BANDS = 40
 WINDOW_SECONDS = 1.5  # one embedding describes this much speech
 HOP_SECONDS = 0.5  # and the next starts this much later
+WHOLE_SPAN_SECONDS = 1.5  # a speech span up to this long is one window
 FRAME_SECONDS = 0.01  # labels are given per 10 ms frame
 SMOOTH_SECONDS = 0.5  # a voice change shorter than this inside speech is ignored
 SAME_VOICE_SIMILARITY = (
@@ -108,7 +109,7 @@ def window_starts(spans: list[tuple[float, float]]) -> list[tuple[float, float]]
     window gets one window of its own length."""
     out: list[tuple[float, float]] = []
     for lo, hi in spans:
-        if hi - lo <= WINDOW_SECONDS:
+        if hi - lo <= max(WINDOW_SECONDS, WHOLE_SPAN_SECONDS):
             out.append((lo, hi))
             continue
         t = lo
@@ -126,7 +127,7 @@ def embed_windows(samples: np.ndarray, windows: list[tuple[float, float]]) -> np
     encoder = _voice_encoder()
     mels = _mel_frames(samples)
     frames_per_s = round(1 / FRAME_SECONDS)
-    full = round(WINDOW_SECONDS * frames_per_s)
+    full = round(max(WINDOW_SECONDS, WHOLE_SPAN_SECONDS) * frames_per_s)
     by_length: dict[int, list[int]] = {}
     cuts: list[np.ndarray] = []
     for i, (lo, hi) in enumerate(windows):
