@@ -1,7 +1,8 @@
 """Benchmark: mono diarization of a long call (goal: a 10-minute mono call in under 60 s).
 
-Builds a mono call of the wanted length from real two-voice calls mixed down (the eval set's
-digits calls when present, else the bundled samples), repeated end to end, at 8 kHz telephone
+Builds a mono call of the wanted length from two-voice calls mixed down (the eval set's real
+digits calls when ASSISTANT_EVAL_DIR or ../shared/eval has them, else the bundled samples),
+repeated end to end, at 8 kHz telephone
 rate decoded to 16 kHz as a recording would be. Times the diarization alone (Silero VAD, voice
 encoder, clustering, turn labels; Whisper excluded), after one warm-up on a short clip so model
 loading is not counted. Prints wall and CPU seconds per stage, and turns and voices found.
@@ -68,7 +69,8 @@ def main() -> None:
     w2, c2 = _clock()
     speech = sum(b - a for a, b in spans)
     print(
-        f"audio {len(audio) / SAMPLE_RATE / 60:.1f} min mono ({len(parts)} calls repeated), speech {speech:.0f} s"
+        f"audio {len(audio) / SAMPLE_RATE / 60:.1f} min mono "
+        f"({', '.join(p.name for p in _sources(args.audio))} mixed, repeated), speech {speech:.0f} s"
     )
     print(f"VAD          wall {w1 - w0:6.1f} s   cpu {c1 - c0:6.1f} s")
     print(f"embed+label  wall {w2 - w1:6.1f} s   cpu {c2 - c1:6.1f} s")
