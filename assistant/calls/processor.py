@@ -23,7 +23,7 @@ from assistant.knowledge.search import Embedder, SearchOptions, search_many
 from assistant.language.detect import CallLanguage, detect
 from assistant.language.translation import MissingLanguagePack, get_translator, translate
 from assistant.privacy.gate import CaptureWindow, safe_id, safe_source
-from assistant.speech.audio import SAMPLE_RATE, AudioOptions, load_tracks
+from assistant.speech.audio import SAMPLE_RATE, AudioOptions, Track, load_tracks
 from assistant.speech.transcription import (
     TranscriptionOptions,
     load_transcriber,
@@ -258,12 +258,15 @@ class CallProcessor:
     def process_file(
         self, path: str | Path, call_id: str | None = None, started_at: datetime | None = None
     ) -> CallRecord:
-        """Transcribe a recording (stereo: agent/caller channels) and process it."""
+        """Transcribe a recording (stereo: agent/caller channels; mono: diarized) and process it."""
 
         path = Path(path)
         tracks = load_tracks(path, AudioOptions(agent_channel=config.get().agent_channel))
         topts = TranscriptionOptions.from_config(language=self.options.language)
         transcript = transcribe_tracks(tracks, self.transcriber, topts)
+        if len(tracks) == 1 and tracks[0].speaker not in transcript.tracks:
+            # a diarized mono recording: each voice (agent, caller) is the one mixed track
+            tracks = [Track(voice, tracks[0].samples) for voice in transcript.tracks]
         utterances = merge_segments(transcript.segments)
         utterances = self._whisper_translations(tracks, transcript, utterances, topts)
         started = started_at or datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)

@@ -11,7 +11,9 @@ from assistant.speech.transcription import TranscriptionOptions, format_segment,
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("transcribe", help="transcribe a recording (stereo: agent and caller channels)")
+    p = subparsers.add_parser(
+        "transcribe", help="transcribe a recording (stereo: agent and caller channels; mono: diarized)"
+    )
     p.add_argument("audio", help="audio file: wav, flac, mp3, ogg, m4a, webm; 8 kHz mu-law/A-law WAV")
     p.add_argument("--model", help="Whisper model: base (default), tiny.en, a local directory or .pt file")
     p.add_argument("--engine", help="faster-whisper (default) or openai-whisper")
@@ -19,6 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--task", default="transcribe", help="transcribe (default) or translate (to English)")
     p.add_argument("--agent-channel", choices=["left", "right"], help="stereo channel that is the agent")
     p.add_argument("--mono", action="store_true", help="mix a stereo file to one track instead of splitting")
+    p.add_argument(
+        "--no-diarize", action="store_true", help="mono: one speaker 'unknown' instead of turns by voice"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
@@ -31,7 +36,12 @@ def run(args: argparse.Namespace) -> int:
         split_stereo=not args.mono, agent_channel=args.agent_channel or cfg.agent_channel
     )
     transcript = transcribe_file(
-        args.audio, options, engine=args.engine, model=args.model, audio_options=audio_options
+        args.audio,
+        options,
+        engine=args.engine,
+        model=args.model,
+        audio_options=audio_options,
+        diarize_mono=not args.no_diarize,
     )
     if args.json:
         print(json.dumps(transcript.to_json(), ensure_ascii=False))

@@ -122,7 +122,8 @@ class Segment:
 
     Attributes:
         start, end: seconds from the start of the recording.
-        speaker: `agent`, `caller` or `unknown`.
+        speaker: `agent`, `caller`, `unknown` (mono, not diarized), or `speaker 1`, `speaker 2`
+            (a diarized mono voice whose role the words did not tell).
         text: what was said (stripped).
         avg_logprob: mean token log-probability (higher is more confident).
         no_speech_prob: Whisper's probability that the window held no speech.
@@ -617,15 +618,20 @@ def split_turns(
 
 
 def transcribe_tracks(
-    tracks: list[Track], transcriber: Transcriber, options: TranscriptionOptions
+    tracks: list[Track], transcriber: Transcriber, options: TranscriptionOptions, *, diarize_mono: bool = True
 ) -> Transcript:
     """Transcribe each speaker track and merge the segments in time order.
 
     Each track detects its own language unless one is given (an agent may answer a Spanish caller
     in English); the transcript's `info` is the caller's, whose language decides the answer's.
     Separate agent and caller tracks are cut into utterances at each other's turns (see
-    `split_turns`), so the segments alternate as spoken; a mono recording is not cut.
+    `split_turns`), so the segments alternate as spoken. A mono recording is diarized (unless
+    `diarize_mono` is False): its voices' turns and roles come from `_transcribe_diarized`.
     """
+    if len(tracks) == 1 and diarize_mono:
+        diarized = _transcribe_diarized(tracks[0], transcriber, options)
+        if diarized is not None:
+            return diarized
     infos: dict[str, TranscriptionInfo] = {}
     segments: list[Segment] = []
     order = sorted(tracks, key=lambda t: t.speaker != "caller")  # caller first: its language leads
@@ -644,15 +650,60 @@ def transcribe_tracks(
     return Transcript(tuple(segments), replace(lead, duration=duration), infos)
 
 
+def _transcribe_diarized(
+    track: Track, transcriber: Transcriber, options: TranscriptionOptions
+) -> Transcript | None:
+    """A mono track cut into its voices' turns (assistant/speech/diarization.py), transcribed whole
+    with word times, its words given to the turns, and the voices named agent and caller when
+    their words say which is which ("speaker 1", "speaker 2" otherwise). None when no speech."""
+    from assistant.speech.diarization import assign_roles, diarize
+
+    voices: dict[str, list[tuple[float, float]]] = {}
+    for turn in diarize(track.samples, speech_spans(track.samples)):
+        voices.setdefault(turn.speaker, []).append((turn.start, turn.end))
+    if not voices:
+        return None
+    grouped = sorted((lo, hi, v) for v, spans in split_turns(voices).items() for lo, hi in spans)
+    info, said = _transcribe_turns(
+        track, [(lo, hi) for lo, hi, _ in grouped], transcriber, options, voices=[v for _, _, v in grouped]
+    )
+    said = _stretch_to_turns(said, grouped)
+    texts = {v: " ".join(s.text for s in said if s.speaker == v) for v in voices}
+    roles = assign_roles(texts)
+    segments = sorted(
+        (replace(s, speaker=roles.get(s.speaker, s.speaker)) for s in said), key=lambda s: s.start
+    )
+    return Transcript(tuple(segments), info, {roles[v]: info for v in voices})
+
+
+def _stretch_to_turns(said: list[Segment], turns: list[tuple[float, float, str]]) -> list[Segment]:
+    """The first and last words of each diarized turn reach the turn's edges: the turns come from
+    the VAD, and Whisper's word times for a run of spoken digits can bunch at its end (measured
+    on a real mono mix: a caller reading a card for 10 s got a 0.7 s utterance)."""
+    out = sorted(said, key=lambda s: s.start)
+    for lo, hi, voice in turns:
+        inside = [i for i, s in enumerate(out) if s.speaker == voice and s.end > lo and s.start < hi]
+        if inside:
+            first, last = inside[0], inside[-1]
+            out[first] = replace(out[first], start=min(out[first].start, lo))
+            out[last] = replace(out[last], end=max(out[last].end, hi))
+    return out
+
+
 def _transcribe_turns(
-    track: Track, turns: list[tuple[float, float]], transcriber: Transcriber, options: TranscriptionOptions
+    track: Track,
+    turns: list[tuple[float, float]],
+    transcriber: Transcriber,
+    options: TranscriptionOptions,
+    voices: list[str] | None = None,
 ) -> tuple[TranscriptionInfo, list[Segment]]:
     """One track transcribed whole, with word times, and its words cut into `turns`.
 
     The whole track keeps Whisper's context: transcribing each turn's clip on its own (the short
     window) cost 30% less CPU but tripled the word error rate on the English sample calls
     (0.04 -> 0.19 for the agent of call-en-benefits); word times cost ~2% over no word times.
-    A segment without word times goes to the turn its middle falls in.
+    A segment without word times goes to the turn its middle falls in. With `voices` (one per
+    turn, a diarized mono track) each piece is said by its turn's voice.
     """
     result = transcriber.transcribe(
         track.samples, replace(options, word_timestamps=True), speaker=track.speaker
@@ -665,17 +716,20 @@ def _transcribe_turns(
     pieces: list[Segment] = []
     for seg in result.segments:
         if not turns or not seg.words:
-            pieces.append(seg)
+            pieces.append(
+                replace(seg, speaker=voices[turn_of(seg.start, seg.end)]) if turns and voices else seg
+            )
             continue
         groups: dict[int, list[Word]] = {}
         for w in seg.words:
             groups.setdefault(turn_of(w.start, w.end), []).append(w)
-        for words in groups.values():
+        for turn, words in groups.items():
             text = "".join(w.word for w in words).strip()
             if text:
                 pieces.append(
                     replace(
                         seg,
+                        speaker=voices[turn] if voices else seg.speaker,
                         start=words[0].start,
                         end=words[-1].end,
                         text=text,
@@ -692,13 +746,15 @@ def transcribe_file(
     engine: str | None = None,
     model: str | None = None,
     audio_options: AudioOptions | None = None,
+    diarize_mono: bool = True,
 ) -> Transcript:
-    """Decode a recording, split speakers, transcribe. The main entry point for files."""
+    """Decode a recording, split speakers (stereo channels, or mono diarized), transcribe. The main
+    entry point for files."""
     options = options or TranscriptionOptions.from_config()
     audio_options = audio_options or AudioOptions(agent_channel=config.get().agent_channel)
     tracks = load_tracks(path, audio_options)
     transcriber = load_transcriber(engine, model)
-    return transcribe_tracks(tracks, transcriber, options)
+    return transcribe_tracks(tracks, transcriber, options, diarize_mono=diarize_mono)
 
 
 def format_timestamp(seconds: float) -> str:
