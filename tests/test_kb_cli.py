@@ -41,7 +41,10 @@ def test_search_json_builds_index_automatically(
     assert code == 0
     data = json.loads(capsys.readouterr().out)
     assert data["abstained"] is False and data["hits"][0]["id"] == "pay-property-tax"
-    assert set(data["hits"][0]) == {"id", "title", "score", "passage"}
+    assert set(data["hits"][0]) == {
+        "id", "title", "score", "passage", "language", "translation_of", "native_missing"
+    }  # fmt: skip
+    assert data["language"] == "en" and data["encoder"] == "english"
     assert (idx / "manifest.json").is_file()
 
 
