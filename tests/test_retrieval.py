@@ -366,3 +366,28 @@ def test_real_encoder_answers_spanish_callers_from_the_sample_knowledge_base(tmp
     assert native.hits[0].translation_of == "snap-ebt-card-replace"
     assert english.hits[0].article_id == "dl-renew" and english.hits[0].native_missing
     assert unrelated.abstained
+
+
+def test_search_caller_takes_the_better_supported_of_the_callers_words_and_the_english(
+    tmp_path: Path,
+) -> None:
+    from assistant.knowledge.search import search_caller
+
+    emb = BilingualEmbedder()
+    kb = make_kb(tmp_path, [*ARTICLES, SPANISH_LICENCE])
+    index, _ = build_index(load_articles(kb)[0], tmp_path / "idx", emb)
+    options = SearchOptions(k=3)
+    # The translation carries the need: it wins, and the answer is the caller's-language version.
+    by_english = search_caller(
+        "pues mire usted señorita",
+        "how do i renew my driving licence",
+        "es",
+        options,
+        index=index,
+        embedder=emb,
+    )
+    assert by_english.language == "en" and by_english.hits[0].article_id == "renew-licence-es"
+    # The caller's own words carry it (a poor translation): they win.
+    by_own = search_caller(SPANISH_QUERY, "the thing of the paper", "es", options, index=index, embedder=emb)
+    assert by_own.language == "es" and by_own.hits[0].article_id == "renew-licence-es"
+    assert not by_own.abstained

@@ -28,7 +28,7 @@ import re
 import tempfile
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -113,6 +113,7 @@ class SearchOptions:
         language: only articles in this language.
         threshold: abstain below this score (None: the threshold of the query's language).
         query_language: the caller's language when known (a call's decision); None: detected.
+        answer_language: the language whose published versions are preferred (None: the query's).
     """
 
     k: int = 3
@@ -120,6 +121,7 @@ class SearchOptions:
     language: str | None = None
     threshold: float | None = None
     query_language: str | None = None
+    answer_language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -459,7 +461,7 @@ def search_many(
     queries = [clean_query(t) for t in texts]
     second = getattr(embedder, "multilingual", None)
     routes = [ml.route(q, options.query_language) for q in queries]
-    if second is None or not index.multilingual:
+    if second is None or not getattr(index, "multilingual", False):
         routes = [ml.Route(r.language, True, False) for r in routes]
     found: dict[tuple[int, bool], SearchResult] = {}
     for multilingual, encode in ((False, embedder), (True, second)):
@@ -469,13 +471,35 @@ def search_many(
         vectors = encode.embed([queries[i] for i in todo])
         for i, vec in zip(todo, vectors, strict=True):
             lang = routes[i].language
+            native = options.answer_language or lang
             threshold = options.threshold
             if threshold is None:
                 threshold = ml.threshold_for(lang) if multilingual else english_threshold
-            found[i, multilingual] = index.search_vector(
-                queries[i], vec, options, threshold, multilingual=multilingual, language=lang
+            result = index.search_vector(
+                queries[i], vec, options, threshold, multilingual=multilingual, language=native
             )
+            found[i, multilingual] = replace(result, language=lang)  # the query's, not the answer's
     return [_better(found.get((i, False)), found.get((i, True))) for i in range(len(queries))]
+
+
+def search_caller(
+    words: str,
+    english: str | None,
+    language: str,
+    options: SearchOptions,
+    *,
+    index: KnowledgeIndex,
+    embedder: EmbedderProtocol,
+) -> SearchResult:
+    """A caller's need, searched in the caller's own `words` (in `language`) and, when there is
+    one, in the `english` translation; the better-supported answer wins, shown in the caller's
+    language where a published version exists. The batch and live paths both search this way."""
+    mine = replace(options, query_language=language or None, answer_language=language or None)
+    own = search_many([words], mine, index=index, embedder=embedder)[0]
+    if not english or english == words:
+        return own
+    translated = replace(options, query_language="en", answer_language=language or None)
+    return _better(own, search_many([english], translated, index=index, embedder=embedder)[0])
 
 
 def _margin(result: SearchResult) -> float:
