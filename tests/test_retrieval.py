@@ -354,7 +354,7 @@ def test_real_encoder_answers_spanish_callers_from_the_sample_knowledge_base(tmp
     emb = Embedder()
     index, _ = build_index(load_articles(repo_kb)[0], tmp_path / "idx", emb)
     questions = [
-        "Se me perdió la tarjeta de los beneficios de comida, ¿qué tengo que hacer?",
+        "Se me perdió la tarjeta EBT de la comida, ¿cómo pido otra?",
         "Necesito renovar mi licencia de manejar porque ya está vencida.",
         "¿Cuál es la receta de la paella valenciana?",
     ]
