@@ -8,8 +8,10 @@ Each sample question is searched twice, with the index rebuilt from the article 
 - in scope across languages (a question of a translated article): its own article, so only the
   original in another language can answer;
 - out of scope: its whole article family (the article and every version of it).
-For each language and route, the printed threshold is the one that maximises (in-scope answered
-right + out-of-scope refused) / 2 on these questions. It also prints the unrelated-text
+For each language and route, the table's threshold is the one that maximises (in-scope answered
+right + out-of-scope refused) / 2 on these questions (printed for comparison; not used). The
+thresholds in encoder.py come from the last lines: CLINC150 `oos_val` refused as often as on the
+English route (run with --clinc PATH; --oos-only skips the slow table). It also prints the unrelated-text
 similarity (the median of the best wrong article's top-3 mean), which sets the "none of these"
 anchor of each encoder when an article has few sample questions.
 """
