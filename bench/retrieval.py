@@ -3,6 +3,10 @@ proof that changing one article re-embeds only that article.
 
 Run: .venv/bin/python bench/retrieval.py [--sizes 100,10000,100000] [--queries 200]
 
+It also prints the multilingual route (docs/retrieval.md): the encoder's resident memory once
+loaded, and the latency of a Spanish query (one real multilingual embedding plus the exact search
+over the multilingual vectors) at each size up to 10,000 articles.
+
 Synthetic articles at 10k/100k reuse a pool of really embedded sentences plus Gaussian noise
 (re-normalised), so the index sees realistic vectors without embedding 100k texts. Every query is a
 real embedding call followed by a search, which is what a live call pays.
@@ -18,6 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -101,13 +106,33 @@ def synthetic_index(pool: np.ndarray, n_articles: int, rng: np.random.Generator,
     )
 
 
-def latency(index: KnowledgeIndex, embedder: Embedder, queries: list[str]) -> tuple[float, float]:
+def rss_mb() -> float:
+    """Resident memory now (not the peak)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def noisy(pool: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    base = pool[rng.integers(0, len(pool), n)]
+    vectors = base + rng.standard_normal(base.shape, dtype=np.float32) * np.float32(
+        0.6 / np.sqrt(pool.shape[1])
+    )
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
+def latency(
+    index: KnowledgeIndex, embedder: Any, queries: list[str], multilingual: bool = False
+) -> tuple[float, float]:
     times = []
     options = SearchOptions(k=3)
     for q in queries:
         t0 = time.perf_counter()
         vec = embedder.embed([q])[0]
-        index.search_vector(q, vec, options, 0.52)
+        index.search_vector(
+            q, vec, options, 0.52, multilingual=multilingual, language="es" if multilingual else ""
+        )
         times.append((time.perf_counter() - t0) * 1000)
     times.sort()
     return statistics.median(times), times[int(0.95 * (len(times) - 1))]
@@ -184,6 +209,30 @@ def main() -> None:
     )
     for r in rows:
         print(f"{r[0]:>9,} {r[1]:>9,} {r[2]:>6} {r[3]:>7} {r[4]:>7} {r[5]:>9} {r[6]:>10}")
+    before = rss_mb()
+    second = embedder.multilingual
+    ml_pool = second.embed(pool_texts)
+    grown = rss_mb() - before
+    spanish = [
+        f"¿{a} {s}?"
+        for a in ("cómo renuevo mi", "dónde pido", "perdí mi", "cuánto cuesta")
+        for s in ("licencia de manejar", "tarjeta EBT", "factura del agua", "acta de nacimiento")
+    ]
+    spanish = [spanish[i % len(spanish)] for i in range(args.queries)]
+    print("\nmultilingual route: one real multilingual embedding + exact numpy search, Spanish queries")
+    print(f"encoder loaded: resident memory +{grown:,.0f} MB")
+    print(f"{'articles':>9} {'passages':>9} {'p50 ms':>7} {'p95 ms':>7} {'index MB':>9}")
+    for n in (int(s) for s in args.sizes.split(",")):
+        if n > 10_000:
+            continue
+        index = synthetic_index(pool, n, np.random.default_rng(1), "flat")
+        index.ml_vectors = noisy(ml_pool, n * PASSAGES_PER_ARTICLE, np.random.default_rng(2))
+        p50, p95 = latency(index, second, spanish, multilingual=True)
+        print(
+            f"{n:>9,} {n * PASSAGES_PER_ARTICLE:>9,} {p50:>7.1f} {p95:>7.1f} {index.ml_vectors.nbytes / 2**20:>9.0f}"
+        )
+        del index
+
     rate, embedded, changed, re_embedded = rebuild_demo(embedder)
     print(f"\nbuild throughput (real embedding, 200 articles): {rate:,.0f} passages/s ({embedded} passages)")
     print(f"change one article and rebuild: changed {changed} article, re-embedded {re_embedded} passage(s)")

@@ -67,7 +67,7 @@ class ZeroEmbedder:
 class FakeIndex:
     """Suggests pt-pay-bill for bills and vote-register for voting; abstains otherwise."""
 
-    def search_vector(self, query, vector, options, threshold):  # noqa: ANN001, ANN201
+    def search_vector(self, query, vector, options, threshold, **route):  # noqa: ANN001, ANN003, ANN201
         for word, art, title in (
             ("bill", "pt-pay-bill", "Pay a property tax bill"),
             ("vote", "vote-register", "Register to vote"),

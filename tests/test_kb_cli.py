@@ -41,7 +41,10 @@ def test_search_json_builds_index_automatically(
     assert code == 0
     data = json.loads(capsys.readouterr().out)
     assert data["abstained"] is False and data["hits"][0]["id"] == "pay-property-tax"
-    assert set(data["hits"][0]) == {"id", "title", "score", "passage"}
+    assert set(data["hits"][0]) == {
+        "id", "title", "score", "passage", "language", "translation_of", "native_missing"
+    }  # fmt: skip
+    assert data["language"] == "en" and data["encoder"] == "english"
     assert (idx / "manifest.json").is_file()
 
 
@@ -128,3 +131,18 @@ def test_eval_on_a_tiny_dataset(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main(["kb", "eval", "--dataset", "banking77", "--data-dir", str(tmp_path), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["articles"] == 2 and report["top1"] == 1.0 and report["queries"] == 2
+
+
+def test_search_says_when_the_callers_language_has_no_approved_version(
+    kb: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    idx = tmp_path / "idx"
+    query = "¿Cómo puedo pagar el impuesto sobre la propiedad de mi casa este año?"
+    code = main(["kb", "search", query, "-k", "1", "--kb-dir", str(kb), "--index-dir", str(idx)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "no approved Spanish version: the English one" in out
+    data_code = main(["kb", "search", query, "--json", "--kb-dir", str(kb), "--index-dir", str(idx)])
+    data = json.loads(capsys.readouterr().out)
+    assert data_code == 0 and data["language"] == "es"
+    assert all(h["native_missing"] for h in data["hits"])

@@ -123,7 +123,7 @@ def test_call_end_does_not_search_or_translate_again(call: LiveCall, monkeypatch
     searched: list[str] = []
     index = call.processor.search_engine()[1]
     real = index.search_vector
-    monkeypatch.setattr(index, "search_vector", lambda q, *a: searched.append(q) or real(q, *a))
+    monkeypatch.setattr(index, "search_vector", lambda q, *a, **k: searched.append(q) or real(q, *a, **k))
     feed_call(call, conversation())
     during = list(searched)
     assert during, "the live call searched the knowledge base"

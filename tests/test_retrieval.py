@@ -255,3 +255,139 @@ def test_large_knowledge_base_uses_the_approximate_index(
     assert hit.article_id == "a17"
     loaded, _ = load_index(tmp_path / "idx", emb)
     assert loaded is not None and loaded.index_kind == "ivf"
+
+
+# -- callers in their own language (issue 32) --------------------------------------------------
+
+
+class GlossingEncoder(FakeEmbedder):
+    """A fake multilingual encoder: a few Spanish words land where their English ones do."""
+
+    model_name = "fake-multilingual"
+    WORDS = {"renovar": "renew", "licencia": "licence", "conducir": "driving", "bache": "pothole"}
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return super().embed([" ".join(self.WORDS.get(w, w) for w in t.lower().split()) for t in texts])
+
+
+class BilingualEmbedder(FakeEmbedder):
+    """The English fake with a multilingual encoder beside it, as the real `Embedder` has."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.multilingual = GlossingEncoder()
+
+
+SPANISH_LICENCE = Article(
+    id="renew-licence-es",
+    title="Renovar la licencia de conducir",
+    body="Renueve su licencia en línea con el formulario DL-1.",
+    questions=("como puedo renovar mi licencia de conducir",),
+    language="es",
+    translation_of="renew-licence",
+    program="licences",
+)
+SPANISH_QUERY = "¿Cómo puedo renovar mi licencia de conducir que ya venció el mes pasado?"
+
+
+def test_route_sends_english_to_the_english_embedder_and_other_languages_to_the_multilingual_one() -> None:
+    from assistant.knowledge import encoder
+
+    english = encoder.route("How do I renew my driving licence online this year?")
+    assert (english.language, english.english, english.multilingual) == ("en", True, False)
+    spanish = encoder.route(SPANISH_QUERY)
+    assert (spanish.language, spanish.english, spanish.multilingual) == ("es", False, True)
+    assert encoder.route("ok", "fr") == encoder.Route("fr", False, True)  # a call's language: no detection
+    unsure = encoder.route("EBT")
+    assert unsure.english and unsure.multilingual
+
+
+def test_spanish_query_finds_the_english_article_and_says_no_spanish_version_exists(tmp_path: Path) -> None:
+    from assistant import config
+    from assistant.knowledge import encoder
+
+    emb = BilingualEmbedder()
+    index, _ = build_index(load_articles(make_kb(tmp_path))[0], tmp_path / "idx", emb)
+    assert index.ml_vectors is not None and emb.multilingual.calls > 0
+    result = search_many([SPANISH_QUERY], SearchOptions(k=3), index=index, embedder=emb)[0]
+    assert (result.language, result.encoder) == ("es", "multilingual")
+    assert result.threshold == encoder.threshold_for("es")
+    top = result.hits[0]
+    assert top.article_id == "renew-licence" and top.native_missing and top.language == "en"
+    english = search_many(["how do i renew my driving licence"], SearchOptions(), index=index, embedder=emb)[
+        0
+    ]
+    assert english.encoder == "english" and english.threshold == config.get().search_threshold
+    assert english.hits[0].article_id == "renew-licence" and not english.hits[0].native_missing
+
+
+def test_the_native_version_is_the_suggestion_with_the_original_linked(tmp_path: Path) -> None:
+    emb = BilingualEmbedder()
+    kb = make_kb(tmp_path, [*ARTICLES, SPANISH_LICENCE])
+    index, _ = build_index(load_articles(kb)[0], tmp_path / "idx", emb)
+    result = search_many([SPANISH_QUERY], SearchOptions(k=3), index=index, embedder=emb)[0]
+    ids = [h.article_id for h in result.hits]
+    assert ids[0] == "renew-licence-es" and "renew-licence" not in ids  # one entry per article family
+    assert result.hits[0].translation_of == "renew-licence" and not result.hits[0].native_missing
+    # An English caller who matches the Spanish version's words gets the English original.
+    english = search_many(["renew licence driving form"], SearchOptions(k=3), index=index, embedder=emb)[0]
+    assert english.hits[0].article_id == "renew-licence"
+
+
+def test_an_index_without_multilingual_vectors_is_rebuilt_for_a_multilingual_embedder(tmp_path: Path) -> None:
+    kb = make_kb(tmp_path)
+    build_index(load_articles(kb)[0], tmp_path / "idx", FakeEmbedder())
+    index, report = ensure_index(kb, tmp_path / "idx", BilingualEmbedder())
+    assert report is not None and "multilingual" in report.rebuilt_reason
+    assert index.ml_vectors is not None
+    again, report = ensure_index(kb, tmp_path / "idx", BilingualEmbedder())
+    assert (
+        report is None and again.ml_vectors is not None and again.ml_vectors.shape == index.ml_vectors.shape
+    )
+
+
+@pytest.mark.models
+def test_real_encoder_answers_spanish_callers_from_the_sample_knowledge_base(tmp_path: Path) -> None:
+    from assistant.knowledge.search import Embedder
+
+    repo_kb = Path(__file__).resolve().parent.parent / "knowledge_base"
+    emb = Embedder()
+    index, _ = build_index(load_articles(repo_kb)[0], tmp_path / "idx", emb)
+    questions = [
+        "Se me perdió la tarjeta EBT de la comida, ¿cómo pido otra?",
+        "Necesito renovar mi licencia de manejar porque ya está vencida.",
+        "¿Cuál es la receta de la paella valenciana?",
+    ]
+    native, english, unrelated = search_many(questions, SearchOptions(k=3), index=index, embedder=emb)
+    # Ranking only: real Spanish paraphrases are still sometimes refused (docs/retrieval.md);
+    # abstention is checked on the unrelated question.
+    assert native.encoder == "multilingual"
+    assert native.hits[0].article_id == "snap-ebt-card-replace-es"
+    assert native.hits[0].translation_of == "snap-ebt-card-replace"
+    assert english.hits[0].article_id == "dl-renew" and english.hits[0].native_missing
+    assert unrelated.abstained
+
+
+def test_search_caller_takes_the_better_supported_of_the_callers_words_and_the_english(
+    tmp_path: Path,
+) -> None:
+    from assistant.knowledge.search import search_caller
+
+    emb = BilingualEmbedder()
+    kb = make_kb(tmp_path, [*ARTICLES, SPANISH_LICENCE])
+    index, _ = build_index(load_articles(kb)[0], tmp_path / "idx", emb)
+    options = SearchOptions(k=3)
+    # The translation carries the need: it wins, and the answer is the caller's-language version.
+    by_english = search_caller(
+        "pues mire usted señorita",
+        "how do i renew my driving licence",
+        "es",
+        options,
+        index=index,
+        embedder=emb,
+    )
+    assert by_english.language == "en" and by_english.hits[0].article_id == "renew-licence-es"
+    # The caller's own words carry it (a poor translation): they win.
+    by_own = search_caller(SPANISH_QUERY, "the thing of the paper", "es", options, index=index, embedder=emb)
+    assert by_own.language == "es" and by_own.hits[0].article_id == "renew-licence-es"
+    assert not by_own.abstained

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from assistant import config
 from assistant.errors import InputError
 from assistant.knowledge.index import ensure_index
-from assistant.knowledge.search import Embedder, SearchOptions, search_many
+from assistant.knowledge.search import Embedder, SearchOptions, search_caller
 from assistant.language.detect import CallLanguage, detect
 from assistant.language.translation import MissingLanguagePack, get_translator, translate
 from assistant.privacy.gate import CaptureWindow, safe_id, safe_source
@@ -146,13 +146,6 @@ def merge_segments(segments: Sequence[Segment], gap: float = MERGE_GAP_SECONDS) 
         else:
             out.append(RawUtterance(seg.speaker, seg.start, seg.end, seg.text))
     return out
-
-
-def search_language(translated: bool, language: str | None, agent_language: str) -> str | None:
-    """Which articles a caller's need is searched in: text in the agent's language (said so, or
-    translated) searches the agent-language articles; untranslated text searches every language,
-    so a native article in the caller's language can match."""
-    return agent_language if translated or language == agent_language else None
 
 
 def suggestion_record(
@@ -402,24 +395,18 @@ class CallProcessor:
             ]
         elif need_idx:
             embedder, index = self.search_engine()
-            # Text in the agent's language searches the agent-language articles; untranslated text
-            # searches every language, so a caller's native article can still match.
-            in_agent_lang = [
-                i
+            # The caller's own words and the English translation are both searched (search_caller).
+            by_idx = {
+                i: search_caller(
+                    records[i].text,
+                    records[i].translation,
+                    records[i].language or "",
+                    SearchOptions(k=opts.k),
+                    index=index,
+                    embedder=embedder,
+                )
                 for i in need_idx
-                if search_language(bool(records[i].translation), records[i].language, opts.agent_language)
-            ]
-            other = [i for i in need_idx if i not in in_agent_lang]
-            by_idx: dict[int, SearchResult] = {}
-            for group, lang in ((in_agent_lang, opts.agent_language), (other, None)):
-                if group:
-                    found = search_many(
-                        [search_texts[i] for i in group],
-                        SearchOptions(k=opts.k, language=lang),
-                        index=index,
-                        embedder=embedder,
-                    )
-                    by_idx.update(zip(group, found, strict=True))
+            }
             seen: set[str] = set()
             for i in need_idx:
                 made = suggestion_record(by_idx[i], search_texts[i], i, seen)

@@ -15,6 +15,7 @@ from assistant.knowledge.evaluation import run_eval as evaluate
 from assistant.knowledge.index import build_index, ensure_index
 from assistant.knowledge.lint import lint
 from assistant.knowledge.search import SearchOptions, result_to_json, search_many
+from assistant.language.detect import language_name
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -118,6 +119,12 @@ def run_search(args: argparse.Namespace) -> int:
         )
         print(f"{i}. [{hit.score:.2f}] {hit.title} ({hit.article_id}){'  ' + extra if extra else ''}")
         print(f"   matched: {hit.passage[:160]}")
+        if hit.translation_of:
+            print(f"   {language_name(hit.language)} version of {hit.translation_of}")
+        if hit.native_missing:
+            print(
+                f"   no approved {language_name(result.language)} version: the {language_name(hit.language)} one"
+            )
     return 0
 
 

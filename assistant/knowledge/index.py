@@ -2,7 +2,8 @@
 
 The index folder holds `manifest.json` (format version, model, dimension, per-article content hash,
 passage keys) and the files it names: `vectors-<build>.npy`, `index-<build>.faiss` and, when trained,
-`head-<build>.npz`. The data files are written first under a new build id and the manifest last
+`head-<build>.npz`, and, for an embedder with a multilingual encoder, that encoder's
+`ml-vectors-<build>.npy` and `ml-head-<build>.npz`. The data files are written first under a new build id and the manifest last
 (temp file + rename), so a killed build leaves the previous index usable. A manifest from another
 model, another dimension or a newer format version is discarded and the index rebuilt.
 """
@@ -56,19 +57,22 @@ def read_manifest(index_dir: Path, embedder: EmbedderProtocol) -> tuple[dict[str
         return None, f"the index has format version {version}, this program writes {FORMAT_VERSION}"
     if model != embedder.model_name or dim != embedder.dimension:
         return None, f"the index was built with model {model} ({dim} dims)"
-    for key in ("vectors", "index"):
+    second = getattr(embedder, "multilingual", None)
+    if second is not None and manifest.get("ml_model") != second.model_name:
+        return None, "the index has no vectors of the multilingual encoder"
+    for key in ("vectors", "index", *(("ml_vectors",) if second is not None else ())):
         if not (Path(index_dir) / manifest.get(key, "")).is_file():
             return None, f"the index file {manifest.get(key)} is missing"
     return manifest, ""
 
 
-def _load_vectors(index_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+def _load_vectors(index_dir: Path, manifest: dict[str, Any], key: str = "vectors") -> dict[str, Any]:
     """Cached passage vectors keyed by text hash (empty when the file is damaged)."""
     import numpy as np
 
     try:
-        matrix = np.load(Path(index_dir) / manifest["vectors"])
-    except (OSError, ValueError):
+        matrix = np.load(Path(index_dir) / manifest[key])
+    except (OSError, ValueError, KeyError):
         return {}
     keys = manifest["passage_keys"]
     if len(keys) != len(matrix):
@@ -134,6 +138,21 @@ def make_faiss(vectors: Any, kind: str) -> Any:
     return index
 
 
+def _embed_cached(
+    embedder: EmbedderProtocol, keys: list[str], texts: list[str], cache: dict[str, Any]
+) -> tuple[Any, int]:
+    """Vectors for `texts` (rows in order), embedding only those not in `cache` (which it fills)."""
+    import numpy as np
+
+    missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in cache}.items())
+    if missing:
+        new_vectors = embedder.embed([t for _, t in missing])
+        cache.update({k: new_vectors[i] for i, (k, _) in enumerate(missing)})
+    if not keys:
+        return np.zeros((0, embedder.dimension), np.float32), 0
+    return np.stack([cache[k] for k in keys]).astype(np.float32), len(missing)
+
+
 def build_index(
     articles: Sequence[Article], index_dir: str | Path, embedder: EmbedderProtocol
 ) -> tuple[KnowledgeIndex, BuildReport]:
@@ -147,40 +166,50 @@ def build_index(
     manifest, reason = read_manifest(index_dir, embedder)
     old_hashes: dict[str, str] = manifest["articles"] if manifest else {}
     cache = _load_vectors(index_dir, manifest) if manifest else {}
+    second = getattr(embedder, "multilingual", None)
+    ml_cache = _load_vectors(index_dir, manifest, "ml_vectors") if manifest and second else {}
 
     metas = [_meta(a) for a in arts]
     rows: list[tuple[int, str, str]] = []  # (article position, kind, text)
     for i, a in enumerate(arts):
         rows.extend((i, kind, text) for kind, text in passages(a))
     keys = [text_key(t) for _, _, t in rows]
-    missing = sorted({k: t for k, (_, _, t) in zip(keys, rows, strict=True) if k not in cache}.items())
-    if missing:
-        new_vectors = embedder.embed([t for _, t in missing])
-        cache.update({k: new_vectors[i] for i, (k, _) in enumerate(missing)})
-    dim = embedder.dimension
-    vectors = (
-        np.stack([cache[k] for k in keys]).astype(np.float32) if keys else np.zeros((0, dim), np.float32)
-    )
+    texts = [t for _, _, t in rows]
+    vectors, missing = _embed_cached(embedder, keys, texts, cache)
+    ml_vectors = None
+    if second is not None:
+        ml_vectors, ml_missing = _embed_cached(second, keys, texts, ml_cache)
+        missing += ml_missing
     kind = "ivf" if len(vectors) >= APPROX_MIN_PASSAGES else "flat"
     fidx = make_faiss(vectors, kind)
-    head = None
+    dim = embedder.dimension
+    head = ml_head = None
     if wants_head(arts):
         q_rows = [r for r, (_, k, _) in enumerate(rows) if k in {"question", "title"}]
-        head = train_head(vectors[q_rows], np.array([rows[r][0] for r in q_rows]), len(arts))
+        labels = np.array([rows[r][0] for r in q_rows])
+        head = train_head(vectors[q_rows], labels, len(arts))
+        if ml_vectors is not None:
+            ml_head = train_head(ml_vectors[q_rows], labels, len(arts))
 
     build = new_build_id()
     files = {"vectors": f"vectors-{build}.npy", "index": f"index-{build}.faiss"}
     with (index_dir / files["vectors"]).open("wb") as fh:
         np.save(fh, vectors)
     faiss.write_index(fidx, str(index_dir / files["index"]))
-    if head is not None:
-        files["head"] = f"head-{build}.npz"
-        with (index_dir / files["head"]).open("wb") as fh:
-            np.savez(fh, weight=head[0], bias=head[1])
+    if ml_vectors is not None:
+        files["ml_vectors"] = f"ml-vectors-{build}.npy"
+        with (index_dir / files["ml_vectors"]).open("wb") as fh:
+            np.save(fh, ml_vectors)
+    for key, trained in (("head", head), ("ml_head", ml_head)):
+        if trained is not None:
+            files[key] = f"{key.replace('_', '-')}-{build}.npz"
+            with (index_dir / files[key]).open("wb") as fh:
+                np.savez(fh, weight=trained[0], bias=trained[1])
     new_manifest = {
         "format_version": FORMAT_VERSION,
         "model": embedder.model_name,
         "dimension": dim,
+        "ml_model": second.model_name if second is not None else None,
         "index_kind": kind,
         **files,
         "articles": {m["id"]: m["hash"] for m in metas},
@@ -192,7 +221,7 @@ def build_index(
     atomic_write(index_dir / MANIFEST, dumps(new_manifest))
     keep = set(files.values()) | {MANIFEST}
     for old in index_dir.glob("*-*.*"):
-        if old.name not in keep and old.name.split("-")[0] in {"vectors", "index", "head"}:
+        if old.name not in keep and old.name.split("-")[0] in {"vectors", "index", "head", "ml"}:
             old.unlink(missing_ok=True)
 
     new_hashes: dict[str, str] = {m["id"]: m["hash"] for m in metas}
@@ -201,7 +230,7 @@ def build_index(
         added=sum(1 for i in new_hashes if i not in old_hashes),
         changed=sum(1 for i, h in new_hashes.items() if i in old_hashes and old_hashes[i] != h),
         removed=sum(1 for i in old_hashes if i not in new_hashes),
-        embedded=len(missing),
+        embedded=missing,
         index_kind=kind,
         head=head is not None,
         rebuilt_reason="" if manifest else reason,
@@ -216,6 +245,8 @@ def build_index(
         faiss_index=fidx,
         index_kind=kind,
         head=head,
+        ml_vectors=ml_vectors,
+        ml_head=ml_head,
     )
     return index, report
 
@@ -232,13 +263,19 @@ def load_index(index_dir: str | Path, embedder: EmbedderProtocol) -> tuple[Knowl
     try:
         vectors = np.load(index_dir / manifest["vectors"])
         fidx = faiss.read_index(str(index_dir / manifest["index"]))
-        head = None
-        if manifest.get("head"):
-            with np.load(index_dir / manifest["head"]) as data:
-                head = (data["weight"], data["bias"])
+        heads: dict[str, Any] = {}
+        for key in ("head", "ml_head"):
+            if manifest.get(key):
+                with np.load(index_dir / manifest[key]) as data:
+                    heads[key] = (data["weight"], data["bias"])
+        ml_vectors = None
+        if manifest.get("ml_vectors") and getattr(embedder, "multilingual", None) is not None:
+            ml_vectors = np.load(index_dir / manifest["ml_vectors"])
     except (OSError, ValueError, RuntimeError):
         return None, "the index files are damaged"
     if len(vectors) != len(manifest["passage_keys"]) or fidx.ntotal != len(vectors):
+        return None, "the index files do not match the manifest"
+    if ml_vectors is not None and len(ml_vectors) != len(vectors):
         return None, "the index files do not match the manifest"
     index = KnowledgeIndex(
         model_name=manifest["model"],
@@ -249,7 +286,9 @@ def load_index(index_dir: str | Path, embedder: EmbedderProtocol) -> tuple[Knowl
         vectors=vectors,
         faiss_index=fidx,
         index_kind=manifest["index_kind"],
-        head=head,
+        head=heads.get("head"),
+        ml_vectors=ml_vectors,
+        ml_head=heads.get("ml_head") if ml_vectors is not None else None,
     )
     return index, ""
 

@@ -9,7 +9,13 @@ candidate articles; each candidate is then scored exactly (see `docs/retrieval.m
                   per article, else a softmax over candidate similarities plus a "none" anchor
     score       = (similarity + probability) / 2, in 0..1
 
-The search abstains when the best score is below the `search_threshold` setting.
+A query is routed by its language (`encoder.route`): English to all-MiniLM-L6-v2, any other
+language to the multilingual encoder, which indexes every passage too; an unsure language is
+searched both ways and the better-supported answer wins. The search abstains when the best score
+is below the threshold of the query's language: the `search_threshold` setting for English, the
+calibrated per-language figures of `encoder.py` otherwise. When an article has a published version
+in the query's language, that version is the hit (the original linked); when it has none, the hit
+says so (`native_missing`).
 """
 
 from __future__ import annotations
@@ -22,12 +28,13 @@ import re
 import tempfile
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant import config
 from assistant.errors import InputError
+from assistant.knowledge import encoder as ml
 from assistant.knowledge.articles import Article, load_articles
 from assistant.models import files as models
 
@@ -36,7 +43,7 @@ if TYPE_CHECKING:
 
     from assistant.protocols import Embedder as EmbedderProtocol
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: multilingual passage vectors and article versions
 MAX_QUERY_CHARS = 2000  # MiniLM reads 256 word pieces; longer text only costs time.
 APPROX_MIN_PASSAGES = 200_000  # below this, exact search is fast enough (see bench/retrieval.py)
 HEAD_MIN_QUESTIONS = 10  # median sample questions per article needed to train the softmax head
@@ -55,6 +62,9 @@ class Hit:
         score: confidence in 0..1 (compare with `search_threshold`).
         passage: the text (title, question or body chunk) that matched best.
         owner, effective, review_by, language, program: copied from the article.
+        translation_of: for a native version shown instead of the article that matched, the id of
+            the article it translates (the original, linked); else the article's own link, if any.
+        native_missing: the query's language has no approved version of this article.
     """
 
     article_id: str
@@ -66,6 +76,8 @@ class Hit:
     review_by: dt.date | None = None
     language: str = "en"
     program: str | None = None
+    translation_of: str | None = None
+    native_missing: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,6 +90,8 @@ class SearchResult:
         abstained: True when no article is confident enough to suggest.
         reason: why it abstained ('' otherwise).
         threshold: the threshold applied.
+        language: the query's language ('' when unknown).
+        encoder: the encoder whose answer this is (`english` or `multilingual`).
     """
 
     query: str
@@ -85,6 +99,8 @@ class SearchResult:
     abstained: bool
     reason: str = ""
     threshold: float = 0.0
+    language: str = ""
+    encoder: str = "english"
 
 
 @dataclass
@@ -95,13 +111,17 @@ class SearchOptions:
         k: how many articles to return.
         program: only articles of this program.
         language: only articles in this language.
-        threshold: abstain below this score (None: the `search_threshold` setting).
+        threshold: abstain below this score (None: the threshold of the query's language).
+        query_language: the caller's language when known (a call's decision); None: detected.
+        answer_language: the language whose published versions are preferred (None: the query's).
     """
 
     k: int = 3
     program: str | None = None
     language: str | None = None
     threshold: float | None = None
+    query_language: str | None = None
+    answer_language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -153,6 +173,7 @@ class Embedder:
         self.dimension = int(dim_of() or 0)
         self.batch_size = batch_size
         self.calls = 0  # texts embedded so far (the benchmark and tests read it)
+        self.multilingual = ml.MultilingualEncoder()  # loads its weights on first use
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         import numpy as np
@@ -232,6 +253,7 @@ def _meta(article: Article) -> dict[str, Any]:
         "review_by": article.review_by.isoformat() if article.review_by else None,
         "language": article.language,
         "program": article.program,
+        "translation_of": article.translation_of,
         "hash": article.content_hash(),
     }
 
@@ -242,7 +264,11 @@ def _date(value: str | None) -> dt.date | None:
 
 @dataclass
 class KnowledgeIndex:
-    """A loaded index: article metadata, passage vectors, the FAISS index and the optional head."""
+    """A loaded index: article metadata, passage vectors, the FAISS index and the optional head.
+
+    `ml_vectors` / `ml_head` are the same passages and head for the multilingual encoder (None in
+    an index built with an English-only embedder); they are searched exactly with numpy.
+    """
 
     model_name: str
     dimension: int
@@ -253,7 +279,11 @@ class KnowledgeIndex:
     faiss_index: Any
     index_kind: str = "flat"
     head: tuple[np.ndarray, np.ndarray] | None = None
+    ml_vectors: np.ndarray | None = None
+    ml_head: tuple[np.ndarray, np.ndarray] | None = None
     _rows: list[np.ndarray] = field(default_factory=list, repr=False)
+    _versions: dict[tuple[str, str], int] = field(default_factory=dict, repr=False)
+    _family: np.ndarray | None = field(default=None, repr=False)  # position -> family number
 
     def __post_init__(self) -> None:
         import faiss
@@ -266,15 +296,37 @@ class KnowledgeIndex:
         order = np.argsort(self.passage_article, kind="stable")
         bounds = np.searchsorted(self.passage_article[order], np.arange(len(self.articles) + 1))
         self._rows = [order[bounds[i] : bounds[i + 1]] for i in range(len(self.articles))]
+        # (original article id, language) -> position of that version
+        families: dict[str, int] = {}
+        family = []
+        for pos, a in enumerate(self.articles):
+            original = a.get("translation_of") or a["id"]
+            self._versions.setdefault((original, a["language"]), pos)
+            family.append(families.setdefault(original, len(families)))
+        self._family = np.array(family, dtype=np.int64)
+
+    @property
+    def multilingual(self) -> bool:
+        return self.ml_vectors is not None
 
     def search_vector(
-        self, query: str, qvec: np.ndarray, options: SearchOptions, threshold: float
+        self,
+        query: str,
+        qvec: np.ndarray,
+        options: SearchOptions,
+        threshold: float,
+        *,
+        multilingual: bool = False,
+        language: str = "",
     ) -> SearchResult:
-        """Rank articles for one L2-normalised query vector."""
+        """Rank articles for one L2-normalised query vector (of the multilingual encoder when
+        `multilingual`); `language` is the query's language, for native versions."""
         import numpy as np
 
+        encoder = "multilingual" if multilingual else "english"
         if not self.articles:
-            return SearchResult(query, (), True, "the knowledge base has no published articles", threshold)
+            reason = "the knowledge base has no published articles"
+            return SearchResult(query, (), True, reason, threshold, language, encoder)
         allowed = None
         if options.program or options.language:
             allowed = np.array(
@@ -285,52 +337,87 @@ class KnowledgeIndex:
                 ]
             )
             if not allowed.any():
-                return SearchResult(query, (), True, "no published article matches the filters", threshold)
-        candidates = self._candidates(qvec, options, allowed)
+                reason = "no published article matches the filters"
+                return SearchResult(query, (), True, reason, threshold, language, encoder)
+        vectors = self.ml_vectors if multilingual and self.ml_vectors is not None else self.vectors
+        head = self.ml_head if multilingual else self.head
+        candidates = self._candidates(qvec, options, allowed, vectors if multilingual else None)
         sims = np.empty(len(candidates), dtype=np.float32)
         best_rows = np.empty(len(candidates), dtype=np.int64)
         for i, a in enumerate(candidates):
             rows = self._rows[a]
-            s = self.vectors[rows] @ qvec
+            s = vectors[rows] @ qvec
             top = np.sort(s)[::-1][:TOP_M]
             sims[i] = top.mean()
             best_rows[i] = rows[int(np.argmax(s))]
         sims = np.clip(sims, 0.0, 1.0)
-        if self.head is not None:
-            weight, bias = self.head
+        # The versions of one article (an original and its translations) are one answer: keep the
+        # best-matching version of each, so they do not split the probability between them.
+        assert self._family is not None
+        fam = self._family[candidates]
+        by_sim = np.argsort(-sims, kind="stable")
+        keep = np.sort(by_sim[np.unique(fam[by_sim], return_index=True)[1]])
+        candidates, sims, best_rows, fam = candidates[keep], sims[keep], best_rows[keep], fam[keep]
+        if head is not None:
+            weight, bias = head
             logits = (qvec * 10.0) @ weight + bias
             probs = np.exp(logits - logits.max())
             probs /= probs.sum()
-            prob = probs[candidates]
+            prob = np.bincount(self._family, weights=probs)[fam]
         else:
-            z = np.append(sims, ANCHOR) / TEMPERATURE
+            z = np.append(sims, ml.anchor_for(language) if multilingual else ANCHOR) / TEMPERATURE
             z = np.exp(z - z.max())
             prob = (z / z.sum())[:-1]
         scores = 0.5 * sims + 0.5 * prob
-        order = np.argsort(-scores, kind="stable")[: max(1, options.k)]
-        hits = []
+        order = np.argsort(-scores, kind="stable")
+        hits: list[Hit] = []
+        seen: set[str] = set()
         for i in order:
-            a = self.articles[candidates[i]]
-            hits.append(
-                Hit(
-                    article_id=a["id"],
-                    title=a["title"],
-                    score=round(float(scores[i]), 4),
-                    passage=self.passage_text[best_rows[i]],
-                    owner=a["owner"],
-                    effective=_date(a["effective"]),
-                    review_by=_date(a["review_by"]),
-                    language=a["language"],
-                    program=a["program"],
-                )
-            )
+            hit = self._hit(int(candidates[i]), float(scores[i]), self.passage_text[best_rows[i]], language)
+            if hit.article_id not in seen:  # a native version can stand in for a hit already listed
+                seen.add(hit.article_id)
+                hits.append(hit)
+            if len(hits) >= max(1, options.k):
+                break
         best = hits[0].score
         if best < threshold:
             reason = f"best score {best:.2f} is below the threshold {threshold:.2f}"
-            return SearchResult(query, tuple(hits), True, reason, threshold)
-        return SearchResult(query, tuple(hits), False, "", threshold)
+            return SearchResult(query, tuple(hits), True, reason, threshold, language, encoder)
+        return SearchResult(query, tuple(hits), False, "", threshold, language, encoder)
 
-    def _candidates(self, qvec: np.ndarray, options: SearchOptions, allowed: np.ndarray | None) -> np.ndarray:
+    def _hit(self, pos: int, score: float, passage: str, language: str) -> Hit:
+        """The hit for article `pos`, or for its published version in `language` when one exists."""
+        a = self.articles[pos]
+        missing = False
+        if language and language != a["language"]:
+            native = self._versions.get((a.get("translation_of") or a["id"], language))
+            if native is not None:
+                a = self.articles[native]
+                passage = a["title"]
+            else:
+                missing = True
+        original = a.get("translation_of")
+        return Hit(
+            article_id=a["id"],
+            title=a["title"],
+            score=round(score, 4),
+            passage=passage,
+            owner=a["owner"],
+            effective=_date(a["effective"]),
+            review_by=_date(a["review_by"]),
+            language=a["language"],
+            program=a["program"],
+            translation_of=original,
+            native_missing=missing,
+        )
+
+    def _candidates(
+        self,
+        qvec: np.ndarray,
+        options: SearchOptions,
+        allowed: np.ndarray | None,
+        exact: np.ndarray | None = None,
+    ) -> np.ndarray:
         import numpy as np
 
         n_articles = len(self.articles)
@@ -339,8 +426,14 @@ class KnowledgeIndex:
         if n_articles <= 64:
             return np.arange(n_articles)
         n = min(len(self.passage_text), max(64, 16 * options.k) * (4 if allowed is not None else 1))
-        _, ids = self.faiss_index.search(qvec[None, :].astype(np.float32), n)
-        found = self.passage_article[ids[0][ids[0] >= 0]]
+        if exact is not None:  # the multilingual vectors have no FAISS index: one matrix product
+            sims = exact @ qvec
+            top = np.argpartition(-sims, n - 1)[:n] if n < len(sims) else np.arange(len(sims))
+            ids = top[np.argsort(-sims[top], kind="stable")]
+        else:
+            _, found_ids = self.faiss_index.search(qvec[None, :].astype(np.float32), n)
+            ids = found_ids[0][found_ids[0] >= 0]
+        found = self.passage_article[ids]
         _, first = np.unique(found, return_index=True)
         cands = found[np.sort(first)]
         if allowed is not None:
@@ -358,12 +451,68 @@ def clean_query(text: str) -> str:
 def search_many(
     texts: Sequence[str], options: SearchOptions, *, index: KnowledgeIndex, embedder: EmbedderProtocol
 ) -> list[SearchResult]:
-    """Search several queries at once (one batched embedding call)."""
+    """Search several queries at once (one batched embedding call per encoder).
 
-    threshold = options.threshold if options.threshold is not None else float(config.get().search_threshold)
+    Each query goes the way `encoder.route` sends it; the multilingual route needs an index with
+    multilingual vectors and an embedder with a `multilingual` encoder (else English for all).
+    """
+
+    english_threshold = float(config.get().search_threshold)
     queries = [clean_query(t) for t in texts]
-    vectors = embedder.embed(queries)
-    return [index.search_vector(q, v, options, threshold) for q, v in zip(queries, vectors, strict=True)]
+    second = getattr(embedder, "multilingual", None)
+    routes = [ml.route(q, options.query_language) for q in queries]
+    if second is None or not getattr(index, "multilingual", False):
+        routes = [ml.Route(r.language, True, False) for r in routes]
+    found: dict[tuple[int, bool], SearchResult] = {}
+    for multilingual, encode in ((False, embedder), (True, second)):
+        todo = [i for i, r in enumerate(routes) if (r.multilingual if multilingual else r.english)]
+        if not todo or encode is None:
+            continue
+        vectors = encode.embed([queries[i] for i in todo])
+        for i, vec in zip(todo, vectors, strict=True):
+            lang = routes[i].language
+            native = options.answer_language or lang
+            threshold = options.threshold
+            if threshold is None:
+                threshold = ml.threshold_for(lang) if multilingual else english_threshold
+            result = index.search_vector(
+                queries[i], vec, options, threshold, multilingual=multilingual, language=native
+            )
+            found[i, multilingual] = replace(result, language=lang)  # the query's, not the answer's
+    return [_better(found.get((i, False)), found.get((i, True))) for i in range(len(queries))]
+
+
+def search_caller(
+    words: str,
+    english: str | None,
+    language: str,
+    options: SearchOptions,
+    *,
+    index: KnowledgeIndex,
+    embedder: EmbedderProtocol,
+) -> SearchResult:
+    """A caller's need, searched in the caller's own `words` (in `language`) and, when there is
+    one, in the `english` translation; the better-supported answer wins, shown in the caller's
+    language where a published version exists. The batch and live paths both search this way."""
+    mine = replace(options, query_language=language or None, answer_language=language or None)
+    own = search_many([words], mine, index=index, embedder=embedder)[0]
+    if not english or english == words:
+        return own
+    translated = replace(options, query_language="en", answer_language=language or None)
+    return _better(own, search_many([english], translated, index=index, embedder=embedder)[0])
+
+
+def _margin(result: SearchResult) -> float:
+    return (result.hits[0].score if result.hits else 0.0) - result.threshold
+
+
+def _better(english: SearchResult | None, multilingual: SearchResult | None) -> SearchResult:
+    """The better-supported of two searches of one query: the larger margin over its threshold."""
+    if english is None or multilingual is None:
+        result = english or multilingual
+        assert result is not None
+        return result
+    return multilingual if _margin(multilingual) > _margin(english) else english
 
 
 def result_to_json(result: SearchResult) -> dict[str, Any]:
@@ -372,8 +521,18 @@ def result_to_json(result: SearchResult) -> dict[str, Any]:
         "query": result.query,
         "abstained": result.abstained,
         "reason": result.reason,
+        "language": result.language,
+        "encoder": result.encoder,
         "hits": [
-            {"id": h.article_id, "title": h.title, "score": h.score, "passage": h.passage}
+            {
+                "id": h.article_id,
+                "title": h.title,
+                "score": h.score,
+                "passage": h.passage,
+                "language": h.language,
+                "translation_of": h.translation_of,
+                "native_missing": h.native_missing,
+            }
             for h in result.hits
         ],
     }

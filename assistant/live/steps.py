@@ -16,13 +16,12 @@ from assistant.calls import views
 from assistant.calls.processor import (
     RawUtterance,
     redacted_utterance,
-    search_language,
     states_need,
     suggestion_record,
 )
 from assistant.errors import InputError
 from assistant.knowledge.articles import say_line
-from assistant.knowledge.search import SearchOptions, search_many
+from assistant.knowledge.search import SearchOptions, search_caller
 from assistant.language.translation import MissingLanguagePack, translate
 from assistant.storage import CallRecord, suggestion_id
 from assistant.text.summary import with_outcome
@@ -150,10 +149,10 @@ def _suggest(call: LiveCall, idx: int, english: str, *, translated: bool, lang: 
 
     opts = call.processor.options
     embedder, index = call.processor.search_engine()
-    language = search_language(translated, lang, opts.agent_language)
-    found = search_many(
-        [english], SearchOptions(k=opts.k, language=language), index=index, embedder=embedder
-    )[0]
+    own = call.records[idx]  # the caller's words and the English both searched (search_caller)
+    found = search_caller(
+        own.text, own.translation, lang, SearchOptions(k=opts.k), index=index, embedder=embedder
+    )
     top = found.hits[0] if found.hits else None
     call.raise_alerts(call.watch.need(english, answered=not found.abstained))
     record = suggestion_record(found, english, idx, call._seen_articles, created_at=datetime.now(UTC))
