@@ -60,7 +60,9 @@ def main() -> None:
     want = int(args.minutes * 60 * SAMPLE_RATE)
     audio = np.tile(one, want // len(one) + 1)[:want]
 
-    dz.diarize(one[: 20 * SAMPLE_RATE])  # warm-up: loads the encoder, librosa, the VAD
+    dz.diarize(
+        one[: 20 * SAMPLE_RATE], speech_spans(one[: 20 * SAMPLE_RATE])
+    )  # warm-up: loads the encoder, librosa, the VAD
 
     w0, c0 = _clock()
     spans = speech_spans(audio)

@@ -19,6 +19,7 @@ import pytest
 
 from assistant.speech import diarization as dz
 from assistant.speech.audio import SAMPLE_RATE, Track, resample
+from assistant.speech.transcription import speech_spans
 
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
 if not EVAL.exists():
@@ -134,7 +135,7 @@ def synthetic_call(
 @pytest.mark.models
 def test_two_synthetic_voices_taking_turns_are_told_apart(synthetic_call) -> None:  # type: ignore[no-untyped-def]
     samples, truth = synthetic_call
-    turns = dz.diarize(samples)
+    turns = dz.diarize(samples, speech_spans(samples))
     assert {t.speaker for t in turns} == {"speaker 1", "speaker 2"}
     assert turns[0].speaker == "speaker 1"
     # label each 10 ms of the true speech with the voice diarization gave it
@@ -150,7 +151,10 @@ def test_two_synthetic_voices_taking_turns_are_told_apart(synthetic_call) -> Non
 
 @pytest.mark.models
 def test_silence_has_no_turns() -> None:
-    assert dz.diarize(np.zeros(SAMPLE_RATE * 3, np.float32)) == []
+    assert (
+        dz.diarize(np.zeros(SAMPLE_RATE * 3, np.float32), speech_spans(np.zeros(SAMPLE_RATE * 3, np.float32)))
+        == []
+    )
 
 
 def test_stereo_is_never_diarized(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -159,7 +163,7 @@ def test_stereo_is_never_diarized(monkeypatch: pytest.MonkeyPatch) -> None:
     def boom(*_a: object, **_k: object) -> None:
         raise AssertionError("stereo must not be diarized")
 
-    monkeypatch.setattr(dz, "diarize", boom)
+    monkeypatch.setattr(tr, "diarize", boom)
 
     class Fake:
         def transcribe(self, audio, options, speaker="unknown"):  # type: ignore[no-untyped-def]

@@ -201,15 +201,10 @@ def _centroids(embeddings: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray
     return cents / np.maximum(np.linalg.norm(cents, axis=1, keepdims=True), 1e-9)
 
 
-def diarize(
-    samples: np.ndarray, spans: list[tuple[float, float]] | None = None, max_speakers: int = 2
-) -> list[Turn]:
+def diarize(samples: np.ndarray, spans: list[tuple[float, float]], max_speakers: int = 2) -> list[Turn]:
     """Speech turns of a mono recording (16 kHz float32), labelled "speaker 1", "speaker 2"...
-    in order of first speech. `spans` are the speech stretches (default: the Silero VAD's)."""
-    if spans is None:
-        from assistant.speech.transcription import speech_spans
-
-        spans = speech_spans(samples)
+    in order of first speech. `spans` are the speech stretches (the caller's VAD, e.g.
+    `assistant.speech.transcription.speech_spans`)."""
     spans = [(lo, hi) for lo, hi in spans if hi > lo]
     if not spans:
         return []

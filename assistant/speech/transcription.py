@@ -25,6 +25,7 @@ from assistant.errors import InputError, ModelNotAvailable
 from assistant.models import files as models
 from assistant.speech import whisper_short
 from assistant.speech.audio import SAMPLE_RATE, AudioOptions, Track, load_tracks
+from assistant.speech.diarization import assign_roles, diarize
 
 if TYPE_CHECKING:
     from assistant.protocols import Transcriber
@@ -656,8 +657,6 @@ def _transcribe_diarized(
     """A mono track cut into its voices' turns (assistant/speech/diarization.py), transcribed whole
     with word times, its words given to the turns, and the voices named agent and caller when
     their words say which is which ("speaker 1", "speaker 2" otherwise). None when no speech."""
-    from assistant.speech.diarization import assign_roles, diarize
-
     voices: dict[str, list[tuple[float, float]]] = {}
     for turn in diarize(track.samples, speech_spans(track.samples)):
         voices.setdefault(turn.speaker, []).append((turn.start, turn.end))
