@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -269,7 +270,8 @@ def test_spanish_call_is_translated_by_whisper_and_finds_the_article(processor, 
     assert record.language == "es"
     caller = [u for u in record.utterances if u.speaker == "caller"]
     assert caller and all(u.machine_translated and u.translation_engine == "whisper" for u in caller)
-    assert "license" in caller[0].translation.lower()
+    # Whisper spells it either way ("licences" on an AMD EPYC model 17, "license" on earlier CPUs)
+    assert re.search(r"licen[cs]e", caller[0].translation.lower())
     assert "licencia" in caller[0].text.lower()
     assert [s.article_id for s in record.suggestions if not s.abstained] == ["dl-renew"]
 

@@ -25,7 +25,7 @@ from assistant.errors import InputError, ModelNotAvailable
 from assistant.models import files as models
 from assistant.speech import whisper_short
 from assistant.speech.audio import SAMPLE_RATE, AudioOptions, Track, load_tracks
-from assistant.speech.diarization import assign_roles, diarize
+from assistant.speech.diarization import assign_roles, diarize, role_cues
 
 if TYPE_CHECKING:
     from assistant.protocols import Transcriber
@@ -669,6 +669,12 @@ def _transcribe_diarized(
     said = _stretch_to_turns(said, grouped)
     texts = {v: " ".join(s.text for s in said if s.speaker == v) for v in voices}
     roles = assign_roles(texts)
+    if all(roles[v] == v for v in voices) and not any(role_cues(t)[0] for t in texts.values()):
+        # Not one agent word in the recording: no agent-caller conversation to split (a message,
+        # a prompt, a speech). The voice encoder cannot tell one speaker from two on its own (a
+        # lone speaker's halves measured 0.78-0.91 alike, a synthetic agent and a real caller 0.58-0.76), so the
+        # track stays one "unknown" speaker, as it was before diarization.
+        roles = {v: "unknown" for v in voices}
     segments = sorted(
         (replace(s, speaker=roles.get(s.speaker, s.speaker)) for s in said), key=lambda s: s.start
     )
