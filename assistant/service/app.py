@@ -29,7 +29,7 @@ from assistant.service.client import remove_service_state, write_service_state
 from assistant.service.guard import RequestGuard
 from assistant.service.hub import CallHub
 from assistant.service.identity_routes import add_identity_routes, retention_loop
-from assistant.service.media import Limits, raw_stream, twilio_stream
+from assistant.service.media import KeySlots, Limits, RawSerializer, TwilioSerializer, serve
 from assistant.service.routes import add_routes
 from assistant.speech.audio import AudioOptions, Upsampler, encode_mulaw, load_tracks, resample
 
@@ -94,6 +94,8 @@ class ServiceOptions:
                 cfg.media_start_timeout,
                 cfg.media_idle_timeout,
                 cfg.realtime_slack,
+                cfg.media_silence_timeout or None,
+                cfg.media_key_share,
             ),
             live=LiveOptions.from_config(),
             max_body_bytes=cfg.max_body_bytes,
@@ -210,18 +212,29 @@ def create_app(
         return JSONResponse({"detail": "text with an invalid character (a lone surrogate)"}, status_code=422)
 
     # Who may open a socket is decided by AccessGuard (the policy table) before it is accepted.
+    slots = KeySlots()  # live media sockets per key (`media_key_share`)
+
+    def _key() -> str | None:
+        who = current()
+        return who.name if who is not None else None
+
     @app.websocket("/media")
     async def media(ws: WebSocket) -> None:
 
         await ws.accept()
-        await twilio_stream(ws, hub, opts.limits)
+        await serve(ws, hub, opts.limits, TwilioSerializer(), key=_key(), slots=slots)
 
     @app.websocket("/media/raw")
     async def media_raw(ws: WebSocket) -> None:
 
         await ws.accept()
-        params = dict(ws.query_params)
-        await raw_stream(ws, hub, opts.limits, params, config.get().agent_channel == "left")
+        raw = RawSerializer(dict(ws.query_params), config.get().agent_channel == "left")
+        try:
+            opening = raw.start()
+        except InputError as exc:
+            await ws.close(1008, str(exc)[:120])
+            return
+        await serve(ws, hub, opts.limits, raw, key=_key(), slots=slots, opening=opening)
 
     add_routes(app, hub, _demo_starter(hub))
     add_identity_routes(app, hub)

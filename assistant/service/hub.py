@@ -323,6 +323,12 @@ class CallHub:
         for job in call.feed(speaker, samples):
             self._submit(job)
 
+    def cut(self, call: LiveCall) -> None:
+        """End the open utterances now (the platform paused the stream or changed its language)."""
+        if call.state == "live":
+            for job in call.flush():
+                self._submit(job)
+
     def end_call(self, call: LiveCall, *, interrupted: bool = False) -> None:
         """Finals for open utterances, then the call's end, in the worker's order."""
         with self._lock:
