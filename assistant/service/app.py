@@ -23,13 +23,15 @@ from assistant.errors import ConfigError, InputError
 from assistant.identity.accounts import ensure_demo_users, write_demo_accounts
 from assistant.identity.keys import write_local_key
 from assistant.live.session import ArticleCatalog, LiveOptions
-from assistant.privacy.gate import install_log_gate, new_call_id
+from assistant.privacy.gate import id_salt, install_log_gate, new_call_id
 from assistant.service.access import AccessGuard, current, host_names, resolver
 from assistant.service.client import remove_service_state, write_service_state
 from assistant.service.guard import RequestGuard
 from assistant.service.hub import CallHub
 from assistant.service.identity_routes import add_identity_routes, retention_loop
 from assistant.service.media import KeySlots, Limits, RawSerializer, TwilioSerializer, serve
+from assistant.service.media.audiohook import AudioHookSerializer
+from assistant.service.media.signature import NonceCache, check_audiohook
 from assistant.service.routes import add_routes
 from assistant.speech.audio import AudioOptions, Upsampler, encode_mulaw, load_tracks, resample
 
@@ -235,6 +237,23 @@ def create_app(
             await ws.close(1008, str(exc)[:120])
             return
         await serve(ws, hub, opts.limits, raw, key=_key(), slots=slots, opening=opening)
+
+    nonces = NonceCache()
+
+    @app.websocket("/audiohook")
+    async def audiohook(ws: WebSocket) -> None:
+        from starlette.concurrency import run_in_threadpool
+
+        name = await run_in_threadpool(check_audiohook, hub, ws, nonces)
+        if name is None:
+            from fastapi.responses import JSONResponse
+
+            body = {"detail": "unknown API key or bad signature"}
+            await ws.send_denial_response(JSONResponse(body, status_code=401))
+            return
+        await ws.accept()
+        serializer = AudioHookSerializer(ws.headers["audiohook-session-id"], id_salt())
+        await serve(ws, hub, opts.limits, serializer, key=name, slots=slots)
 
     add_routes(app, hub, _demo_starter(hub))
     add_identity_routes(app, hub)

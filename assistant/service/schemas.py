@@ -480,6 +480,7 @@ class KeyCreated(Schema):
     name: str
     key: str
     scopes: list[str]
+    client_secret: str | None = None
 
 
 class KeyRevoked(Schema):

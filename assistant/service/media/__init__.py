@@ -2,6 +2,7 @@
 
 - `/media`: Twilio Media Streams (`twilio`);
 - `/media/raw`: raw 16 kHz PCM16 (`raw`);
+- `/audiohook`: Genesys Cloud AudioHook (`audiohook`; signed upgrades checked by `signature`).
 
 
 Adding a format: a module with a class that has `deserialize(text, data) -> list[Event]` and
