@@ -158,6 +158,12 @@ SETTINGS: tuple[Setting, ...] = (
         "float",
     ),
     Setting(
+        "audiohook_endpoint_silence",
+        0.3,
+        "Live: the pause (s) that ends an utterance on AudioHook calls, whose transcripts go back to Genesys phrase by phrase.",
+        "float",
+    ),
+    Setting(
         "media_key_share",
         0.75,
         "Service: the share of max_calls one API key may hold at once (1: no limit).",

@@ -252,7 +252,9 @@ def create_app(
             await ws.send_denial_response(JSONResponse(body, status_code=401))
             return
         await ws.accept()
-        serializer = AudioHookSerializer(ws.headers["audiohook-session-id"], id_salt())
+        serializer = AudioHookSerializer(
+            ws.headers["audiohook-session-id"], id_salt(), config.get().audiohook_endpoint_silence or None
+        )
         await serve(ws, hub, opts.limits, serializer, key=name, slots=slots)
 
     add_routes(app, hub, _demo_starter(hub))

@@ -4,7 +4,6 @@
 - `/media/raw`: raw 16 kHz PCM16 (`raw`);
 - `/audiohook`: Genesys Cloud AudioHook (`audiohook`; signed upgrades checked by `signature`).
 
-
 Adding a format: a module with a class that has `deserialize(text, data) -> list[Event]` and
 `serialize(event) -> str | None` (`events.Serializer`), a route that runs `transport.serve` with
 it, a line in the access policy, and tests (docs/telephony.md).

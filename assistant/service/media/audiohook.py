@@ -21,8 +21,9 @@ out of order, for another session, or malformed is answered with `disconnect` (r
   `close` ends the call, sends the last transcripts, then `closed`.
 - Each final utterance goes back as an `event` with a `transcript` entity (the Transcript
   Connector): offset and duration on the stream's clock, the redacted text, Whisper's confidence
-  and word tokens. Word offsets are the utterance's time shared out by word length (the live path
-  does not ask Whisper for word timings).
+  and word tokens. Offset and duration are the speech's (the final's decoder padding, pre-roll
+  and tail, taken off: an estimate within 0.2 s); word offsets are that time shared out by word
+  length (the live path does not ask Whisper for word timings).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from assistant.errors import InputError
+from assistant.live.session import LiveOptions
 from assistant.service.media.events import (
     Audio,
     Event,
@@ -54,6 +56,8 @@ from assistant.speech.audio import Upsampler, encode_mulaw
 NIL_UUID = "00000000-0000-0000-0000-000000000000"
 SPEAKERS = {"external": "caller", "internal": "agent"}
 RATE = 8000
+PRE_ROLL = LiveOptions().pre_roll  # audio kept before detected speech (`live.session`)
+TAIL = 0.2  # audio kept after the last speech frame (`TrackStream._final`)
 _DURATION = re.compile(r"PT(\d*\.?\d+)S")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 # What `opened` lists when asked: languages Whisper transcribes here, in AudioHook's form.
@@ -128,9 +132,10 @@ class AudioHookSerializer:
     name = "audiohook"
     replies = True
 
-    def __init__(self, session_id: str, salt: bytes) -> None:
+    def __init__(self, session_id: str, salt: bytes, endpoint_silence: float | None = None) -> None:
         self.id = session_id
         self.salt = salt
+        self.endpoint_silence = endpoint_silence
         self.seq = 0  # the last server message's seq
         self.clientseq = 0  # the last client message's seq
         self.state = "new"  # new -> open -> closing
@@ -168,8 +173,13 @@ class AudioHookSerializer:
         """A final caption as a Transcript Connector entity."""
         channels: list[str] = self.media["channels"] if self.media else ["external"]
         channel = "internal" if caption.get("speaker") == "agent" else "external"
+        # A final's audio is padded for the decoder (pre-roll before the speech, a short tail
+        # after it); the transcript gives the speech itself.
         start = float(caption.get("start") or 0.0)
         end = max(float(caption.get("end") or start), start)
+        if start > 0:
+            start = min(start + PRE_ROLL, end)
+        end = max(end - TAIL, start + min(0.1, end - start))
         text = str(caption.get("text") or "")
         confidence = float(caption.get("confidence") or 0.0)
         words = text.split()
@@ -268,7 +278,13 @@ class AudioHookSerializer:
         opened: dict[str, Any] = {"media": [media]}
         if params.get("supportedLanguages") is True:
             opened["supportedLanguages"] = list(SUPPORTED_LANGUAGES)
-        start = Start(call_id_for(conversation), routing, source=source, probe=conversation == NIL_UUID)
+        start = Start(
+            call_id_for(conversation),
+            routing,
+            source=source,
+            probe=conversation == NIL_UUID,
+            endpoint_silence=self.endpoint_silence,
+        )
         return [start, Reply(self.message("opened", opened))]
 
     def _gap(self, position: float) -> list[Event]:

@@ -104,6 +104,7 @@ class Start:
     routing: Routing = field(default_factory=Routing)
     source: str = "live"
     probe: bool = False
+    endpoint_silence: float | None = None  # the format's own pause that ends an utterance
 
 
 @dataclass(frozen=True)

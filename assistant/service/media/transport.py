@@ -207,6 +207,7 @@ class Stream:
                 route = event.routing
                 self.call = hub.open_call(
                     event.call_id,
+                    endpoint_silence=event.endpoint_silence,
                     source=event.source,
                     agent=route.agent,
                     queue=route.queue,
