@@ -83,9 +83,16 @@ def _installation_secret(home: str | None = None) -> bytes:
         pass
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     made = secrets.token_bytes(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    tmp = path.with_name(f"{SECRETS_FILE}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(made.hex() + "\n")
+    try:
+        os.link(tmp, path)  # the first process to make it wins; the others read its secret
+    except FileExistsError:
+        return bytes.fromhex(path.read_text(encoding="utf-8").strip())
+    finally:
+        tmp.unlink()
     return made
 
 
