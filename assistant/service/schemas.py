@@ -150,6 +150,7 @@ class Caption(Schema):
     language: str | None
     translation: str | None
     machine_translated: bool
+    confidence: float | None = None  # finals: the recognizer's, 0-1
 
 
 class NativeAnswer(Schema):
