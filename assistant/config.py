@@ -152,6 +152,24 @@ SETTINGS: tuple[Setting, ...] = (
         "media_idle_timeout", 15.0, "Service: seconds without a message that close a media socket.", "float"
     ),
     Setting(
+        "media_silence_timeout",
+        120.0,
+        "Service: seconds of wall time without speech that close a media socket (a paused AudioHook stream excepted).",
+        "float",
+    ),
+    Setting(
+        "audiohook_endpoint_silence",
+        0.3,
+        "Live: the pause (s) that ends an utterance on AudioHook calls, whose transcripts go back to Genesys phrase by phrase.",
+        "float",
+    ),
+    Setting(
+        "media_key_share",
+        0.75,
+        "Service: the share of max_calls one API key may hold at once (1: no limit).",
+        "float",
+    ),
+    Setting(
         "realtime_slack",
         5.0,
         "Live: seconds of audio a call may run ahead of real time before waiting.",

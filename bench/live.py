@@ -2,7 +2,8 @@
 
 Starts `assistant serve` in a subprocess (its own temporary database; models from the usual
 home), then for each N streams N simultaneous copies of a two-channel sample call, looped to
-`--seconds`, with `assistant.service.sim` (Twilio format, 20 ms frames). Measured from the
+`--seconds`, with `assistant.service.sim` (Twilio format, 20 ms frames; `--format audiohook`:
+Genesys AudioHook, signed, stereo PCMU, transcripts back). Measured from the
 events the service returns (polled every 0.1 s, so figures include up to 0.1 s of polling):
 
 - end of speech -> final caption, and end of caller speech -> suggestion (p50 / p95), where
@@ -131,6 +132,7 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=8731)
     parser.add_argument("--sample", default=str(SAMPLE))
     parser.add_argument("--trace", action="store_true", help="print every caption's arrival time")
+    parser.add_argument("--format", choices=("twilio", "audiohook"), default="twilio", help="media protocol")
     parser.add_argument("--workers", type=int, help="live model workers (default: the live_workers setting)")
     parser.add_argument(
         "--spread",
@@ -149,7 +151,8 @@ def main() -> int:
     turns = turns_for(sample, duration, args.seconds)
     tmp = tempfile.mkdtemp(prefix="bench-live-")
     counts = [int(x) for x in args.calls.split(",")]
-    env = {**os.environ, "ASSISTANT_MAX_CALLS": str(max(counts))}
+    # one key streams every call here (one platform): no per-key share of the slots
+    env = {**os.environ, "ASSISTANT_MAX_CALLS": str(max(counts)), "ASSISTANT_MEDIA_KEY_SHARE": "1"}
     if args.workers is not None:
         env["ASSISTANT_LIVE_WORKERS"] = str(args.workers)
     server = subprocess.Popen(
@@ -182,8 +185,13 @@ def main() -> int:
             stages0 = health().get("live_stages", {})
             cpu0, _ = proc_stats(server.pid)
             wall0 = time.monotonic()
+            path = "/audiohook" if args.format == "audiohook" else "/media"
             opts = SimOptions(
-                url=f"ws://127.0.0.1:{args.port}/media", realtime=True, echo=False, loop_to=args.seconds
+                url=f"ws://127.0.0.1:{args.port}{path}",
+                realtime=True,
+                echo=False,
+                loop_to=args.seconds,
+                media_format=args.format,
             )
             results = simulate_many(str(sample), opts, n, spread=args.spread)
             cpu1, rss = proc_stats(server.pid)
@@ -208,6 +216,7 @@ def main() -> int:
                 {
                     "calls": n,
                     "stored": sum(r.stored for r in results),
+                    "transcripts": sum(len(r.transcripts) for r in results),
                     "final_p50": pct(m["finals"], 0.5),
                     "final_p95": pct(m["finals"], 0.95),
                     "sugg_p50": pct(m["suggestions"], 0.5),
@@ -225,6 +234,10 @@ def main() -> int:
                 }
             )
             print(f"done N={n}: {rows[-1]}", flush=True)
+            if args.format == "audiohook":
+                print(
+                    f"AudioHook transcripts sent back: {rows[-1]['transcripts']} for {len(m['finals'])} finals"
+                )
     finally:
         server.terminate()
         server.wait(30)

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3.11}
 VENV=${VENV:-.venv}
 # chromium: the browser test of the console (Playwright drives it; no `playwright install`).
-APT_PACKAGES="espeak-ng chromium chromium-driver"
+APT_PACKAGES="espeak-ng chromium chromium-driver nodejs npm"
 
 if [ "${SKIP_APT:-0}" != "1" ] && command -v apt-get >/dev/null 2>&1; then
     missing=""

@@ -249,7 +249,7 @@ def test_audio_ahead_of_real_time_waits_beyond_the_slack() -> None:
 def test_a_call_far_ahead_of_real_time_is_held_back(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
     import asyncio
 
-    from assistant.service import media as service_media
+    from assistant.service.media import transport as service_media
 
     waits: list[float] = []
 

@@ -129,8 +129,11 @@ def caption(
     language: str | None,
     translation: str | None = None,
     machine_translated: bool = False,
+    confidence: float | None = None,
 ) -> dict[str, Any]:
-    """The data of a caption event: a partial (final=False) or final utterance, redacted."""
+    """The data of a caption event: a partial (final=False) or final utterance, redacted.
+    `confidence`: the recognizer's, 0-1 (finals)."""
+    extra = {} if confidence is None else {"confidence": confidence}
     return {
         "speaker": speaker,
         "text": text,
@@ -140,6 +143,7 @@ def caption(
         "language": language,
         "translation": translation,
         "machine_translated": machine_translated,
+        **extra,
     }
 
 

@@ -86,6 +86,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--scope", action="append", required=True, help=f"one of {', '.join(SCOPES)}; repeat for more"
     )
     kc.add_argument("--name", help="a name to list and revoke it by (default: generated)")
+    kc.add_argument("--audiohook", action="store_true", help="also a client secret (Genesys AudioHook)")
     kc.add_argument("--db")
     kc.set_defaults(func=run_keys_create)
     kl = ksub.add_parser("list", help="keys and their scopes (never the keys themselves)")
@@ -217,14 +218,18 @@ def run_keys_create(args: argparse.Namespace) -> int:
     scopes = _split(args.scope)
     with target(args.db) as (service, con):
         if service is not None:
-            made = service.create_key(scopes, args.name)
-            name, key, found = made["name"], made["key"], made["scopes"]
+            made = service.create_key(scopes, args.name, client_secret=args.audiohook)
+            name, key, found, secret = made["name"], made["key"], made["scopes"], made.get("client_secret")
         else:
-            new = keys.create_key(con, scopes, args.name, by=BY)
-            name, key, found = new.name, new.key, list(new.scopes)
+            new = keys.create_key(con, scopes, args.name, by=BY, client_secret=args.audiohook)
+            name, key, found, secret = new.name, new.key, list(new.scopes), new.client_secret
     print(f"created key {name} (scopes: {', '.join(found)}); clients send 'Authorization: Bearer KEY'.")
     print("The key is shown once; store it now:", file=sys.stderr)
-    print(key)
+    if secret is None:
+        print(key)
+        return 0
+    print(f"api key: {key}")  # AudioHook's two credentials, last, one a line
+    print(f"client secret: {secret}")
     return 0
 
 

@@ -22,7 +22,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=True,
         help="pace frames at real time (default) or send as fast as possible",
     )
-    p.add_argument("--format", choices=("twilio", "raw"), default="twilio", help="media protocol")
+    p.add_argument(
+        "--format",
+        choices=("twilio", "raw", "audiohook"),
+        default="twilio",
+        help="media protocol (audiohook: Genesys)",
+    )
+    p.add_argument("--api-key", default=None, help="AudioHook: the media key (default: the local admin key)")
+    p.add_argument("--client-secret", default=None, help="AudioHook: its base-64 client secret")
     p.add_argument("--calls", type=int, default=1, help="run this many calls at once (load test)")
     p.add_argument("--quiet", action="store_true", help="print only the per-call result line")
     p.add_argument(
@@ -59,13 +66,22 @@ def run(args: argparse.Namespace) -> int:
     if args.calls < 1 or args.calls > 64:
         raise InputError(f"--calls must be between 1 and 64, got {args.calls}")
     params = parse_params(args.param)
+    if args.format != "audiohook" and (args.api_key or args.client_secret):
+        raise InputError("--api-key and --client-secret are for --format audiohook")
     options = SimOptions(
-        url=args.url, realtime=args.realtime, media_format=args.format, echo=not args.quiet, params=params
+        url=args.url,
+        realtime=args.realtime,
+        media_format=args.format,
+        echo=not args.quiet,
+        params=params,
+        token=args.api_key,
+        client_secret=args.client_secret,
     )
     results = simulate_many(args.audio, options, args.calls)
     for r in results:
         print(
             f"{r.call_id}: {r.finals} final and {r.partials} partial captions, "
             f"{len(r.suggestions)} suggestions ({', '.join(r.suggestions) or '-'}), stored: {r.stored}"
+            + (f", {len(r.transcripts)} transcripts back" if args.format == "audiohook" else "")
         )
     return 0 if all(r.stored for r in results) else 1

@@ -233,8 +233,12 @@ class TrackStream:
         return max(0.0, self.options.endpoint_silence - silent * FRAME / SAMPLE_RATE)
 
     def flush(self) -> list[tuple[str, Any]]:
-        """End the open utterance now (stop or disconnect): nothing heard is lost."""
-        return self._final() if self._utt else []
+        """End the open utterance now (stop, disconnect, a pause): nothing heard is lost, and
+        speech that goes on after it starts a new utterance."""
+        if not self._utt:
+            return []
+        self.endpointer.in_speech, self.endpointer._run = False, 0
+        return self._final()
 
     def _final(self) -> list[tuple[str, Any]]:
         audio = self.current_audio()

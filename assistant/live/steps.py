@@ -7,6 +7,7 @@ time: language -> translation -> redaction -> sentiment -> knowledge search -> e
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -86,6 +87,12 @@ def answer_in_language(call: LiveCall, article: Any, language: str) -> dict[str,
             "machine_translated": True, "engine": result.engine}  # fmt: skip
 
 
+def _confidence(result: Any) -> float | None:
+    """Whisper's mean token probability over the utterance (exp of the mean log-probability)."""
+    logprobs = [s.avg_logprob for s in result.segments if s.avg_logprob is not None]
+    return round(math.exp(sum(logprobs) / len(logprobs)), 3) if logprobs else None
+
+
 def final_steps(call: LiveCall, job: Job, result: Any, text: str) -> None:
     """One final utterance: record it (redacted), emit its events, suggest an article."""
     speaker = job.speaker
@@ -129,6 +136,7 @@ def final_steps(call: LiveCall, job: Job, result: Any, text: str) -> None:
             language=u_lang,
             translation=red_translation,
             machine_translated=bool(red_translation),
+            confidence=_confidence(result),
         ),
     )
     if speaker != "agent":  # the English text (a translation for other languages), redacted

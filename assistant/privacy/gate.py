@@ -309,6 +309,11 @@ def _salt() -> bytes:
     return _salt_for(str(config.get().home))
 
 
+def id_salt() -> bytes:
+    """This installation's secret salt for hashing identifiers (call ids, a caller's number)."""
+    return _salt()
+
+
 def safe_id(raw: str) -> str:
     """A call id (or file stem) that may be stored and printed; see the module docstring."""
     text = str(raw).strip()

@@ -22,13 +22,15 @@ from assistant.errors import ConfigError, InputError
 from assistant.identity.accounts import ensure_demo_users, write_demo_accounts
 from assistant.identity.keys import write_local_key
 from assistant.live.session import ArticleCatalog, LiveOptions
-from assistant.privacy.gate import install_log_gate, new_call_id
+from assistant.privacy.gate import id_salt, install_log_gate, new_call_id
 from assistant.service.access import AccessGuard, current, host_names, resolver
 from assistant.service.client import remove_service_state, write_service_state
 from assistant.service.guard import RequestGuard
 from assistant.service.hub import CallHub
 from assistant.service.identity_routes import add_identity_routes, retention_loop
-from assistant.service.media import Limits, raw_stream, twilio_stream
+from assistant.service.media import KeySlots, Limits, RawSerializer, TwilioSerializer, serve
+from assistant.service.media.audiohook import AudioHookSerializer
+from assistant.service.media.signature import NonceCache, check_audiohook
 from assistant.service.quality_routes import add_quality_routes
 from assistant.service.routes import add_routes
 from assistant.speech.audio import AudioOptions, Upsampler, encode_mulaw, load_tracks, resample
@@ -95,6 +97,8 @@ class ServiceOptions:
                 cfg.media_start_timeout,
                 cfg.media_idle_timeout,
                 cfg.realtime_slack,
+                cfg.media_silence_timeout or None,
+                cfg.media_key_share,
             ),
             live=LiveOptions.from_config(),
             max_body_bytes=cfg.max_body_bytes,
@@ -211,18 +215,48 @@ def create_app(
         return JSONResponse({"detail": "text with an invalid character (a lone surrogate)"}, status_code=422)
 
     # Who may open a socket is decided by AccessGuard (the policy table) before it is accepted.
+    slots = KeySlots()  # live media sockets per key (`media_key_share`)
+
+    def _key() -> str | None:
+        who = current()
+        return who.name if who is not None else None
+
     @app.websocket("/media")
     async def media(ws: WebSocket) -> None:
 
         await ws.accept()
-        await twilio_stream(ws, hub, opts.limits)
+        await serve(ws, hub, opts.limits, TwilioSerializer(), key=_key(), slots=slots)
 
     @app.websocket("/media/raw")
     async def media_raw(ws: WebSocket) -> None:
 
         await ws.accept()
-        params = dict(ws.query_params)
-        await raw_stream(ws, hub, opts.limits, params, config.get().agent_channel == "left")
+        raw = RawSerializer(dict(ws.query_params), config.get().agent_channel == "left")
+        try:
+            opening = raw.start()
+        except InputError as exc:
+            await ws.close(1008, str(exc)[:120])
+            return
+        await serve(ws, hub, opts.limits, raw, key=_key(), slots=slots, opening=opening)
+
+    nonces = NonceCache()
+
+    @app.websocket("/audiohook")
+    async def audiohook(ws: WebSocket) -> None:
+        from starlette.concurrency import run_in_threadpool
+
+        name = await run_in_threadpool(check_audiohook, hub, ws, nonces)
+        if name is None:
+            from fastapi.responses import JSONResponse
+
+            body = {"detail": "unknown API key or bad signature"}
+            await ws.send_denial_response(JSONResponse(body, status_code=401))
+            return
+        await ws.accept()
+        serializer = AudioHookSerializer(
+            ws.headers["audiohook-session-id"], id_salt(), config.get().audiohook_endpoint_silence or None
+        )
+        await serve(ws, hub, opts.limits, serializer, key=name, slots=slots)
 
     add_routes(app, hub, _demo_starter(hub))
     add_identity_routes(app, hub)

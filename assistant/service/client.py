@@ -255,8 +255,11 @@ class ServiceClient:
     def keys(self) -> list[dict[str, Any]]:
         return parse(list[schemas.ApiKey], self._call("GET", "/keys"))
 
-    def create_key(self, scopes: list[str], name: str | None = None) -> dict[str, Any]:
-        return parse(schemas.KeyCreated, self._call("POST", "/keys", json={"scopes": scopes, "name": name}))
+    def create_key(
+        self, scopes: list[str], name: str | None = None, client_secret: bool = False
+    ) -> dict[str, Any]:
+        body = {"scopes": scopes, "name": name, "client_secret": client_secret}
+        return parse(schemas.KeyCreated, self._call("POST", "/keys", json=body))
 
     def revoke_key(self, name: str) -> dict[str, Any]:
         return parse(schemas.KeyRevoked, self._call("DELETE", f"/keys/{quote(name, safe='')}"))

@@ -281,9 +281,11 @@ class CallHub:
         agent: str | None = None,
         queue: str | None = None,
         language: str | None = None,
+        endpoint_silence: float | None = None,
     ) -> LiveCall:
         """A new live call; `agent`, `queue` and `language` come from the telephony platform's
-        routing (the language is the caller's, as the agent would set it)."""
+        routing (the language is the caller's, as the agent would set it); `endpoint_silence`:
+        this call's own (`LiveOptions`), else the service's."""
         call_id = safe_id(call_id)  # never kept, logged or shown raw
         with self._lock:
             if call_id in self.calls:
@@ -297,7 +299,9 @@ class CallHub:
                 call_id,
                 self.processor,
                 self.catalog,
-                self.options,
+                replace(self.options, endpoint_silence=endpoint_silence)
+                if endpoint_silence
+                else self.options,
                 started_at=started_at or datetime.now(UTC),
                 source=source,
                 on_final=self._store_live,
@@ -323,6 +327,12 @@ class CallHub:
     def feed(self, call: LiveCall, speaker: str, samples: Any) -> None:
         for job in call.feed(speaker, samples):
             self._submit(job)
+
+    def cut(self, call: LiveCall) -> None:
+        """End the open utterances now (the platform paused the stream or changed its language)."""
+        if call.state == "live":
+            for job in call.flush():
+                self._submit(job)
 
     def end_call(self, call: LiveCall, *, interrupted: bool = False) -> None:
         """Finals for open utterances, then the call's end, in the worker's order."""

@@ -44,6 +44,7 @@ class RolesBody(BaseModel):
 class NewKeyBody(BaseModel):
     scopes: list[str]
     name: str | None = None
+    client_secret: bool = False  # AudioHook: a base-64 secret to sign connections with
 
 
 class PasswordBody(BaseModel):
@@ -153,8 +154,15 @@ def add_identity_routes(app: Any, hub: CallHub) -> None:
     @app.post("/keys", status_code=201, response_model=schemas.KeyCreated)
     def create_key(body: NewKeyBody) -> dict[str, Any]:
         """A new API key; the key is in this answer only."""
-        made = keys.create_key(hub.cursor(), body.scopes, body.name, by=_who())
-        return {"name": made.name, "key": made.key, "scopes": list(made.scopes)}
+        made = keys.create_key(
+            hub.cursor(), body.scopes, body.name, by=_who(), client_secret=body.client_secret
+        )
+        return {
+            "name": made.name,
+            "key": made.key,
+            "scopes": list(made.scopes),
+            "client_secret": made.client_secret,
+        }
 
     @app.delete("/keys/{name}", response_model=schemas.KeyRevoked)
     def revoke_key(name: str) -> dict[str, Any]:

@@ -189,6 +189,7 @@ class Caption(Schema):
     language: str | None
     translation: str | None
     machine_translated: bool
+    confidence: float | None = None  # finals: the recognizer's, 0-1
 
 
 class NativeAnswer(Schema):
@@ -529,6 +530,7 @@ class KeyCreated(Schema):
     name: str
     key: str
     scopes: list[str]
+    client_secret: str | None = None
 
 
 class KeyRevoked(Schema):

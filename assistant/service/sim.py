@@ -1,5 +1,6 @@
 """A telephony platform in a box: streams a recording to the service's media socket in 20 ms
-frames (Twilio Media Streams JSON, or raw PCM16) and watches the call's events come back.
+frames (Twilio Media Streams JSON, raw PCM16, or Genesys AudioHook with its signed upgrade and
+transcripts back) and watches the call's events come back.
 
 Used by `assistant simulate-call` and `bench/live.py`.
 """
@@ -11,6 +12,7 @@ import contextlib
 import json
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,9 +22,11 @@ import numpy as np
 
 from assistant import config
 from assistant.errors import AssistantError, InputError
-from assistant.identity.keys import read_local_key
+from assistant.identity.keys import local_client_secret, read_local_key
 from assistant.privacy.gate import new_call_id
 from assistant.service.client import ServiceClient, ServiceUnavailable
+from assistant.service.media.audiohook import call_id_for
+from assistant.service.sim_audiohook import Session, signed_headers, stereo_frames
 from assistant.speech.audio import AudioOptions, encode_mulaw, load_tracks, resample
 
 UNREACHABLE_WAIT = 15.0  # after the call: how long an unreachable service is waited for
@@ -35,10 +39,12 @@ class SimOptions:
     Attributes:
         url: the media socket (default ws://127.0.0.1:8700/media; /media/raw for raw).
         realtime: pace frames at real time; else send as fast as the socket takes them.
-        media_format: twilio or raw.
+        media_format: twilio, raw or audiohook.
         echo: print captions and suggestions as they arrive.
         loop_to: repeat the recording until it is this many seconds long (load tests).
-        token: bearer token (default: the api_token setting).
+        token: bearer token (default: the api_token setting); AudioHook's API key.
+        client_secret: AudioHook's base-64 client secret (default: the local admin key's, as this
+            machine's service derives it).
         poll: seconds between event polls.
         params: routing sent with the call (agent, queue, language ...): Twilio's
             `customParameters`, or the raw socket's query string.
@@ -50,6 +56,7 @@ class SimOptions:
     echo: bool = True
     loop_to: float | None = None
     token: str | None = None
+    client_secret: str | None = None
     poll: float = 0.1
     params: dict[str, str] = field(default_factory=dict)
 
@@ -64,6 +71,7 @@ class SimResult:
     events: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     close: str = ""
     stored: bool = False
+    transcripts: list[dict[str, Any]] = field(default_factory=list)  # AudioHook: sent back
 
     @property
     def finals(self) -> int:
@@ -106,8 +114,11 @@ def simulate(
     from websockets.exceptions import ConnectionClosed
 
     raw = options.media_format == "raw"
-    url = options.url or ("ws://127.0.0.1:8700/media/raw" if raw else "ws://127.0.0.1:8700/media")
-    call_id = call_id or new_call_id("sim")
+    hook = options.media_format == "audiohook"
+    path = {"raw": "/media/raw", "audiohook": "/audiohook"}.get(options.media_format, "/media")
+    url = options.url or f"ws://127.0.0.1:8700{path}"
+    conversation = str(uuid.uuid4())
+    call_id = call_id_for(conversation) if hook else (call_id or new_call_id("sim"))
     frames = frames if frames is not None else load_frames(path, options.loop_to)
     token = options.token if options.token is not None else (config.get().api_token or read_local_key())
     headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -150,9 +161,19 @@ def simulate(
         **{k: v for k, v in options.params.items() if k != "call_id"},
     }
     target = url + (f"?{urlencode(query)}" if raw else "")
+    session = Session()
+    if hook:
+        if not token:
+            raise InputError("AudioHook needs an API key", hint="pass --api-key and --client-secret")
+        secret = options.client_secret or local_client_secret(token)
+        headers = signed_headers(url, token, secret, session.session_id)
     ws = _connect(target, url, headers)
     with ws, _lost_service(url, call_id):
-        if not raw:
+        if hook:
+            watcher.start()
+            result.t0 = time.monotonic()
+            _audiohook_call(ws, session, conversation, frames, options, result)
+        elif not raw:
             ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
             ws.send(
                 json.dumps(
@@ -171,10 +192,11 @@ def simulate(
             )
         # mu-law of each whole track, encoded once: per 20 ms frame it cost the load generator of
         # bench/live.py a sixth of this 2-core machine at 8 calls, time the service then lacked
-        mulaw = {} if raw else {speaker: encode_mulaw(frames[speaker]) for speaker in speakers}
-        watcher.start()
-        result.t0 = time.monotonic()
-        for n, pos in enumerate(range(0, length, 160)):
+        mulaw = {} if raw or hook else {speaker: encode_mulaw(frames[speaker]) for speaker in speakers}
+        if not hook:
+            watcher.start()
+            result.t0 = time.monotonic()
+        for n, pos in enumerate(range(0, 0 if hook else length, 160)):
             if raw:
                 agent = frames.get("agent", np.zeros(length))[pos : pos + 160]
                 caller = frames.get("caller", np.zeros(length))[pos : pos + 160]
@@ -201,7 +223,8 @@ def simulate(
                     )
             if options.realtime:
                 time.sleep(max(0.0, result.t0 + (n + 1) * 0.02 - time.monotonic()))
-        ws.send(json.dumps({"event": "stop", "streamSid": call_id}) if not raw else '{"event": "stop"}')
+        if not hook:
+            ws.send(json.dumps({"event": "stop", "streamSid": call_id}) if not raw else '{"event": "stop"}')
         try:
             ws.recv(timeout=30)
         except ConnectionClosed as exc:
@@ -225,6 +248,46 @@ def simulate(
     finally:
         client.close()
     return result
+
+
+def _audiohook_call(
+    ws: Any,
+    session: Session,
+    conversation: str,
+    frames: dict[str, np.ndarray],
+    options: SimOptions,
+    result: SimResult,
+) -> None:
+    """One AudioHook session: open, stereo PCMU in 20 ms frames (caller external, agent
+    internal), close; the transcripts that come back are kept (and echoed). Returns once the
+    service has answered `closed`."""
+    ws.send(session.open(conversation, dict(options.params)))
+    opened = session.seen(ws.recv(timeout=30))
+    if opened.get("type") != "opened":
+        raise InputError(f"the service answered {opened.get('type')!r} to open: {opened.get('parameters')}")
+    closed = threading.Event()
+
+    def receive() -> None:
+        with contextlib.suppress(Exception):  # the socket closes after `closed`
+            while not closed.is_set():
+                msg = session.seen(ws.recv())
+                if msg.get("type") == "event":
+                    for entity in msg["parameters"].get("entities", []):
+                        if entity.get("type") == "transcript":
+                            result.transcripts.append(entity["data"])
+                elif msg.get("type") in ("closed", "disconnect"):
+                    closed.set()
+
+    reader = threading.Thread(target=receive, daemon=True)
+    reader.start()
+    silent = np.zeros(0, np.float32)
+    for n, frame in enumerate(stereo_frames(frames.get("caller", silent), frames.get("agent", silent))):
+        ws.send(frame)
+        session.position += len(frame) / 2 / 8000
+        if options.realtime:
+            time.sleep(max(0.0, result.t0 + (n + 1) * 0.02 - time.monotonic()))
+    ws.send(session.message("close", {"reason": "end"}))
+    closed.wait(30)
 
 
 def _connect(target: str, url: str, headers: dict[str, str]) -> Any:
