@@ -8,13 +8,21 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3.11}
 VENV=${VENV:-.venv}
 # chromium: the browser test of the console (Playwright drives it; no `playwright install`).
-APT_PACKAGES="espeak-ng chromium chromium-driver nodejs npm"
+APT_PACKAGES="espeak-ng chromium chromium-driver"
+# node and npm: the axe scan and Genesys's AudioHook suite. Asked of apt only when the commands are
+# missing: a machine whose nodejs package already carries npm cannot install Debian's npm beside it.
+NODE_PACKAGES="nodejs npm"
 
 if [ "${SKIP_APT:-0}" != "1" ] && command -v apt-get >/dev/null 2>&1; then
     missing=""
     for pkg in $APT_PACKAGES; do
         dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
     done
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        for pkg in $NODE_PACKAGES; do
+            dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
+        done
+    fi
     if [ -n "$missing" ]; then
         SUDO=""
         [ "$(id -u)" = "0" ] || SUDO="sudo"
