@@ -115,8 +115,8 @@ def simulate(
 
     raw = options.media_format == "raw"
     hook = options.media_format == "audiohook"
-    path = {"raw": "/media/raw", "audiohook": "/audiohook"}.get(options.media_format, "/media")
-    url = options.url or f"ws://127.0.0.1:8700{path}"
+    route = {"raw": "/media/raw", "audiohook": "/audiohook"}.get(options.media_format, "/media")
+    url = options.url or f"ws://127.0.0.1:8700{route}"
     conversation = str(uuid.uuid4())
     call_id = call_id_for(conversation) if hook else (call_id or new_call_id("sim"))
     frames = frames if frames is not None else load_frames(path, options.loop_to)
