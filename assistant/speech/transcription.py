@@ -719,11 +719,12 @@ def _transcribe_turns(
         return min(range(len(turns)), key=lambda i: max(turns[i][0] - mid, mid - turns[i][1], 0.0))
 
     pieces: list[Segment] = []
+    owners: list[int] = []  # the turn of each piece
     for seg in result.segments:
         if not turns or not seg.words:
-            pieces.append(
-                replace(seg, speaker=voices[turn_of(seg.start, seg.end)]) if turns and voices else seg
-            )
+            turn = turn_of(seg.start, seg.end) if turns else -1
+            pieces.append(replace(seg, speaker=voices[turn]) if turns and voices else seg)
+            owners.append(turn)
             continue
         groups: dict[int, list[Word]] = {}
         for w in seg.words:
@@ -741,7 +742,35 @@ def _transcribe_turns(
                         words=tuple(words) if options.word_timestamps else (),
                     )
                 )
-    return result.info, pieces
+                owners.append(turn)
+    return result.info, _one_piece_per_turn(pieces, owners) if turns else pieces
+
+
+def _one_piece_per_turn(pieces: list[Segment], owners: list[int]) -> list[Segment]:
+    """Pieces of one turn that follow each other become one segment: Whisper may end a segment
+    at a sentence inside a turn ("Thank you for calling state services." | "How can I help
+    you?"), and where it does depends on the CPU's arithmetic. Confidence figures are averaged
+    by text length; the loop and fallback signs keep their worst."""
+    out: list[Segment] = []
+    last = None
+    for piece, turn in zip(pieces, owners, strict=True):
+        if out and turn == last and turn >= 0:
+            prev = out[-1]
+            a, b = len(prev.text), len(piece.text)
+            out[-1] = replace(
+                prev,
+                end=max(prev.end, piece.end),
+                text=f"{prev.text} {piece.text}",
+                avg_logprob=(prev.avg_logprob * a + piece.avg_logprob * b) / (a + b),
+                no_speech_prob=(prev.no_speech_prob * a + piece.no_speech_prob * b) / (a + b),
+                compression_ratio=max(prev.compression_ratio, piece.compression_ratio),
+                temperature=max(prev.temperature, piece.temperature),
+                words=prev.words + piece.words,
+            )
+        else:
+            out.append(piece)
+        last = turn
+    return out
 
 
 def transcribe_file(
